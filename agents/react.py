@@ -1,0 +1,143 @@
+"""The ReAct text format every agent emits and every trainer consumes.
+
+One turn is::
+
+    Thought: <free text, may span lines>
+    Action: <the env action, one line>
+
+and the harness appends ``Observation: <text>`` after it. The running prompt is::
+
+    [instructions]  [few-shot examples]
+    Task: <task>                      (left out when the first observation already states it)
+    Observation: <first observation>
+    Thought: ... / Action: ... / Observation: ...   (one block per earlier turn)
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+_ACTION = re.compile(r"^[ \t>]*action(?:[ \t]*\d+)?[ \t]*:[ \t]*(?P<rest>.*)$", re.IGNORECASE | re.MULTILINE)
+_THOUGHT = re.compile(r"^[ \t>]*(?:thought|reasoning|think)(?:[ \t]*\d+)?[ \t]*:[ \t]*", re.IGNORECASE | re.MULTILINE)
+
+
+@dataclass
+class Turn:
+    """One agent turn as it appears in the prompt: the completion and the observation that followed."""
+
+    thought: str
+    action: str
+    text: str
+    observation: str | None = None
+
+
+@dataclass(frozen=True)
+class ParsedCompletion:
+    """A completion split into thought and action. ``has_action`` is False when no ``Action:`` line
+    was found; then ``action`` is the whole completion, passed to the env as-is."""
+
+    thought: str
+    action: str
+    has_action: bool
+
+
+def format_turn(thought: str, action: str) -> str:
+    """``Thought: <thought>\\nAction: <action>`` (the action is flattened to one line)."""
+    action = " ".join(action.split())
+    thought = thought.strip()
+    return f"Thought: {thought}\nAction: {action}" if thought else f"Action: {action}"
+
+
+def parse(completion: str) -> ParsedCompletion:
+    """Split a completion into (thought, action), tolerating what models actually write.
+
+    - the first ``Action:`` / ``Action 3:`` line wins (case and spacing are free); text after it is ignored;
+    - ``Action:`` with nothing after it takes the next non-empty line;
+    - the thought is the text after ``Thought:`` (or ``Thought 2:``, ``Reasoning:``, ``think:``) up to the
+      action line, or the unlabelled text before the action line; it may be empty.
+    """
+    match = _ACTION.search(completion)
+    if match is None:
+        head = completion
+        action, has_action = " ".join(completion.split()), False
+    else:
+        head = completion[: match.start()]
+        action = match.group("rest").strip()
+        if not action:
+            following = [line.strip() for line in completion[match.end():].splitlines() if line.strip()]
+            action = following[0] if following else ""
+        has_action = bool(action)
+        if not has_action:
+            head, action = completion, " ".join(completion.split())
+    thought_match = _THOUGHT.search(head)
+    thought = head[thought_match.end():] if thought_match else head
+    if not has_action and thought_match is None:
+        thought = ""
+    thought = thought.strip()
+    return ParsedCompletion(thought=thought, action=action, has_action=has_action)
+
+
+def header(task: str, first_observation: str, instructions: str = "", few_shot: Sequence[str] = ()) -> str:
+    """The fixed start of an episode's prompt: instructions, few-shot examples, task, first observation."""
+    parts = [p.strip() for p in (instructions, *few_shot) if p and p.strip()]
+    lines = "\n\n".join(parts) + ("\n\n" if parts else "")
+    if task and task.strip() not in first_observation:
+        lines += f"Task: {task.strip()}\n"
+    return lines + f"Observation: {first_observation.strip()}\n"
+
+
+def render_turn(turn: Turn) -> tuple[str, str]:
+    """(completion text, the ``Observation:`` block after it) for one turn."""
+    completion = turn.text.strip()
+    observation = "" if turn.observation is None else f"\nObservation: {turn.observation.strip()}\n"
+    return completion, observation
+
+
+def render(
+    task: str,
+    first_observation: str,
+    turns: Sequence[Turn],
+    instructions: str = "",
+    few_shot: Sequence[str] = (),
+) -> tuple[str, list[tuple[int, int]]]:
+    """The whole episode as one text, and the (start, end) character range of every completion in it."""
+    text = header(task, first_observation, instructions, few_shot)
+    completions = []
+    for turn in turns:
+        completion, observation = render_turn(turn)
+        completions.append((len(text), len(text) + len(completion)))
+        text += completion + (observation or "\n")
+    return text, completions
+
+
+def approx_tokens(text: str) -> int:
+    """A tokenizer-free length estimate (≈ 4 characters a token) for prompt budgets."""
+    return (len(text) + 3) // 4
+
+
+def build_prompt(
+    task: str,
+    first_observation: str,
+    turns: Sequence[Turn],
+    instructions: str = "",
+    few_shot: Sequence[str] = (),
+    max_tokens: int | None = None,
+    count_tokens: Callable[[str], int] = approx_tokens,
+) -> str:
+    """The prompt for the next turn. Over ``max_tokens``, the oldest turns are dropped first (a line
+    says how many); the header and the latest turn always stay."""
+    head = header(task, first_observation, instructions, few_shot)
+    blocks = ["".join((c, o or "\n")) for c, o in map(render_turn, turns)]
+    if max_tokens is None:
+        return head + "".join(blocks)
+    budget = max_tokens - count_tokens(head)
+    kept: list[str] = []
+    for block in reversed(blocks):
+        if kept and count_tokens(block) > budget:
+            break
+        kept.append(block)
+        budget -= count_tokens(block)
+    dropped = len(blocks) - len(kept)
+    note = f"(... {dropped} earlier turns omitted ...)\n" if dropped else ""
+    return head + note + "".join(reversed(kept))

@@ -1,0 +1,1 @@
+"""Rollouts (Ray actors), episode logs, metrics, the command line, the pipeline and reports."""
