@@ -1,0 +1,240 @@
+"""WebShop data: upstream's three files, their loader, the goals and the splits.
+
+Upstream's formats (princeton-nlp/WebShop ``data/``), read the same way for the bundled catalog and
+a real download:
+
+- ``items_shuffle*.json``: a list of products, each with ``asin, name, full_description,
+  small_description (str | list), pricing ("$12.99" or "$5.99 - $9.99"), images, product_category
+  ("A › B › C"), query, category, customization_options ({name: [{"value", "image"}]} | null)``;
+  the bundled file adds ``reviews`` and ``average_rating`` (upstream keeps those elsewhere).
+- ``items_ins_v2*.json``: ``{asin: {"attributes": [...], "instruction", "instruction_attributes"}}``.
+- ``items_human_ins.json``: ``{asin: [{"instruction", "instruction_attributes", "instruction_options"}]}``.
+
+Goals are upstream's *human* goals (one per instruction with attributes), the price cap drawn the
+upstream way (two of the first four $10 steps above the price, the larger one), then shuffled with
+upstream's seed 233. Splits like upstream: test = goals 0-499, eval = 500-1499, train = the rest.
+Our RNG is a seeded ``random.Random``, so goal order and caps are reproducible (upstream's use the
+global RNG and differ between runs).
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from envs.cache import cache_dir
+
+BUNDLE_VERSION = "v1"
+BUNDLE_SEED = 0
+GOAL_SHUFFLE_SEED = 233  # upstream's random.seed(233) before shuffling the goals
+PRICE_STEPS = [10.0 * i for i in range(1, 100)]  # upstream's PRICE_RANGE
+NO_PRICE_CAP = 1_000_000.0
+SPLITS: dict[str, tuple[int, int | None]] = {"test": (0, 500), "eval": (500, 1500), "train": (1500, None)}
+PRODUCT_FIELDS = ("asin", "name", "full_description", "small_description", "product_category", "query", "category")
+INSTRUCTION_FIELDS = ("instruction", "instruction_attributes", "instruction_options")
+
+
+@dataclass
+class Catalog:
+    """Products (upstream's processed form: ``Title, Description, BulletPoints, Price, options, Attributes``
+    ...), their sampled prices, and the shuffled goals."""
+
+    products: list[dict[str, Any]]
+    by_asin: dict[str, dict[str, Any]]
+    prices: dict[str, float]
+    goals: list[dict[str, Any]]
+    source: Path
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def split_ids(self, split: str) -> list[int]:
+        """Goal indices of ``split`` ("test", "eval" or "train")."""
+        if split not in SPLITS:
+            raise ValueError(f"unknown WebShop split {split!r}; expected one of {sorted(SPLITS)}")
+        start, end = SPLITS[split]
+        return list(range(len(self.goals)))[start:end]
+
+
+# --- the bundled catalog ----------------------------------------------------------------------------
+def bundled_dir() -> Path:
+    """Where the bundled catalog lives in the cache."""
+    return cache_dir("webshop", f"bundled-{BUNDLE_VERSION}")
+
+
+def ensure_bundled() -> Path:
+    """Write the generated catalog in upstream's formats into the cache (skipped when present) and
+    build its search index; returns the folder."""
+    from envs.webshop.catalog import generate
+    from envs.webshop.search import SearchIndex
+
+    folder = bundled_dir()
+    stamp = folder / "COMPLETE"
+    if not stamp.exists():
+        products, attributes, human = generate(seed=BUNDLE_SEED)
+        for name, payload in (("items_shuffle.json", products), ("items_ins_v2.json", attributes),
+                              ("items_human_ins.json", human)):
+            tmp = folder / f".{name}.tmp"
+            tmp.write_text(json.dumps(payload, ensure_ascii=False))
+            tmp.replace(folder / name)
+        stamp.write_text(time.strftime("%Y-%m-%d %H:%M:%S"))
+    SearchIndex.for_catalog(load_catalog(folder))
+    return folder
+
+
+def resolve_data(data: str | os.PathLike | None) -> Path:
+    """The data folder: ``data``, else ``$WEBSHOP_DATA``, else the bundled catalog (built if missing)."""
+    chosen = data if data is not None else os.environ.get("WEBSHOP_DATA") or None
+    return ensure_bundled() if chosen is None else Path(chosen)
+
+
+# --- loading upstream files --------------------------------------------------------------------------
+def _pick(folder: Path, pattern: str, prefer_suffix: str = "") -> Path:
+    matches = sorted(folder.glob(pattern))
+    if not matches:
+        raise FileNotFoundError(f"{folder}: no file matching {pattern!r} (WebShop data needs items_shuffle*.json, "
+                                "items_ins_v2*.json and items_human_ins.json)")
+    preferred = [m for m in matches if m.stem.endswith(prefer_suffix)] if prefer_suffix else []
+    return (preferred or matches)[0]
+
+
+def _read_json(path: Path, kind: type) -> Any:
+    try:
+        payload = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from err
+    if not isinstance(payload, kind):
+        raise ValueError(f"{path}: expected a JSON {'list' if kind is list else 'object'} at the top level, "  # noqa: TRY004
+                         f"got {type(payload).__name__}")
+    return payload
+
+
+def _parse_pricing(pricing: Any, where: str) -> list[float]:
+    """Upstream's rule: every "$x" amount in the string, the first two kept; none -> [100.0]."""
+    if not pricing:
+        return [100.0]
+    if not isinstance(pricing, str):
+        raise ValueError(f"{where}: field 'pricing' must be a string like '$12.99', got {pricing!r}")  # noqa: TRY004
+    amounts = [re.sub(r"[^\d.]", "", part) for part in pricing.split("$")[1:]]
+    try:
+        values = [float(a) for a in amounts if a]
+    except ValueError as err:
+        raise ValueError(f"{where}: field 'pricing' has an unreadable amount in {pricing!r}") from err
+    return values[:2] or [100.0]
+
+
+def _process_product(raw: dict[str, Any], where: str, attributes: dict[str, Any]) -> dict[str, Any]:
+    """Upstream's load_products() processing of one raw record."""
+    missing = [f for f in PRODUCT_FIELDS if f not in raw]
+    if missing:
+        raise ValueError(f"{where}: product is missing field(s) {missing} (asin {raw.get('asin')!r})")
+    asin = str(raw["asin"])
+    pricing = _parse_pricing(raw.get("pricing"), where)
+    price_tag = f"${pricing[0]}" if len(pricing) == 1 else f"${pricing[0]} to ${pricing[1]}"
+    options: dict[str, list[str]] = {}
+    for name, contents in (raw.get("customization_options") or {}).items():
+        if contents is None:
+            continue
+        if not isinstance(contents, list) or not all(isinstance(c, dict) and "value" in c for c in contents):
+            raise ValueError(f"{where}: customization_options[{name!r}] of {asin} must be a list of "
+                             "{'value': ..., 'image': ...} objects")
+        options[name.lower()] = [str(c["value"]).strip().replace("/", " | ").lower() for c in contents]
+    bullets = raw["small_description"]
+    product_attributes = attributes.get(asin, {}).get("attributes") or ["DUMMY_ATTR"]
+    reviews = [{"title": r.get("title", ""), "score": r.get("score", r.get("stars", 0)),
+                "body": r.get("body", r.get("review", ""))} for r in raw.get("reviews") or []]
+    images = raw.get("images") or [""]
+    return {
+        "asin": asin,
+        "name": raw["name"],
+        "Title": raw["name"],
+        "Description": raw["full_description"] or "",
+        "BulletPoints": bullets if isinstance(bullets, list) else [bullets or ""],
+        "pricing": pricing,
+        "Price": price_tag,
+        "options": options,
+        "Attributes": list(product_attributes),
+        "category": raw["category"],
+        "query": str(raw["query"]).lower().strip(),
+        "product_category": raw["product_category"],
+        "Reviews": reviews,
+        "Rating": raw.get("average_rating", "N.A."),
+        "MainImage": images[0],
+    }
+
+
+def _human_goals(products: list[dict[str, Any]], prices: dict[str, float], human: dict[str, Any],
+                 path: Path, rng: random.Random) -> list[dict[str, Any]]:
+    goals = []
+    for product in products:
+        for i, ins in enumerate(human.get(product["asin"], [])):
+            missing = [f for f in INSTRUCTION_FIELDS if f not in ins]
+            if missing:
+                raise ValueError(f"{path}: instruction {i} of {product['asin']} is missing field(s) {missing}")
+            if not ins["instruction_attributes"]:
+                continue  # upstream skips goals without attributes
+            steps = [p for p in PRICE_STEPS if p > prices[product["asin"]]][:4]
+            if len(steps) >= 2:
+                price_upper = sorted(rng.sample(steps, 2))[1]
+                price_text = f", and price lower than {price_upper:.2f} dollars"
+            else:
+                price_upper, price_text = NO_PRICE_CAP, ""
+            goals.append({
+                "asin": product["asin"],
+                "category": product["category"],
+                "query": product["query"],
+                "name": product["name"],
+                "product_category": product["product_category"],
+                "instruction_text": str(ins["instruction"]).strip(".") + price_text,
+                "attributes": list(ins["instruction_attributes"]),
+                "price_upper": price_upper,
+                "goal_options": list(ins["instruction_options"]),
+                "weight": 1,
+            })
+    return goals
+
+
+def load_catalog(folder: str | os.PathLike) -> Catalog:
+    """Load upstream-format WebShop files from ``folder`` (bundled or real); errors name the file and field."""
+    return _load_catalog_cached(str(Path(folder).resolve()))
+
+
+@lru_cache(maxsize=4)
+def _load_catalog_cached(folder_name: str) -> Catalog:
+    folder = Path(folder_name)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: WebShop data folder not found (expected a folder holding "
+                                "items_shuffle*.json, items_ins_v2*.json, items_human_ins.json)")
+    shuffle_path = _pick(folder, "items_shuffle*.json")
+    suffix = shuffle_path.stem[len("items_shuffle"):]
+    ins_path = _pick(folder, "items_ins_v2*.json", prefer_suffix=suffix)
+    human_path = _pick(folder, "items_human_ins*.json")
+    raw_products = _read_json(shuffle_path, list)
+    attributes = _read_json(ins_path, dict)
+    human = _read_json(human_path, dict)
+
+    rng = random.Random(GOAL_SHUFFLE_SEED)
+    products, seen = [], set()
+    for i, raw in enumerate(raw_products):
+        where = f"{shuffle_path} (item {i})"
+        if not isinstance(raw, dict):
+            raise ValueError(f"{where}: expected a product object, got {type(raw).__name__}")  # noqa: TRY004
+        asin = str(raw.get("asin", ""))
+        if asin == "nan" or len(asin) > 10 or asin in seen:
+            continue  # upstream drops these
+        seen.add(asin)
+        products.append(_process_product(raw, where, attributes))
+    if not products:
+        raise ValueError(f"{shuffle_path}: no usable products (each needs an 'asin' of at most 10 characters)")
+    prices = {p["asin"]: p["pricing"][0] if len(p["pricing"]) == 1 else rng.uniform(*p["pricing"][:2])
+              for p in products}
+    goals = _human_goals(products, prices, human, human_path, rng)
+    if not goals:
+        raise ValueError(f"{human_path}: no instruction with attributes for any product of {shuffle_path}")
+    random.Random(GOAL_SHUFFLE_SEED).shuffle(goals)
+    return Catalog(products=products, by_asin={p["asin"]: p for p in products}, prices=prices, goals=goals,
+                   source=folder, files={"products": shuffle_path, "attributes": ins_path, "instructions": human_path})

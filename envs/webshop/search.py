@@ -1,0 +1,71 @@
+"""BM25 product search (bm25s), over the same document text upstream indexes with Lucene:
+``title + description + first bullet point + "option: values, and ..."``, lowercased.
+
+The index is built once per catalog and saved in the cache, keyed by a hash of the indexed text.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, ClassVar
+
+import bm25s
+import numpy as np
+
+from envs.cache import cache_dir
+
+SEARCH_RETURN_N = 50  # upstream: the engine keeps the top 50 hits
+STOPWORDS = "en"
+
+
+def document_text(product: dict[str, Any]) -> str:
+    """The text upstream indexes for one product."""
+    option_text = ", and ".join(f"{name}: {', '.join(values)}" for name, values in product["options"].items())
+    bullets = product["BulletPoints"]
+    return " ".join([product["Title"], product["Description"], bullets[0] if bullets else "", option_text]).lower()
+
+
+def _tokens(texts: list[str]) -> list[list[str]]:
+    return bm25s.tokenize(texts, stopwords=STOPWORDS, return_ids=False, show_progress=False)
+
+
+class SearchIndex:
+    """A BM25 index over a catalog's products; ``search(keywords)`` returns up to 50 ASINs, best first."""
+
+    _live: ClassVar[dict[str, SearchIndex]] = {}
+
+    def __init__(self, retriever: bm25s.BM25, asins: list[str]):
+        self.retriever = retriever
+        self.asins = asins
+
+    @classmethod
+    def for_catalog(cls, catalog: Any) -> SearchIndex:
+        """The catalog's index: from memory, else from the cache, else built (and saved)."""
+        docs = [document_text(p) for p in catalog.products]
+        asins = [p["asin"] for p in catalog.products]
+        key = hashlib.sha256("\n".join(a + "\t" + d for a, d in zip(asins, docs)).encode()).hexdigest()[:16]
+        if key in cls._live:
+            return cls._live[key]
+        folder = cache_dir("webshop", "index", key)
+        if (folder / "asins.json").exists():
+            retriever = bm25s.BM25.load(str(folder), show_progress=False)
+        else:
+            retriever = bm25s.BM25()
+            retriever.index(_tokens(docs), show_progress=False)
+            retriever.save(str(folder), show_progress=False)
+            tmp = folder / ".asins.json.tmp"
+            tmp.write_text(json.dumps(asins))
+            tmp.replace(folder / "asins.json")  # written last: marks the index complete
+        index = cls(retriever, asins)
+        cls._live[key] = index
+        return index
+
+    def search(self, keywords: str, k: int = SEARCH_RETURN_N) -> list[str]:
+        """ASINs of the (at most ``k``) products with a positive BM25 score for ``keywords``, best first."""
+        tokens = _tokens([keywords.lower()])[0]
+        ids = self.retriever.get_tokens_ids(tokens)
+        if not ids:
+            return []
+        scores = self.retriever.get_scores(ids)  # (num_docs,)
+        top = np.argsort(-scores, kind="stable")[:k]  # (<=k,)
+        return [self.asins[i] for i in top if scores[i] > 0]

@@ -1,0 +1,159 @@
+"""WebShopEnv: the Gymnasium contract, the page flow, bad input, splits, speed."""
+from __future__ import annotations
+
+import random
+import statistics
+import time
+
+import gymnasium
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import envs
+from envs.webshop.env import WebShopEnv
+
+
+@pytest.fixture(scope="module")
+def env():
+    return WebShopEnv(split="test")
+
+
+def test_check_env_and_gym_id():
+    check_env(WebShopEnv(split="test").unwrapped, skip_render_check=True)
+    made = gymnasium.make("agentdistill/WebShop-v0", split="test")
+    obs, info = made.reset(seed=0)
+    assert "Instruction:" in obs and info["task_id"] in made.unwrapped.task_ids
+
+
+def test_splits_follow_upstream(env):
+    assert env.task_ids == [str(i) for i in range(500)]
+    assert WebShopEnv(split="eval").task_ids == [str(i) for i in range(500, 1500)]
+    train = WebShopEnv(split="train").task_ids
+    assert train[0] == "1500" and len(train) >= 500
+    with pytest.raises(ValueError, match="split"):
+        WebShopEnv(split="dev")
+
+
+def test_page_flow_and_info(env):
+    obs, info = env.reset(options={"task_id": "3"})
+    goal = info["goal"]
+    assert obs.startswith("WebShop [SEP] Instruction: [SEP] ") and info["task"] in obs
+    assert info["admissible_actions"] == ["search[<your query>]"]
+    assert info["task_type"] == goal["category"] and info["page"] == "search"
+    obs, reward, terminated, truncated, info = env.step(f"search[{goal['query']} {' '.join(goal['attributes'])}]")
+    assert "Page 1 (Total results: " in obs and info["page"] == "results" and not info["invalid_action"]
+    assert "click[next >]" in info["admissible_actions"] and "click[back to search]" in info["admissible_actions"]
+    products = [a for a in info["admissible_actions"] if a not in ("click[next >]", "click[back to search]")]
+    assert len(products) == 10
+    obs, *_, info = env.step("click[Next >]")  # labels are case-insensitive
+    assert "Page 2" in obs and "click[< prev]" in info["admissible_actions"]
+    env.step("click[< prev]")
+    obs, *_, info = env.step(products[0].upper().replace("CLICK", "click"))
+    assert info["page"] == "item" and "click[buy now]" in info["admissible_actions"]
+    obs, *_, info = env.step("click[features]")
+    assert info["page"] == "sub"
+    obs, *_, info = env.step("click[< prev]")
+    assert info["page"] == "item"
+    option = next(a for a in info["admissible_actions"] if a not in (
+        "click[back to search]", "click[< prev]", "click[description]", "click[features]", "click[reviews]", "click[buy now]"))
+    env.step(option)
+    obs, reward, terminated, truncated, info = env.step("click[buy now]")
+    assert terminated and not truncated and 0.0 <= reward <= 1.0 and info["score"] == reward
+    details = info["reward_details"]
+    for key in ("r_type", "r_att", "r_option", "r_price", "title_score", "query_match", "category_match",
+                "purchased_asin", "goal_attributes", "goal_options", "price_upper"):
+        assert key in details
+    assert "Thank you for shopping with us!" in obs
+
+
+@pytest.mark.parametrize("action", [
+    "click[nonexistent button]", "search[]", "search[" + "x" * 5000 + "]", "jump[now]", "", "click[buy now]",
+    "\x00\ufffd\u202e💥", "click[search]",
+])
+def test_bad_input_is_an_invalid_observation(env, action):
+    env.reset(options={"task_id": "0"})
+    obs, reward, terminated, _truncated, info = env.step(action)
+    assert info["invalid_action"] and reward == 0.0 and not terminated
+    assert obs.lower().startswith("invalid action")
+    assert info["page"] == "search"  # nothing changed
+
+
+def test_search_on_wrong_page_and_junk_search(env):
+    env.reset(options={"task_id": "0"})
+    obs, *_, info = env.step("search[\u2603\u2603 ☃ ###]")
+    assert not info["invalid_action"] and "Total results: 0" in obs
+    obs, *_, info = env.step("search[shoes]")
+    assert info["invalid_action"] and "no search box" in obs
+
+
+def test_truncation_at_max_steps():
+    short = WebShopEnv(split="test", max_steps=2)
+    short.reset(options={"task_id": "1"})
+    assert short.step("click[nothing]")[3] is False
+    assert short.step("click[nothing]")[3] is True
+
+
+def test_text_rich_and_html_modes():
+    rich = WebShopEnv(split="test", observation_mode="text_rich")
+    obs, info = rich.reset(options={"task_id": "2"})
+    assert "[button] Search [button_]" in obs
+    obs, *_, info = rich.step(f"search[{info['goal']['query']}]")
+    assert "[button] Next > [button_]" in obs
+    product = next(a for a in info["admissible_actions"] if a.startswith("click[b0"))
+    obs, *_, info = rich.step(product)
+    option = info["admissible_actions"][2][len("click["):-1]  # after back to search and < prev: the first option
+    obs, *_ = rich.step(f"click[{option}]")
+    assert f"[clicked button] {option} [clicked button_]" in obs and obs.startswith(f"You have clicked {option}.")
+    obs, *_ = rich.step("click[< prev]")
+    assert f"[clicked button] {product[len('click['):-1].upper()} [clicked button_]" in obs  # visited product
+    page = WebShopEnv(split="test", observation_mode="html")
+    obs, _ = page.reset(options={"task_id": "2"})
+    assert obs.startswith("<!DOCTYPE html>") and 'id="search_input"' in obs
+    with pytest.raises(ValueError, match="observation_mode"):
+        WebShopEnv(observation_mode="pixels")
+
+
+def test_first_result_blindly_never_scores_one(env):
+    for task_id in env.task_ids[:60]:
+        _obs, info = env.reset(options={"task_id": task_id})
+        assert info["goal"]["goal_options"], "every goal needs an option choice"
+        *_, info = env.step(f"search[{info['task']}]")
+        first = next(a for a in info["admissible_actions"] if a not in ("click[next >]", "click[back to search]"))
+        env.step(first)
+        *_, reward, _, _, info = env.step("click[buy now]")
+        assert reward < 1.0
+
+
+def test_random_agent_scores_low(env):
+    rng = random.Random(0)
+    scores = []
+    for task_id in env.task_ids[:40]:
+        _, info = env.reset(options={"task_id": task_id})
+        done = False
+        while not done:
+            action = rng.choice(info["admissible_actions"])
+            if action.startswith("search["):
+                action = "search[" + " ".join(rng.sample(info["task"].split(), 3)) + "]"
+            _obs, _reward, terminated, truncated, info = env.step(action)
+            done = terminated or truncated
+        scores.append(info["score"])
+    assert sum(scores) / len(scores) < 0.4
+    assert sum(s >= 1.0 for s in scores) <= 2
+
+
+def test_step_is_fast(env):
+    _obs, info = env.reset(options={"task_id": "5"})
+    actions = [f"search[{info['goal']['query']}]", "click[next >]", "click[< prev]"]
+    timings = []
+    for _ in range(30):
+        env.reset(options={"task_id": "5"})
+        for action in actions:
+            start = time.perf_counter()
+            env.step(action)
+            timings.append(time.perf_counter() - start)
+    assert statistics.median(timings) < 0.010
+
+
+def test_registry_make():
+    made = envs.make("webshop", split="test")
+    assert isinstance(made.unwrapped, WebShopEnv)
