@@ -12,8 +12,9 @@ env, then ``agent.act_batch([obs_i, ...], [info_i, ...], slots=[i, ...])``.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, ClassVar
 
 from agents.react import Turn
 
@@ -59,7 +60,11 @@ class Agent:
     """Base class: keeps one :class:`Episode` per slot; subclasses implement :meth:`act_batch`."""
 
     #: one line shown by ``agentdistill agents``
-    description: str = ""
+    description: ClassVar[str] = ""
+    #: True when act_batch serves many episodes in one call (an LM on its device); the harness then
+    #: runs one copy of the agent for all envs. False: every env worker plays whole episodes with its
+    #: own copy, which scales with workers.
+    batched: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.episodes: dict[int, Episode] = {}

@@ -15,10 +15,15 @@ and the harness appends ``Observation: <text>`` after it. The running prompt is:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 _ACTION = re.compile(r"^[ \t>]*action(?:[ \t]*\d+)?[ \t]*:[ \t]*(?P<rest>.*)$", re.IGNORECASE | re.MULTILINE)
+#: an ``Action:`` line with content, ended by a newline: where a completion stops
+_ACTION_LINE_END = re.compile(r"^[ \t>]*action(?:[ \t]*\d+)?[ \t]*:[ \t]*\S[^\n]*\n", re.IGNORECASE | re.MULTILINE)
+#: the model starting to write the environment's reply itself
+_OBSERVATION = re.compile(r"^[ \t]*observation(?:[ \t]*\d+)?[ \t]*:", re.IGNORECASE | re.MULTILINE)
+
 _THOUGHT = re.compile(r"^[ \t>]*(?:thought|reasoning|think)(?:[ \t]*\d+)?[ \t]*:[ \t]*", re.IGNORECASE | re.MULTILINE)
 
 
@@ -40,6 +45,19 @@ class ParsedCompletion:
     thought: str
     action: str
     has_action: bool
+
+
+def completion_end(text: str) -> int | None:
+    """Character index where ``text`` is complete (end of the action line, or before a self-written
+    ``Observation:``), or None while it is not."""
+    ends = []
+    action = _ACTION_LINE_END.search(text)
+    if action is not None:
+        ends.append(action.end() - 1)  # the newline itself is left out
+    observation = _OBSERVATION.search(text)
+    if observation is not None and observation.start() > 0:
+        ends.append(observation.start())
+    return min(ends) if ends else None
 
 
 def format_turn(thought: str, action: str) -> str:

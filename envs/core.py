@@ -14,7 +14,7 @@ terminated, info)``; this base class adds what every env must do the same way:
 from __future__ import annotations
 
 import string
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium
 from gymnasium.spaces import Text
@@ -46,7 +46,7 @@ class UnicodeText(Text):
 class TextEnv(gymnasium.Env[str, str]):
     """Base class of the benchmark envs (see the module docstring for the contract)."""
 
-    metadata = {"render_modes": ["ansi", "human"]}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"]}
     #: longest observation / action the spaces admit
     max_observation_chars = 200_000
     max_action_chars = 2_000

@@ -67,9 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "_missing", None):
         print(f"agentdistill: {args._missing}", file=sys.stderr)
         return 2
+    from agents.http import HTTPError  # a refusing or unreachable server is the user's to fix
+
     try:
         return int(import_module(args._module).run(args) or 0)
-    except (UserError, KeyError, FileNotFoundError, ValueError) as err:
+    except (UserError, KeyError, FileNotFoundError, ValueError, HTTPError) as err:
         if os.environ.get("AGENTDISTILL_DEBUG"):
             raise
         message = err.args[0] if isinstance(err, KeyError) and err.args else err

@@ -7,7 +7,7 @@ builder both take their prompt from here, so a student trains on exactly what it
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -37,7 +37,7 @@ def instructions(env: str) -> str:
     return INSTRUCTIONS.get(env, "")
 
 
-@lru_cache(maxsize=None)
+@cache
 def react_trajectories(file_name: str) -> dict[str, str]:
     """The ReAct authors' trajectories in ``file_name`` (key -> text)."""
     path = HERE / file_name

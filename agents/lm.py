@@ -1,0 +1,291 @@
+"""The LM agent: any ``transformers`` causal LM played as a ReAct agent, batched across episodes.
+
+    agent = agents.make("lm", model="runs/pipe/students/sad", env="webshop", log_topk=20)
+
+The prompt is the text of ``agents.react.build_prompt(task, first_observation, turns,
+instructions=agents.prompts.instructions(env))`` and is tokenised piece by piece exactly as the
+distillation data builder (``distill.data.encode_episode``) tokenises a logged episode: [bos] +
+header + each earlier turn's *generated* token ids + its ``Observation:`` block. So a student sees
+at play time exactly the ids it was trained on. Over ``max_prompt_tokens`` the oldest turns give
+way to the ``(... N earlier turns omitted ...)`` line, as in ``build_prompt``. With
+``chat_template=True`` (pretrained chat models) the prompt text goes through the tokenizer's chat
+template as one user message instead.
+
+Generation: left padding, explicit position ids, the KV cache, greedy by default (``temperature``
+/ ``top_p`` for sampling); a sequence stops at the end of its ``Action:`` line, at an
+``Observation:`` it starts writing itself, at EOS, or after ``max_new_tokens``. ``token_ids`` are the
+tokens generated up to the stop; the completion is their text cut at the end of the action line.
+With ``log_topk=k`` each generated token also gets the top-k ids and log-probabilities of the
+model's distribution at temperature 1 (log-softmax over the full vocabulary).
+"""
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from agents.base import Agent, AgentStep
+from agents.prompts import few_shot as env_few_shot
+from agents.prompts import instructions as env_instructions
+from agents.react import Turn, build_prompt, completion_end, header, parse, render_turn
+
+DEFAULT_TOPK = 20
+
+
+@dataclass
+class _Generated:
+    """One sequence's output of :meth:`LMAgent.generate`."""
+
+    token_ids: list[int] = field(default_factory=list)
+    topk_ids: list[list[int]] = field(default_factory=list)
+    topk_logprobs: list[list[float]] = field(default_factory=list)
+    text: str = ""
+    done: bool = False
+
+
+def _check_model_dir(path: Path) -> Path:
+    if not path.is_dir() or not (path / "config.json").is_file():
+        raise ValueError(
+            f"{path} is not a saved model: expected a directory with config.json (written by save_pretrained)"
+        )
+    return path
+
+
+class LMAgent(Agent):
+    """A causal LM from a local directory or a model preset (see the module docstring)."""
+
+    description = "a transformers causal LM from a local path or preset, batched generation"
+    batched = True
+
+    def __init__(
+        self,
+        model: str | Path,
+        env: str = "",
+        *,
+        max_new_tokens: int = 128,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        log_topk: int = 0,
+        device: str | None = None,
+        max_prompt_tokens: int | None = None,
+        few_shot: int = 0,
+        chat_template: bool = False,
+        batch_size: int = 16,
+        seed: int = 0,
+    ):
+        super().__init__()
+        if max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        if temperature < 0 or not 0 < top_p <= 1:
+            raise ValueError(f"need temperature >= 0 and 0 < top_p <= 1, got temperature={temperature}, top_p={top_p}")
+        if log_topk is True:
+            log_topk = DEFAULT_TOPK
+        if log_topk < 0 or batch_size < 1:
+            raise ValueError(f"need log_topk >= 0 and batch_size >= 1, got {log_topk}, {batch_size}")
+        path = Path(model)
+        if path.exists():
+            self.model_path = _check_model_dir(path)
+        else:
+            from distill.models import resolve_model_path
+
+            self.model_path = Path(resolve_model_path(str(model)))
+        self.env = env
+        self.max_new_tokens = max_new_tokens
+        self.temperature = temperature
+        self.top_p = top_p
+        self.log_topk = int(log_topk)
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.max_prompt_tokens = max_prompt_tokens
+        self.chat_template = chat_template
+        self.batch_size = batch_size
+        self.instructions = env_instructions(env)
+        self.few_shot = env_few_shot(env, few_shot)
+        self._generator = torch.Generator(device=self.device).manual_seed(seed)
+        self._model: Any = None
+        self._tokenizer: Any = None
+        #: slot -> generated token ids of each earlier turn (spliced back into the prompt)
+        self._turn_ids: dict[int, list[list[int]]] = {}
+
+    # --- model -------------------------------------------------------------------------------------
+    def load(self) -> None:
+        """Load the tokenizer and model (done on first use)."""
+        if self._model is not None:
+            return
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(self.model_path)
+            dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
+            self._model = AutoModelForCausalLM.from_pretrained(self.model_path, dtype=dtype).to(self.device).eval()
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{self.model_path}: cannot load a causal LM and tokenizer from it ({err})") from None
+        # transformers >= 5.24 names the KV-cache argument `cache`, earlier versions `past_key_values`
+        self._cache_kwarg = "cache" if "cache" in inspect.signature(self._model.forward).parameters else "past_key_values"
+        if self.max_prompt_tokens is None:
+            limit = getattr(self._model.config, "max_position_embeddings", 2048) or 2048
+            self.max_prompt_tokens = max(16, min(2048, limit - self.max_new_tokens))
+
+    @property
+    def tokenizer(self) -> Any:
+        self.load()
+        return self._tokenizer
+
+    @property
+    def model(self) -> Any:
+        self.load()
+        return self._model
+
+    # --- prompt ------------------------------------------------------------------------------------
+    def _ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _bos(self) -> list[int]:
+        bos = self.tokenizer.bos_token_id
+        return [bos] if bos is not None and self.tokenizer("a")["input_ids"][:1] == [bos] else []
+
+    def prompt_ids(self, slot: int) -> list[int]:
+        """Token ids of the prompt for the next turn of the episode in ``slot``."""
+        episode = self._episode(slot)
+        first = episode.first_observation or ""
+        if self.chat_template and getattr(self.tokenizer, "chat_template", None):
+            text = build_prompt(
+                episode.task, first, episode.turns, self.instructions, self.few_shot,
+                max_tokens=self.max_prompt_tokens, count_tokens=lambda s: len(self._ids(s)),
+            )
+            messages = [{"role": "user", "content": text}]
+            ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+            ids = ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids
+            return list(ids)[-self.max_prompt_tokens:]
+        head = self._bos() + self._ids(header(episode.task, first, self.instructions, self.few_shot))
+        generated = self._turn_ids.get(slot, [])
+        blocks = []
+        for i, turn in enumerate(episode.turns):
+            completion, observation = render_turn(turn)
+            ids = generated[i] if i < len(generated) else self._ids(completion)
+            blocks.append(ids + self._ids(observation or "\n"))
+        budget = self.max_prompt_tokens - len(head)
+        kept: list[list[int]] = []
+        for block in reversed(blocks):  # the same rule as build_prompt: newest turns first, the latest always
+            if kept and len(block) > budget:
+                break
+            kept.append(block)
+            budget -= len(block)
+        dropped = len(blocks) - len(kept)
+        note = self._ids(f"(... {dropped} earlier turns omitted ...)\n") if dropped else []
+        ids = head + note + [t for block in reversed(kept) for t in block]
+        return ids[-self.max_prompt_tokens:]
+
+    # --- generation --------------------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(self, prompts: Sequence[list[int]]) -> list[_Generated]:
+        """Continue each prompt (token ids) as one left-padded batch until every sequence stops."""
+        from transformers import DynamicCache
+
+        tok, model = self.tokenizer, self.model
+        pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
+        eos = tok.eos_token_id
+        width = max(len(p) for p in prompts)
+        input_ids = torch.full((len(prompts), width), pad, dtype=torch.long)  # [B, T]
+        attention = torch.zeros((len(prompts), width), dtype=torch.long)  # [B, T]
+        for i, prompt in enumerate(prompts):
+            input_ids[i, width - len(prompt):] = torch.tensor(prompt, dtype=torch.long)
+            attention[i, width - len(prompt):] = 1
+        input_ids, attention = input_ids.to(self.device), attention.to(self.device)
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)  # [B, T]
+        cache = {self._cache_kwarg: DynamicCache()}  # filled in place by every forward pass
+        out = model(input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=True, **cache)
+        results = [_Generated() for _ in prompts]
+        for _ in range(self.max_new_tokens):
+            logits = out.logits[:, -1, :].float()  # [B, V]
+            logprobs = torch.log_softmax(logits, dim=-1)  # [B, V]
+            next_ids = self._choose(logits)  # [B]
+            if self.log_topk:
+                top_lp, top_ids = logprobs.topk(min(self.log_topk, logprobs.shape[-1]), dim=-1)  # [B, k]
+                top_lp, top_ids = top_lp.cpu().tolist(), top_ids.cpu().tolist()
+            chosen = next_ids.cpu().tolist()
+            for i, result in enumerate(results):
+                if result.done:
+                    continue
+                if eos is not None and chosen[i] == eos:
+                    result.done = True
+                    continue
+                result.token_ids.append(chosen[i])
+                if self.log_topk:
+                    result.topk_ids.append(top_ids[i])
+                    result.topk_logprobs.append(top_lp[i])
+                text = tok.decode(result.token_ids, skip_special_tokens=True)
+                if completion_end(text) is not None:
+                    result.done = True
+            if all(r.done for r in results):
+                break
+            finished = torch.tensor([r.done for r in results], device=self.device)
+            step_ids = torch.where(finished, torch.full_like(next_ids, pad), next_ids)[:, None]  # [B, 1]
+            attention = torch.cat([attention, torch.ones_like(step_ids)], dim=-1)  # [B, T+1]
+            positions = positions[:, -1:] + 1  # [B, 1]
+            out = model(input_ids=step_ids, attention_mask=attention, position_ids=positions, use_cache=True, **cache)
+        for result in results:
+            text = tok.decode(result.token_ids, skip_special_tokens=True)
+            stop = completion_end(text)
+            result.text = (text if stop is None else text[:stop]).strip()
+        return results
+
+    def _choose(self, logits: torch.Tensor) -> torch.Tensor:
+        """Greedy, or temperature / nucleus sampling. logits: [B, V] -> ids [B]."""
+        if self.temperature == 0:
+            return logits.argmax(dim=-1)
+        probs = torch.softmax(logits / self.temperature, dim=-1)  # [B, V]
+        if self.top_p < 1:
+            sorted_p, order = probs.sort(dim=-1, descending=True)  # [B, V]
+            outside = sorted_p.cumsum(-1) - sorted_p > self.top_p  # [B, V]: beyond the nucleus
+            sorted_p = sorted_p.masked_fill(outside, 0.0)
+            probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
+        return torch.multinomial(probs, 1, generator=self._generator).squeeze(-1)  # [B]
+
+    # --- the Agent API -----------------------------------------------------------------------------
+    def reset(self, info: dict[str, Any], slot: int = 0) -> None:
+        super().reset(info, slot)
+        self._turn_ids[slot] = []
+
+    def act_batch(
+        self,
+        observations: Sequence[str],
+        infos: Sequence[dict[str, Any]] | None = None,
+        slots: Sequence[int] | None = None,
+    ) -> list[AgentStep]:
+        """One turn for every (observation, slot), generated in batches of ``batch_size``."""
+        slots = list(range(len(observations))) if slots is None else list(slots)
+        if len(slots) != len(observations):
+            raise ValueError(f"act_batch got {len(observations)} observations and {len(slots)} slots")
+        for obs, slot in zip(observations, slots):
+            self._episode(slot).observe(obs)
+        steps: list[AgentStep] = []
+        for start in range(0, len(slots), self.batch_size):
+            chunk = slots[start:start + self.batch_size]
+            began = time.perf_counter()
+            generated = self.generate([self.prompt_ids(slot) for slot in chunk])
+            share = (time.perf_counter() - began) / len(chunk)
+            for slot, result in zip(chunk, generated):
+                steps.append(self._to_step(slot, result, share))
+        return steps
+
+    def _to_step(self, slot: int, result: _Generated, latency_s: float) -> AgentStep:
+        parsed = parse(result.text)
+        n_reason = n_act = None
+        if getattr(self.tokenizer, "is_fast", False):
+            from distill.spans import token_masks
+
+            reason, act = token_masks(result.text, self.tokenizer)
+            n_reason, n_act = sum(reason), sum(act)
+        self._episode(slot).turns.append(Turn(thought=parsed.thought, action=parsed.action, text=result.text))
+        self._turn_ids.setdefault(slot, []).append(list(result.token_ids))
+        return AgentStep(
+            thought=parsed.thought, action=parsed.action, text=result.text, token_ids=list(result.token_ids),
+            topk_ids=result.topk_ids if self.log_topk else None,
+            topk_logprobs=result.topk_logprobs if self.log_topk else None,
+            n_reason_tokens=n_reason, n_act_tokens=n_act, latency_s=latency_s,
+        )

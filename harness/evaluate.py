@@ -1,0 +1,272 @@
+"""``agentdistill eval`` / ``agentdistill rollout``: play an agent on an env split, log every step,
+print and save the metrics.
+
+    agentdistill eval --env webshop --agent expert --episodes 200 --workers 4 --run ws-expert
+    agentdistill rollout --env hotpotqa --agent expert --split train --episodes 500 --log-topk 20
+
+Python: ``evaluate(env, agent, split=..., episodes=..., workers=..., run=...) -> summary dict``.
+Outputs: ``runs/<run>/episodes.parquet``, ``runs/<run>/summary.json``, ``runs/<run>/run.json``
+(what was asked, so a rerun with the same ``--run`` resumes the same thing).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import agents
+import envs
+from agents.base import Agent
+from harness.cli import UserError
+from harness.logs import EpisodeWriter, read_episodes
+from harness.metrics import format_table, summarize
+from harness.rollout import EpisodeJob, Rollout
+
+#: the marker file the trainer writes into every saved model dir (keys kind, env, method, preset, created)
+MODEL_MARKER = "agentdistill.json"
+
+
+# --- agent resolution ----------------------------------------------------------------------------
+def newest_student(env: str, runs_dir: str | Path = "runs") -> Path | None:
+    """The newest model dir under ``runs_dir`` whose ``agentdistill.json`` says kind "student" for ``env``."""
+    best: tuple[str, float, Path] | None = None
+    for marker in Path(runs_dir).glob(f"**/{MODEL_MARKER}"):
+        try:
+            meta = json.loads(marker.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if not isinstance(meta, dict) or meta.get("kind") != "student" or meta.get("env") != env:
+            continue
+        key = (str(meta.get("created", "")), marker.stat().st_mtime, marker.parent)
+        if best is None or key[:2] > best[:2]:
+            best = key
+    return best[2] if best else None
+
+
+def resolve_agent(agent: str | None, env: str, runs_dir: str | Path = "runs") -> tuple[str, dict[str, Any], str]:
+    """(registry name, extra kwargs, label for the table) for what the user typed as ``--agent``.
+
+    Empty → the newest trained student for ``env`` under ``runs_dir``, else ``expert``; a path to a
+    saved model → the ``lm`` agent on it; otherwise a registered agent name.
+    """
+    if not agent:
+        student = newest_student(env, runs_dir)
+        if student is not None:
+            return "lm", {"model": str(student)}, f"lm:{student} (newest student for {env})"
+        return "expert", {}, f"expert (no trained student for {env} under {runs_dir}/)"
+    if agent in agents.names():
+        return agent, {}, agent
+    if os.sep in agent or Path(agent).exists():
+        path = Path(agent)
+        if not path.exists():
+            raise UserError(f"--agent {agent}: no such file or directory (expected an agent name or a saved model dir)")
+        return "lm", {"model": str(path)}, f"lm:{path}"
+    raise UserError(f"unknown agent {agent!r}: expected one of {', '.join(agents.names())} or a path to a saved model")
+
+
+def split_task_ids(env: str, split: str, env_kwargs: dict[str, Any]) -> list[str]:
+    """``env.unwrapped.task_ids`` of ``split``."""
+    instance = envs.make(env, split=split, **env_kwargs)
+    try:
+        ids = list(instance.unwrapped.task_ids)
+    finally:
+        instance.close()
+    if not ids:
+        raise UserError(f"env {env!r} split {split!r} has no tasks")
+    return ids
+
+
+def _run_config(run_dir: Path, config: dict[str, Any]) -> None:
+    """Write run.json, or check that a resumed run asks for the same thing."""
+    path = run_dir / "run.json"
+    if path.exists():
+        old = json.loads(path.read_text())
+        keys = ("env", "split", "agent", "seed", "env_kwargs", "agent_kwargs")
+        changed = {k: (old.get(k), config.get(k)) for k in keys if old.get(k) != config.get(k)}
+        if changed:
+            detail = ", ".join(f"{k}: was {a!r}, now {b!r}" for k, (a, b) in changed.items())
+            raise UserError(f"{run_dir} holds a different run ({detail}); pick another --run or delete it")
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config, indent=2, default=str))
+
+
+def evaluate(
+    env: str,
+    agent: str | Agent,
+    *,
+    split: str = "test",
+    episodes: int = 50,
+    workers: int = 2,
+    run: str | Path | None = None,
+    runs_dir: str | Path = "runs",
+    seed: int = 0,
+    env_kwargs: dict[str, Any] | None = None,
+    agent_kwargs: dict[str, Any] | None = None,
+    log_topk: int = 0,
+    ray_address: str | None = None,
+    progress: bool = True,
+    in_flight: int | None = None,
+    max_retries: int = 2,
+) -> dict[str, Any]:
+    """Play ``episodes`` episodes of ``agent`` on ``env``'s ``split`` and return the summary dict
+    (also written to ``<run dir>/summary.json``; the metrics table is printed).
+
+    Episode ``i`` plays ``task_ids[i % len(task_ids)]`` with ``reset(seed=seed + i)``. ``agent`` is a
+    registered name, a saved model path, "" (newest student, else expert) or an Agent object.
+    ``run`` is a name under ``runs_dir`` or a path; a rerun with the same run skips finished episodes.
+    ``in_flight`` (episodes played at once = the policy's batch) defaults to 4 per worker, at least 8.
+    """
+    envs.spec(env)  # unknown env -> KeyError listing the known ones
+    if episodes < 1:
+        raise UserError(f"episodes must be >= 1, got {episodes}")
+    if workers < 0:
+        raise UserError(f"workers must be >= 0 (0 = no Ray, in this process), got {workers}")
+    cpus = os.cpu_count() or 1
+    if ray_address is None and workers > cpus:
+        raise UserError(f"workers={workers} is more than the {cpus} CPUs of this machine; use --workers {cpus} or fewer "
+                        f"(or --ray-address to join a cluster)")
+    env_kwargs = dict(env_kwargs or {})
+    agent_kwargs = dict(agent_kwargs or {})
+    if log_topk:
+        agent_kwargs.setdefault("log_topk", log_topk)
+
+    if isinstance(agent, Agent):
+        policy: Agent | tuple[str, dict[str, Any]] = agent
+        label = type(agent).__name__
+        agent_name = label
+    else:
+        agent_name, extra, label = resolve_agent(agent, env, runs_dir)
+        agent_kwargs = {**extra, **agent_kwargs}
+        kwargs = {"env": env, **agent_kwargs}
+        try:
+            built = agents.make(agent_name, **kwargs)  # fails fast here on a bad name, model or option
+        except TypeError as err:
+            raise UserError(f"agent {agent_name!r} rejected its options {sorted(kwargs)}: {err}") from None
+        policy = (agent_name, kwargs) if workers > 0 else built
+
+    run_name = run or f"{env}-{agent_name}-{split}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    run_dir = Path(run_name) if (run is not None and (os.sep in str(run) or Path(run).is_absolute())) else Path(runs_dir) / str(run_name)
+    _run_config(run_dir, {
+        "env": env, "split": split, "agent": label, "seed": seed, "env_kwargs": env_kwargs,
+        "agent_kwargs": agent_kwargs, "created": datetime.now(UTC).isoformat(),
+    })
+    writer = EpisodeWriter(run_dir)
+    task_ids = split_task_ids(env, split, env_kwargs)
+    done = writer.finished()
+    jobs = [EpisodeJob(i, task_ids[i % len(task_ids)], seed + i) for i in range(episodes) if i not in done]
+
+    bar = _progress(episodes, len(done), label, enabled=progress)
+
+    def on_episode(rows: list[dict[str, Any]]) -> None:
+        writer.write(rows)
+        bar.update(rows[-1])
+
+    start = time.perf_counter()
+    try:
+        if jobs:
+            if workers > 0:
+                _ensure_ray(ray_address, workers)
+            Rollout(
+                env, policy, jobs, on_episode, workers=workers, in_flight=in_flight or max(8, 4 * workers),
+                env_kwargs={"split": split, **env_kwargs}, row_base={"run_id": run_dir.name, "split": split},
+                max_retries=max_retries,
+            ).run()
+    finally:
+        bar.close()
+        writer.consolidate()
+    wall_s = time.perf_counter() - start
+
+    frame = read_episodes(run_dir)
+    frame = frame[frame["episode"] < episodes]
+    summary = summarize(frame, env=env, agent=label, split=split, wall_s=wall_s, seed=seed)
+    summary.update({"run_id": run_dir.name, "run_dir": str(run_dir), "workers": workers, "resumed_episodes": len(done & set(range(episodes)))})
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(format_table(summary))
+    print(f"episodes: {writer.path}\nsummary:  {run_dir / 'summary.json'}")
+    return summary
+
+
+def _ensure_ray(address: str | None, workers: int) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    if address:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    else:
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+
+
+class _progress:
+    """A tqdm bar over episodes with the running success rate (a no-op when disabled)."""
+
+    def __init__(self, total: int, already: int, label: str, enabled: bool):
+        self.wins = self.count = 0
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=already, desc=label[:40], unit="ep", file=sys.stderr)
+
+    def update(self, last_row: dict[str, Any]) -> None:
+        self.count += 1
+        self.wins += bool(last_row.get("won")) and not last_row.get("error")
+        if self.bar is not None:
+            self.bar.set_postfix(success=f"{self.wins / self.count:.0%}", refresh=False)
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+# --- command line --------------------------------------------------------------------------------
+def _parse_options(pairs: list[str], flag: str) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; values are read as JSON when they parse (numbers, true/false), else strings."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"{flag} {pair!r}: expected KEY=VALUE")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``eval`` and ``rollout`` (the same; ``rollout`` defaults to the train split)."""
+    parser.add_argument("--env", required=True, help="environment name (agentdistill envs)")
+    parser.add_argument("--agent", default="", help="agent name (agentdistill agents) or a saved model dir; "
+                        "empty = newest trained student for the env, else expert")
+    parser.add_argument("--split", default=None, help="env split (eval: test, rollout: train)")
+    parser.add_argument("--episodes", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=2, help="Ray env workers; 0 = run in this process")
+    parser.add_argument("--run", default=None, help="run name under --runs-dir (or a path); same name = resume")
+    parser.add_argument("--runs-dir", default="runs")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--log-topk", type=int, default=0, help="LM agents: log top-k token log-probs (e.g. 20)")
+    parser.add_argument("--in-flight", type=int, default=None, help="episodes played at once (the policy batch)")
+    parser.add_argument("--ray-address", default=None, help="join a Ray cluster ('auto' or host:port)")
+    parser.add_argument("--agent-opt", action="append", default=[], metavar="KEY=VALUE", help="agent option, repeatable")
+    parser.add_argument("--env-opt", action="append", default=[], metavar="KEY=VALUE", help="env option, repeatable")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``agentdistill eval`` and ``agentdistill rollout``."""
+    split = args.split or ("train" if args.command == "rollout" else "test")
+    summary = evaluate(
+        args.env, args.agent, split=split, episodes=args.episodes, workers=args.workers, run=args.run,
+        runs_dir=args.runs_dir, seed=args.seed, env_kwargs=_parse_options(args.env_opt, "--env-opt"),
+        agent_kwargs=_parse_options(args.agent_opt, "--agent-opt"), log_topk=args.log_topk,
+        ray_address=args.ray_address, progress=not args.no_progress, in_flight=args.in_flight,
+    )
+    return 0 if summary["episodes"] else 1

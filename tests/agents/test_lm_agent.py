@@ -1,0 +1,135 @@
+"""The LM agent on a tiny Llama built from a config, with a byte-level BPE trained here."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import agents
+from agents.lm import LMAgent, completion_end
+from agents.react import Turn, build_prompt
+
+VOCAB = 320
+TEXTS = [
+    "Thought: I should search for the item first.\nAction: search[red running shoes]\n",
+    "Observation: [Back to Search] Page 1 (Total results: 10) [Next >] B0001 red running shoes $20.00\n",
+    "Thought: The first result matches.\nAction: click[B0001]\n",
+    "Question: Which magazine was started first? Action: finish[Arthur's Magazine]\n",
+] * 20
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> str:
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=VOCAB, special_tokens=["<|endoftext|>", "<|pad|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    bpe.train_from_iterator(TEXTS, trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>", bos_token="<|endoftext|>",
+                                        pad_token="<|pad|>", clean_up_tokenization_spaces=False)
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                         pad_token_id=tokenizer.pad_token_id)
+    model = LlamaForCausalLM(config)
+    with torch.no_grad():  # a sharper random model: greedy choices are far from ties
+        model.lm_head.weight.mul_(20.0)
+    out = tmp_path_factory.mktemp("tiny-lm")
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return str(out)
+
+
+INFOS = [
+    {"task": "buy red running shoes under 30 dollars"},
+    {"task": "Which magazine was started first, Arthur's Magazine or First for Women?"},
+    {"task": "put a clean mug on the shelf"},
+]
+OBSERVATIONS = ["WebShop [Search]", "Search the page store.", "You are in the middle of a room. Looking around you, you see a shelf."]
+
+
+def play(agent: LMAgent, batched: bool, turns: int = 2):
+    for slot, info in enumerate(INFOS):
+        agent.reset(info, slot=slot)
+    history = []
+    for turn in range(turns):
+        observations = [f"{o} (turn {turn})" for o in OBSERVATIONS]
+        if batched:
+            steps = agent.act_batch(observations, [{}] * len(INFOS), slots=list(range(len(INFOS))))
+        else:
+            steps = [agent.act(o, {}, slot=slot) for slot, o in enumerate(observations)]
+        history.append([(s.text, s.token_ids, s.topk_ids) for s in steps])
+    return history
+
+
+def test_batched_generation_equals_one_at_a_time_greedy(tiny_model):
+    batched = play(agents.make("lm", model=tiny_model, env="webshop", max_new_tokens=16, log_topk=5), batched=True)
+    single = play(agents.make("lm", model=tiny_model, env="webshop", max_new_tokens=16, log_topk=5), batched=False)
+    assert batched == single
+    lengths = {len(ids) for turn in batched for _, ids, _ in turn}
+    assert max(lengths) > 0
+
+
+def test_topk_logprobs_are_normalised_and_match_a_full_forward_pass(tiny_model):
+    agent = LMAgent(tiny_model, env="hotpotqa", max_new_tokens=12, log_topk=VOCAB * 2)
+    agent.reset(INFOS[1], slot=0)
+    step = agent.act("Search the page store.", {}, slot=0)
+    assert step.token_ids and len(step.topk_ids) == len(step.token_ids) == len(step.topk_logprobs)
+    vocab = len(agent.tokenizer)
+    for ids, lps in zip(step.topk_ids, step.topk_logprobs):
+        assert len(ids) == vocab  # k > vocab is clipped to the full vocabulary
+        assert abs(torch.logsumexp(torch.tensor(lps, dtype=torch.float64), 0).item()) < 1e-4
+        assert lps == sorted(lps, reverse=True)
+    for token, ids in zip(step.token_ids, step.topk_ids):  # greedy: the chosen token is the top-1
+        assert ids[0] == token
+    # the logged log-probs are the model's own: recompute them with one forward pass over prompt + tokens
+    prompt_ids = agent._bos() + agent._ids(build_prompt(INFOS[1]["task"], "Search the page store.", [],
+                                                          instructions=agent.instructions))
+    full = torch.tensor([prompt_ids + step.token_ids])
+    with torch.no_grad():
+        logprobs = torch.log_softmax(agent.model(full).logits[0].float(), -1)  # [T, V]
+    for t, (ids, lps) in enumerate(zip(step.topk_ids, step.topk_logprobs)):
+        expected = logprobs[len(prompt_ids) - 1 + t, ids[:5]]
+        assert torch.allclose(expected, torch.tensor(lps[:5]), atol=1e-4)
+
+
+def test_default_topk_probabilities_sum_to_at_most_one(tiny_model):
+    agent = LMAgent(tiny_model, env="webshop", max_new_tokens=8, log_topk=True)
+    agent.reset(INFOS[0])
+    step = agent.act("WebShop [Search]")
+    assert all(len(k) == 20 for k in step.topk_ids)
+    assert all(sum(math.exp(x) for x in lps) <= 1 + 1e-5 for lps in step.topk_logprobs)
+
+
+def test_prompt_is_the_react_prompt_with_the_generated_ids_spliced_in(tiny_model):
+    agent = LMAgent(tiny_model, env="webshop", max_new_tokens=16)
+    agent.reset(INFOS[0], slot=3)
+    agent._episode(3).observe("WebShop [Search]")
+    first = agent.tokenizer.decode(agent.prompt_ids(3), skip_special_tokens=True)
+    assert first == build_prompt(INFOS[0]["task"], "WebShop [Search]", [], instructions=agent.instructions)
+    step = agent.act("WebShop [Search]", slot=3)
+    agent._episode(3).observe("Results page")
+    turns = [Turn(step.thought, step.action, text=agent.tokenizer.decode(step.token_ids), observation="Results page")]
+    text = build_prompt(INFOS[0]["task"], "WebShop [Search]", turns, instructions=agent.instructions)
+    decoded = agent.tokenizer.decode(agent.prompt_ids(3), skip_special_tokens=True)
+    assert decoded.split() == text.split()  # equal up to the newline a generated token may carry
+    assert step.n_reason_tokens is not None and step.n_act_tokens is not None
+
+
+def test_stop_rule():
+    assert completion_end("Thought: go\nAction: search[x]\nThought: more") == len("Thought: go\nAction: search[x]")
+    assert completion_end("Thought: go\nAction: search[x]") is None  # the line is not finished yet
+    assert completion_end("Thought: hmm\nObservation: made up") == len("Thought: hmm\n")
+
+
+def test_a_path_that_is_not_a_model_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="not a saved model"):
+        LMAgent(tmp_path, env="webshop")
+    with pytest.raises(FileNotFoundError, match="neither a model directory nor a preset"):
+        LMAgent("no-such-model-anywhere", env="webshop")

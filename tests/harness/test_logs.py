@@ -1,0 +1,89 @@
+"""Episode logs: the Parquet round trip, atomic per-episode parts, clear errors on foreign files."""
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from harness.logs import COLUMNS, EpisodeWriter, read_episodes
+
+
+def rows(episode: int, steps: int, tokens: bool = False) -> list[dict]:
+    out = []
+    for step in range(steps):
+        row = {
+            "run_id": "r", "env": "webshop", "split": "test", "task_id": str(episode), "task": "buy a lamp",
+            "task_type": "home", "episode": episode, "step": step, "observation": f"obs {step} ünïcode",
+            "thought": "t", "action": f"search[{step}]", "completion": f"Thought: t\nAction: search[{step}]",
+            "reward": 1.0 if step == steps - 1 else 0.0, "terminated": step == steps - 1, "truncated": False,
+            "won": step == steps - 1, "score": 0.5, "invalid_action": False, "n_reason_tokens": 2,
+            "n_act_tokens": 3, "latency_s": 0.01, "error": "",
+        }
+        if tokens:
+            row.update(token_ids=[1, 2, 3], topk_ids=[[1, 4], [2, 5], [3, 6]], topk_logprobs=[[-0.1, -2.5]] * 3)
+        out.append(row)
+    return out
+
+
+def test_round_trip_keeps_every_value(tmp_path):
+    writer = EpisodeWriter(tmp_path)
+    written = rows(1, 3, tokens=True) + rows(0, 2, tokens=True)
+    writer.write(written[:3])
+    writer.write(written[3:])
+    assert writer.finished() == {0, 1}
+    assert (tmp_path / "episodes").is_dir() and not (tmp_path / "episodes.parquet").exists()
+    before = read_episodes(tmp_path)
+    writer.consolidate()
+    assert not (tmp_path / "episodes").exists()
+    after = read_episodes(tmp_path / "episodes.parquet")
+    pd.testing.assert_frame_equal(before, after)
+    assert list(after["episode"]) == [0, 0, 1, 1, 1]
+    expected = pd.DataFrame(sorted(written, key=lambda r: (r["episode"], r["step"])))
+    for column in ["observation", "action", "reward", "won", "task_type"]:
+        assert list(after[column]) == list(expected[column])
+    assert [list(x) for x in after["token_ids"]] == [[1, 2, 3]] * 5
+    assert [list(x) for x in after["topk_ids"].iloc[0]] == [[1, 4], [2, 5], [3, 6]]
+    assert after["topk_logprobs"].iloc[0][0][1] == pytest.approx(-2.5)
+
+
+def test_agents_without_tokens_leave_the_token_columns_null_and_more_episodes_append(tmp_path):
+    writer = EpisodeWriter(tmp_path)
+    writer.write(rows(0, 2))
+    writer.consolidate()
+    writer.write(rows(1, 1))
+    assert writer.finished() == {0, 1}
+    writer.consolidate()
+    frame = read_episodes(tmp_path)
+    assert list(frame["episode"]) == [0, 0, 1] and frame["token_ids"].isna().all()
+
+
+def test_an_episode_is_never_written_twice(tmp_path):
+    writer = EpisodeWriter(tmp_path)
+    writer.write(rows(0, 2))
+    with pytest.raises(ValueError, match="episode 0 is already written"):
+        writer.write(rows(0, 2))
+    with pytest.raises(ValueError, match="rows of one episode"):
+        writer.write(rows(1, 1) + rows(2, 1))
+
+
+def test_foreign_corrupt_and_missing_files_are_clear_errors(tmp_path):
+    foreign = tmp_path / "foreign.parquet"
+    pq.write_table(pa.table({"a": [1]}), foreign)
+    with pytest.raises(ValueError, match=r"foreign.parquet: not an agentdistill episode log: missing columns \['run_id'"):
+        read_episodes(foreign)
+    corrupt = tmp_path / "corrupt.parquet"
+    corrupt.write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(ValueError, match="corrupt.parquet: cannot be read as a Parquet episode log"):
+        read_episodes(corrupt)
+    wrong_type = tmp_path / "wrong.parquet"
+    frame = pd.DataFrame(rows(0, 1)).assign(reward="high")
+    pq.write_table(pa.Table.from_pandas(frame), wrong_type)
+    with pytest.raises(ValueError, match="column 'reward' has type"):
+        read_episodes(wrong_type)
+    (tmp_path / "empty-run-dir").mkdir()
+    with pytest.raises(FileNotFoundError, match="no episode log"):
+        read_episodes(tmp_path / "empty-run-dir")
+    with pytest.raises(ValueError, match="lack columns"):
+        EpisodeWriter(tmp_path / "w").write([{k: v for k, v in rows(0, 1)[0].items() if k != "score"}])
+    assert "error" in COLUMNS

@@ -1,0 +1,114 @@
+"""The rollout engine on a real env: local == Ray, a killed env worker loses and duplicates nothing,
+an interrupted run resumes. WebShop is the fastest env to play (about 0.1 s an episode)."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import agents
+from harness.evaluate import evaluate
+from harness.logs import EpisodeWriter, read_episodes
+from harness.rollout import EpisodeJob, Rollout
+
+ENV = "webshop"
+EPISODES = 6
+#: columns that must match between two plays of the same episodes (timing and run name differ)
+SAME = ["env", "split", "task_id", "task", "task_type", "episode", "step", "observation", "thought", "action",
+        "completion", "reward", "terminated", "truncated", "won", "score", "invalid_action",
+        "n_reason_tokens", "n_act_tokens", "error"]
+
+
+def frame_of(run_dir) -> pd.DataFrame:
+    return read_episodes(run_dir)[SAME].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("local") / "run"
+    summary = evaluate(ENV, "expert", episodes=EPISODES, workers=0, run=run, progress=False)
+    return run, summary
+
+
+@pytest.fixture(scope="module")
+def task_ids():
+    import envs
+
+    return envs.make(ENV, split="test").unwrapped.task_ids
+
+
+def jobs(task_ids, n=EPISODES):
+    return [EpisodeJob(i, task_ids[i % len(task_ids)], i) for i in range(n)]
+
+
+def test_local_run_logs_every_step(local_run):
+    run, summary = local_run
+    frame = read_episodes(run)
+    assert sorted(frame["episode"].unique()) == list(range(EPISODES))
+    for _, rows in frame.groupby("episode"):
+        assert list(rows["step"]) == list(range(len(rows)))
+        assert rows["terminated"].iloc[-1] or rows["truncated"].iloc[-1]
+        assert not (rows["terminated"].iloc[:-1] | rows["truncated"].iloc[:-1]).any()
+        assert rows["observation"].iloc[0].startswith("WebShop")  # step 0 holds the first observation
+    assert summary["episodes"] == EPISODES and 0 <= summary["success_rate"] <= 1
+    assert (run / "summary.json").exists()
+
+
+def test_ray_gives_the_same_episodes_as_local(ray_session, local_run, tmp_path):
+    run, _ = local_run
+    evaluate(ENV, "expert", episodes=EPISODES, workers=2, run=tmp_path / "ray", progress=False)
+    pd.testing.assert_frame_equal(frame_of(tmp_path / "ray"), frame_of(run))
+
+
+def test_killing_an_env_worker_mid_run_loses_and_duplicates_nothing(ray_session, local_run, task_ids, tmp_path):
+    writer = EpisodeWriter(tmp_path / "killed")
+    killed = []
+
+    def kill_once(engine: Rollout) -> None:
+        if not killed and len(writer.finished()) >= 1:
+            killed.append(engine.workers[0])
+            ray_session.kill(engine.workers[0], no_restart=True)
+
+    engine = Rollout(ENV, agents.make("expert", env=ENV), jobs(task_ids), writer.write, workers=2, in_flight=4,
+                     env_kwargs={"split": "test"}, row_base={"run_id": "killed", "split": "test"}, on_round=kill_once)
+    engine.run()
+    writer.consolidate()
+    assert killed and engine.restarts == 1
+    pd.testing.assert_frame_equal(frame_of(tmp_path / "killed"), frame_of(local_run[0]))
+
+
+def test_an_episode_that_keeps_losing_its_worker_is_recorded_as_failed(ray_session, task_ids, tmp_path):
+    writer = EpisodeWriter(tmp_path / "failing")
+
+    def kill_every_round(engine: Rollout) -> None:
+        ray_session.kill(engine.workers[0], no_restart=True)
+
+    engine = Rollout(ENV, agents.make("expert", env=ENV), jobs(task_ids, 3), writer.write, workers=1, in_flight=3,
+                     env_kwargs={"split": "test"}, row_base={"run_id": "failing", "split": "test"},
+                     max_retries=1, on_round=kill_every_round)
+    engine.run()
+    frame = read_episodes(tmp_path / "failing")
+    assert sorted(frame["episode"]) == [0, 1, 2]  # one row each: the failure
+    assert frame["error"].str.contains("failed after 2 attempts: env worker died").all()
+
+
+def test_interrupted_run_resumes_without_writing_an_episode_twice(local_run, task_ids, tmp_path):
+    run = tmp_path / "interrupted"
+    writer = EpisodeWriter(run)
+
+    def interrupt(engine: Rollout) -> None:
+        if len(writer.finished()) >= 2:
+            raise KeyboardInterrupt
+
+    engine = Rollout(ENV, agents.make("expert", env=ENV), jobs(task_ids), writer.write, workers=0, in_flight=2,
+                     env_kwargs={"split": "test"}, row_base={"run_id": "run", "split": "test"}, on_round=interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        engine.run()
+    first = writer.finished()
+    assert 2 <= len(first) < EPISODES
+    summary = evaluate(ENV, "expert", episodes=EPISODES, workers=0, run=run, progress=False)
+    assert summary["resumed_episodes"] == len(first)
+    frame = frame_of(run)
+    assert frame.groupby("episode")["step"].apply(lambda s: list(s) == list(range(len(s)))).all()
+    pd.testing.assert_frame_equal(frame, frame_of(local_run[0]))
+    with pytest.raises(ValueError, match="already written"):
+        writer.write(read_episodes(run).query("episode == 0").to_dict("records"))
