@@ -2,10 +2,11 @@
 (name → ``"package.module:factory"``, where the factory takes keyword options and returns an Agent)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
 from importlib.metadata import entry_points
-from typing import Any, Callable
+from typing import Any
 
 ENTRY_POINT_GROUP = "agentdistill.agents"
 

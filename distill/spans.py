@@ -15,8 +15,9 @@ content; trailing whitespace and newlines are excluded.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 SpanKind = Literal["reason", "act"]
 
