@@ -111,7 +111,8 @@ class TextEnv(gymnasium.Env[str, str]):
         return self._last_obs
 
     def _finish(self, obs: str, info: dict[str, Any], invalid: bool) -> tuple[str, dict[str, Any]]:
-        full = {**self._last_info, **info, "invalid_action": invalid}
+        # shallow copies: an info a caller keeps (or mutates) never aliases a later one
+        full = {k: _copied(v) for k, v in {**self._last_info, **info, "invalid_action": invalid}.items()}
         missing = [k for k in INFO_KEYS if k not in full]
         if missing:
             raise RuntimeError(f"{type(self).__name__} left info keys {missing} unset (contract: {INFO_KEYS})")
@@ -119,3 +120,6 @@ class TextEnv(gymnasium.Env[str, str]):
         self._last_obs, self._last_info = obs, {k: v for k, v in full.items() if k != "invalid_action"}
         return obs, full
 
+
+def _copied(value: Any) -> Any:
+    return value.copy() if isinstance(value, (list, dict, set)) else value

@@ -1,0 +1,178 @@
+"""ALFRED's scenes and vocabulary, read from the installed ``alfworld`` package.
+
+A scene is one of ALFRED's 120 AI2-THOR floor plans (kitchens 1-30, living rooms 201-230, bedrooms
+301-330, bathrooms 401-430). ``alfworld/gen/layouts`` ships, per floor plan, the object types present
+(``FloorPlan<N>-objects.json``) and the receptacle instances with their ALFRED ids and interaction
+points (``FloorPlan<N>-openable.json``). Which receptacle type holds which object type, and which
+objects can be cleaned, heated, cooled or switched on, come from ``alfworld.gen.constants``.
+"""
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from functools import cache
+
+from envs.alfworld.upstream import import_alfworld, layouts_dir
+
+ROOMS: dict[str, range] = {
+    "Kitchen": range(1, 31),
+    "LivingRoom": range(201, 231),
+    "Bedroom": range(301, 331),
+    "Bathroom": range(401, 431),
+}
+#: ALFRED's valid_unseen floor plans: no train or valid_seen game uses them
+UNSEEN_SCENES: tuple[int, ...] = (10, 219, 308, 424)
+#: lamps are fixtures: switched on in place ("use desklamp 1"), never picked up
+LAMP_TYPES: tuple[str, ...] = ("DeskLamp", "FloorLamp")
+#: furniture a lamp stands on or next to
+LAMP_STANDS: frozenset[str] = frozenset({"SideTable", "Desk", "Dresser", "Shelf", "CoffeeTable", "TVStand", "DiningTable"})
+#: receptacle types THOR has in a scene without an entry in the -openable.json file, and how many
+EXTRA_RECEPTACLE_COUNTS: dict[str, int] = {"StoveBurner": 4}
+
+
+@cache
+def constants():
+    """``alfworld.gen.constants`` (object/receptacle vocabulary), imported without side effects."""
+    return import_alfworld("alfworld.gen.constants")
+
+
+@cache
+def static_receptacle_types() -> frozenset[str]:
+    """Receptacle types fixed in the scene (cabinet, fridge, ...); movable ones (mug, bowl) are objects."""
+    c = constants()
+    return frozenset(t for t in c.RECEPTACLES if t not in c.MOVABLE_RECEPTACLES_SET and t in c.VAL_RECEPTACLE_OBJECTS)
+
+
+@cache
+def pickupable_types() -> frozenset[str]:
+    """Object types an agent can carry: everything some receptacle holds, except receptacles and slices."""
+    held = set().union(*constants().VAL_RECEPTACLE_OBJECTS.values())
+    return frozenset(t for t in held if t not in static_receptacle_types() and "Sliced" not in t)
+
+
+def can_contain(receptacle_type: str, object_type: str) -> bool:
+    """Whether ALFRED lets ``object_type`` be put in/on ``receptacle_type``."""
+    if object_type in LAMP_TYPES:
+        return receptacle_type in LAMP_STANDS
+    return object_type in constants().VAL_RECEPTACLE_OBJECTS.get(receptacle_type, ())
+
+
+def has_property(object_type: str, prop: str) -> bool:
+    """``prop`` is one of ALFRED's action classes: Cleanable, Heatable, Coolable, Toggleable, Sliceable."""
+    return object_type in constants().VAL_ACTION_OBJECTS[prop]
+
+
+def is_openable(receptacle_type: str) -> bool:
+    return receptacle_type in constants().OPENABLE_CLASS_SET
+
+
+def room_of(scene_num: int) -> str:
+    for room, nums in ROOMS.items():
+        if scene_num in nums:
+            return room
+    raise ValueError(f"scene {scene_num} is not an ALFRED floor plan (expected 1-30, 201-230, 301-330 or 401-430)")
+
+
+@dataclass(frozen=True)
+class Receptacle:
+    """One receptacle instance: ALFRED id (``Cabinet|+00.68|+00.50|-02.20``), type and PDDL location."""
+
+    alfred_id: str
+    type: str
+    location: str
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A floor plan: its receptacle instances and the carriable / lamp object types present in it."""
+
+    scene_num: int
+    room: str
+    receptacles: tuple[Receptacle, ...]
+    object_types: tuple[str, ...]
+
+    @property
+    def floor_plan(self) -> str:
+        return f"FloorPlan{self.scene_num}"
+
+    def receptacle_types(self) -> set[str]:
+        return {r.type for r in self.receptacles}
+
+    def holders(self, object_type: str) -> list[Receptacle]:
+        """Receptacles in this scene that can hold ``object_type``."""
+        return [r for r in self.receptacles if can_contain(r.type, object_type)]
+
+
+def alfred_id(object_type: str, rng: random.Random) -> str:
+    """A fresh ALFRED-style object id: ``Type|x|y|z`` with signed, zero-padded coordinates."""
+    x, y, z = (rng.uniform(-4.0, 4.0) for _ in range(3))
+    return f"{object_type}|{x:+06.2f}|{abs(y):+06.2f}|{z:+06.2f}"
+
+
+def _receptacle_type(rid: str) -> str:
+    parts = rid.split("|")
+    return parts[-1] if len(parts) == 5 else parts[0]  # Sink|x|y|z|SinkBasin -> SinkBasin
+
+
+@cache
+def load_scene(scene_num: int) -> Scene:
+    """The floor plan ``scene_num`` from the installed layouts (deterministic)."""
+    room = room_of(scene_num)
+    objects_file = layouts_dir() / f"FloorPlan{scene_num}-objects.json"
+    points_file = layouts_dir() / f"FloorPlan{scene_num}-openable.json"
+    try:
+        present = json.loads(objects_file.read_text())
+        points = json.loads(points_file.read_text())
+    except (OSError, ValueError) as err:
+        raise FileNotFoundError(f"ALFRED layout for FloorPlan{scene_num} unreadable ({objects_file}, {points_file}): {err}")
+    static = static_receptacle_types()
+    taken: set[str] = set()
+
+    def unique_location(x: float, z: float, rotation: int, horizon: int) -> str:
+        gx, gz = round(x / 0.25), round(z / 0.25)
+        while f"loc|{gx}|{gz}|{rotation}|{horizon}" in taken:
+            gx += 1  # one receptacle per location, so "go to X" names exactly one receptacle
+        loc = f"loc|{gx}|{gz}|{rotation}|{horizon}"
+        taken.add(loc)
+        return loc
+
+    receptacles = [
+        Receptacle(rid, _receptacle_type(rid), unique_location(*point))
+        for rid, point in sorted(points.items())
+        if _receptacle_type(rid) in static
+    ]
+    rng = random.Random(f"layout-{scene_num}")
+    have = {r.type for r in receptacles}
+    for rtype in sorted(set(present) & static - have):
+        for _ in range(EXTRA_RECEPTACLE_COUNTS.get(rtype, 1)):
+            point = (rng.uniform(-3, 3), rng.uniform(-3, 3), rng.choice((0, 90, 180, 270)), 30)
+            receptacles.append(Receptacle(alfred_id(rtype, rng), rtype, unique_location(*point)))
+    types = {r.type for r in receptacles}
+    carriable = sorted(
+        t for t in set(present)
+        if (t in pickupable_types() or t in LAMP_TYPES) and any(can_contain(rt, t) for rt in types)
+    )
+    return Scene(scene_num, room, tuple(receptacles), tuple(carriable))
+
+
+def scene_numbers(unseen: bool) -> list[int]:
+    """Floor plans of the unseen split (``unseen=True``) or of train / valid_seen."""
+    every = [n for nums in ROOMS.values() for n in nums]
+    return [n for n in every if (n in UNSEEN_SCENES) == unseen]
+
+
+@cache
+def likely_holders(object_type: str) -> tuple[str, ...]:
+    """Receptacle types (lower case, as players write them) that may hold ``object_type`` (any case),
+    most specific first: a type that holds few kinds of things (fridge, coffeemachine) is a better
+    guess than one that holds anything (countertop, shelf). Empty for an unknown type."""
+    wanted = object_type.lower()
+    by_name = {t.lower(): t for t in (*pickupable_types(), *LAMP_TYPES)}
+    if wanted not in by_name:
+        return ()
+    otype = by_name[wanted]
+    vocabulary = constants().VAL_RECEPTACLE_OBJECTS
+    holders = [r for r in sorted(static_receptacle_types()) if can_contain(r, otype)]
+    holders.sort(key=lambda r: len(vocabulary.get(r, ())))
+    return tuple(r.lower() for r in holders)
