@@ -1,0 +1,106 @@
+"""The report's figures (matplotlib, PNG): success by method per env, training curves, success vs
+student size. Each function writes one file and returns its path."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from harness.report import Row
+
+COLOURS = {"expert": "#4d4d4d", "teacher": "#1f77b4", "baseline": "#bbbbbb",
+           "sad": "#d62728", "token_kd": "#2ca02c", "sft": "#9467bd"}
+
+
+def _colour(row: Row) -> str:
+    return COLOURS.get(row.method or row.kind, "#ff7f0e")
+
+
+def success_by_method(rows_by_env: dict[str, list[Row]], path: Path) -> Path:
+    """Bar chart: closed-loop success of every row, one panel per env, with the 95% Wilson interval."""
+    envs = list(rows_by_env)
+    panel_width = max(5.0, 2.0 + 0.7 * max(len(rows) for rows in rows_by_env.values()))
+    fig, axes = plt.subplots(1, len(envs), figsize=(panel_width * len(envs), 4.4), squeeze=False)
+    for ax, env in zip(axes[0], envs):
+        rows = rows_by_env[env]
+        means = [0.0 if math.isnan(r.mean("success")) else r.mean("success") for r in rows]
+        bounds = [r.success_interval() for r in rows]
+        lower = [max(0.0, m - lo) if not math.isnan(lo) else 0.0 for m, (lo, _) in zip(means, bounds)]
+        upper = [max(0.0, hi - m) if not math.isnan(hi) else 0.0 for m, (_, hi) in zip(means, bounds)]
+        x = range(len(rows))
+        ax.bar(x, means, color=[_colour(r) for r in rows], yerr=[lower, upper], capsize=3)
+        ax.set_xticks(list(x), [r.name for r in rows], rotation=35, ha="right", fontsize=8)
+        ax.set_ylim(0, 1.05)
+        ax.set_ylabel("success rate (test)")
+        ax.set_title(env)
+        ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _loss_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if "loss" in c.lower() and pd.api.types.is_numeric_dtype(frame[c])]
+
+
+def _step_column(frame: pd.DataFrame) -> str | None:
+    return next((c for c in ("step", "global_step", "steps") if c in frame.columns), None)
+
+
+def training_curves(curves: dict[str, pd.DataFrame], path: Path) -> Path:
+    """Loss against step for every trained model, one panel per loss column (train / eval / ...)."""
+    columns = sorted({c for frame in curves.values() for c in _loss_columns(frame)})
+    if not columns:
+        raise ValueError(f"no metrics.csv among {list(curves)} has a numeric '*loss*' column to plot")
+    fig, axes = plt.subplots(1, len(columns), figsize=(5.5 * len(columns), 4.0), squeeze=False)
+    for ax, column in zip(axes[0], columns):
+        for label, frame in curves.items():
+            if column not in frame.columns:
+                continue
+            data = frame[[c for c in (_step_column(frame), column) if c]].dropna()
+            if data.empty:
+                continue
+            x = data[_step_column(frame)] if _step_column(frame) else range(len(data))
+            ax.plot(x, data[column], label=label, lw=1.2)
+        ax.set_xlabel("step")
+        ax.set_ylabel(column)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def success_vs_size(rows_by_env: dict[str, list[Row]], path: Path) -> Path:
+    """Success against student parameters, one line per (env, method); the teacher as a star."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    markers = ["o", "s", "^", "D"]
+    for i, (env, rows) in enumerate(rows_by_env.items()):
+        by_method: dict[str, list[tuple[int, float]]] = {}
+        for row in rows:
+            if row.kind == "student" and row.params and not row.variant:
+                by_method.setdefault(row.method, []).append((row.params, row.mean("success")))
+            if row.kind == "teacher" and row.params:
+                ax.scatter([row.params], [row.mean("success")], marker="*", s=120, color=COLOURS["teacher"],
+                           label=f"{env}: teacher")
+        for method, points in by_method.items():
+            points.sort()
+            ax.plot([p for p, _ in points], [s for _, s in points], marker=markers[i % len(markers)],
+                    color=COLOURS.get(method), label=f"{env}: {method}")
+    ax.set_xscale("log")
+    ax.set_xlabel("parameters")
+    ax.set_ylabel("success rate (test)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,117 @@
+"""Stage caching, resume, --force and input checks of the pipeline's StageRunner (no models involved)."""
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from harness.cli import UserError
+from harness.pipeline import (
+    KNOBS,
+    PRESETS,
+    StageRunner,
+    Unit,
+    parse_force,
+    preset_from_args,
+    read_marker,
+    student_specs,
+)
+
+
+def _unit(root, stage, name, calls, inputs=(), params=None, fail=False, tokenizer=None):
+    path = root / name
+
+    def work():
+        calls.append(name)
+        (path / "out.txt").write_text(f"made by {name}")
+        if fail:
+            raise RuntimeError("crash in the middle of the stage")
+        return {"tokenizer": tokenizer} if tokenizer else {}
+
+    return Unit(stage, path, params or {"n": 1}, tuple(root / i for i in inputs), work)
+
+
+def test_complete_units_are_skipped_and_resumed_after_a_crash(tmp_path):
+    calls: list[str] = []
+    runner = StageRunner(tmp_path, "webshop", set())
+    with pytest.raises(RuntimeError, match="crash"):
+        runner.run_unit(_unit(tmp_path, "demos", "demos", calls, fail=True))
+    assert read_marker(tmp_path / "demos") is None  # a crashed unit is not complete
+    first = runner.run_unit(_unit(tmp_path, "demos", "demos", calls))
+    again = StageRunner(tmp_path, "webshop", set()).run_unit(_unit(tmp_path, "demos", "demos", calls))
+    assert calls == ["demos", "demos"]  # the third call was skipped
+    assert again["id"] == first["id"] and again["env"] == "webshop" and again["wall_s"] >= 0
+
+
+def test_force_redoes_a_stage_and_dependents_refuse_stale_inputs(tmp_path):
+    calls: list[str] = []
+    StageRunner(tmp_path, "webshop", set()).run_unit(_unit(tmp_path, "demos", "demos", calls))
+    StageRunner(tmp_path, "webshop", set()).run_unit(_unit(tmp_path, "teacher", "teacher", calls, inputs=["demos"]))
+    old = read_marker(tmp_path / "demos")["id"]
+    forced = StageRunner(tmp_path, "webshop", {"demos"})
+    assert forced.run_unit(_unit(tmp_path, "demos", "demos", calls))["id"] != old
+    with pytest.raises(UserError, match=r"stage 'teacher' .* built from an earlier demos.*--force teacher\+"):
+        forced.run_unit(_unit(tmp_path, "teacher", "teacher", calls, inputs=["demos"]))
+    assert StageRunner(tmp_path, "webshop", {"teacher"}).run_unit(
+        _unit(tmp_path, "teacher", "teacher", calls, inputs=["demos"]))["inputs"] == {"demos": read_marker(tmp_path / "demos")["id"]}
+    assert calls == ["demos", "teacher", "demos", "teacher"]
+
+
+def test_changed_settings_missing_inputs_and_other_env_are_errors(tmp_path):
+    calls: list[str] = []
+    StageRunner(tmp_path, "webshop", set()).run_unit(_unit(tmp_path, "demos", "demos", calls, params={"episodes": 8}))
+    with pytest.raises(UserError, match=r"stage 'demos' .* other settings \(episodes: was 8, now 9\)"):
+        StageRunner(tmp_path, "webshop", set()).run_unit(_unit(tmp_path, "demos", "demos", calls, params={"episodes": 9}))
+    with pytest.raises(UserError, match=r"stage 'students' needs the finished output of stage 'teacher_rollouts'"):
+        StageRunner(tmp_path, "webshop", set()).run_unit(
+            _unit(tmp_path, "students", "students/a", calls, inputs=["teacher_rollouts"]))
+    with pytest.raises(UserError, match=r"stage 'teacher' expected .*demos to hold env 'alfworld', found env 'webshop'"):
+        StageRunner(tmp_path, "alfworld", set()).run_unit(_unit(tmp_path, "teacher", "teacher", calls, inputs=["demos"]))
+    assert calls == ["demos"]
+
+
+def test_inputs_from_another_tokenizer_are_refused(tmp_path):
+    calls: list[str] = []
+    runner = StageRunner(tmp_path, "webshop", set())
+    runner.run_unit(_unit(tmp_path, "teacher", "teacher", calls, tokenizer="aaaa"))
+    runner.run_unit(_unit(tmp_path, "teacher_rollouts", "rollouts", calls, inputs=["teacher"]))
+    assert read_marker(tmp_path / "rollouts")["tokenizer"] == "aaaa"  # inherited from the model that made them
+    runner.run_unit(_unit(tmp_path, "teacher", "other_teacher", calls, tokenizer="bbbb"))
+    with pytest.raises(UserError, match=r"stage 'students' .* one tokenizer"):
+        runner.run_unit(_unit(tmp_path, "students", "students/x", calls, inputs=["rollouts", "other_teacher"]))
+
+
+def test_force_names_and_ranges():
+    assert parse_force(["student_eval"]) == {"student_eval"}
+    assert parse_force(["offline+"]) == {"offline", "report"}
+    assert parse_force(["demos,teacher"]) == {"demos", "teacher"}
+    with pytest.raises(UserError, match="unknown stage 'teachr'"):
+        parse_force(["teachr"])
+
+
+def test_students_share_init_data_and_seeds_across_methods():
+    specs = student_specs(PRESETS["tiny"], ("sad", "token_kd", "sft"), seeds=2, ablations=True)
+    main = [s for s in specs if not s.variant and s.student == "tiny-student"]
+    assert {(s.method, s.seed) for s in main} == {(m, k) for m in ("sad", "token_kd", "sft") for k in (0, 1)}
+    variants = {s.variant for s in specs if s.variant}
+    assert variants == {"act only (λ_r=0)", "reason only (λ_a=0)", "no curriculum"}
+    assert {s.student for s in specs} == {"tiny-student", "tiny"}  # student size ablation
+    assert len({s.label for s in specs}) == len(specs)
+
+
+def test_budget_knobs_override_the_preset_and_bad_values_are_errors():
+    args = argparse.Namespace(preset="tiny", device=None, **{k: None for k in KNOBS})
+    args.eval_episodes = 3
+    assert preset_from_args(args).eval_episodes == 3
+    assert preset_from_args(args).teacher_steps == PRESETS["tiny"].teacher_steps
+    args.student_steps = 0
+    with pytest.raises(UserError, match="--student-steps must be >= 1, got 0"):
+        preset_from_args(args)
+
+
+def test_marker_is_json_with_the_asked_params(tmp_path):
+    calls: list[str] = []
+    StageRunner(tmp_path, "hotpotqa", set()).run_unit(_unit(tmp_path, "demos", "demos", calls, params={"episodes": 4}))
+    data = json.loads((tmp_path / "demos" / ".complete.json").read_text())
+    assert data["params"] == {"episodes": 4} and data["stage"] == "demos" and data["env"] == "hotpotqa"

@@ -1,0 +1,202 @@
+"""The report over stored runs: tables, CSV, plots, HTML with span colours (rendered in headless Chromium)."""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+
+from harness import report
+from harness.logs import EpisodeWriter
+from harness.offline_metrics import action_match_rate, count_parameters, rouge_l_f
+from harness.report_html import ACT_COLOUR, REASON_COLOUR, highlight
+
+TASKS = ["t-0", "t-1", "t-2"]
+
+
+def _write_run(run_dir: Path, env: str, wins: list[bool], thought: str = "I should look for red shoes.",
+               reason_tokens: int | None = 7) -> None:
+    """A finished evaluation run: one 2-step episode per entry of ``wins``."""
+    writer = EpisodeWriter(run_dir)
+    for episode, won in enumerate(wins):
+        rows = []
+        for step in range(2):
+            action = "search[red shoes]" if step == 0 else "click[buy now]"
+            rows.append({
+                "run_id": run_dir.name, "env": env, "split": "test", "task_id": TASKS[episode % len(TASKS)],
+                "task": f"buy red shoes number {episode}", "task_type": "shoes", "episode": episode, "step": step,
+                "observation": f"page {step} of the shop <b>&</b>", "thought": thought, "action": action,
+                "completion": f"Thought: {thought}\nAction: {action}", "reward": float(won and step == 1),
+                "terminated": step == 1, "truncated": False, "won": bool(won and step == 1),
+                "score": float(won and step == 1), "invalid_action": False,
+                "n_reason_tokens": reason_tokens, "n_act_tokens": 4 if reason_tokens else None,
+                "latency_s": 0.01, "error": None,
+            })
+        writer.write(rows)
+    writer.consolidate()
+    (run_dir / "summary.json").write_text(json.dumps({"env": env, "success_rate": sum(wins) / len(wins)}))
+
+
+def _write_model(model_dir: Path, width: int) -> None:
+    model_dir.mkdir(parents=True, exist_ok=True)
+    save_file({"embed": torch.zeros(100, width), "layer": torch.zeros(width, width)}, str(model_dir / "model.safetensors"))
+    (model_dir / "config.json").write_text("{}")
+    (model_dir / "metrics.csv").write_text("step,loss,eval_loss\n1,3.0,\n2,2.5,2.7\n3,2.0,\n4,1.8,2.1\n")
+
+
+def make_stored_pipeline(root: Path, env: str = "webshop") -> Path:
+    """A pipeline directory as harness.pipeline leaves it: teacher, baselines, 3 methods x 2 seeds."""
+    layout = report.Layout(root)
+    root.mkdir(parents=True, exist_ok=True)
+    layout.manifest.write_text(json.dumps({"env": env, "preset": "tiny", "seeds": 2, "command": "agentdistill pipeline",
+                                           "commit": "abc123", "methods": ["sad", "token_kd", "sft"]}))
+    _write_model(layout.teacher, 32)
+    _write_run(layout.teacher_eval, env, [True, True, False, True])
+    _write_run(layout.baseline("random"), env, [False] * 4, thought="", reason_tokens=None)
+    _write_run(layout.baseline("expert"), env, [True] * 4, reason_tokens=None)
+    for method, wins in {"sad": [True, False, True, False], "token_kd": [False, True, False, False],
+                         "sft": [False, False, False, False]}.items():
+        for seed in (0, 1):
+            label = f"tiny-student_{method}_s{seed}"
+            _write_model(layout.student(label), 8)
+            (layout.student(label) / "student.json").write_text(
+                json.dumps({"method": method, "student": "tiny-student", "variant": "", "seed": seed}))
+            _write_run(layout.student_eval(label), env, wins if seed == 0 else wins[::-1])
+            layout.offline(label).parent.mkdir(parents=True, exist_ok=True)
+            layout.offline(label).write_text(json.dumps({"action_match": 0.5 + 0.1 * seed, "reasoning_match": 0.25}))
+    (layout.demos).mkdir(exist_ok=True)
+    (layout.marker(layout.demos)).write_text(json.dumps({"stage": "demos", "wall_s": 1.5, "finished_at": 1.0}))
+    return root
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Path, dict[str, Path]]:
+    root = make_stored_pipeline(tmp_path_factory.mktemp("pipe") / "webshop-tiny")
+    return root, report.build_report(root)
+
+
+def test_report_has_every_section_and_row(built):
+    _, written = built
+    md = written["markdown"].read_text()
+    for section in ("## webshop", "## Plots", "## Stage wall times", "success_by_method.png", "training_curves.png"):
+        assert section in md
+    for name in ("teacher", "random agent", "expert (scripted)", "tiny-student · sad", "tiny-student · token_kd",
+                 "tiny-student · sft"):
+        assert f"| {name} |" in md
+    # sad: 2 wins of 4 in each seed -> 0.50 ± 0.00; teacher 3/4 with one seed: no ±
+    sad_line = next(line for line in md.splitlines() if line.startswith("| tiny-student · sad |"))
+    assert "0.50 ± 0.00" in sad_line and "0.55 ± 0.07" in sad_line  # action match over seeds 0.5, 0.6
+    teacher_line = next(line for line in md.splitlines() if line.startswith("| teacher |"))
+    assert "| 0.75 |" in teacher_line and "1.0×" in teacher_line
+    assert written["training curves"].stat().st_size > 1000 and written["success by method"].stat().st_size > 1000
+
+
+def test_report_csv_holds_numbers_and_intervals(built):
+    _, written = built
+    records = list(csv.DictReader(written["csv"].open()))
+    by_agent = {r["agent"]: r for r in records}
+    sad = by_agent["tiny-student · sad"]
+    assert float(sad["success_mean"]) == pytest.approx(0.5)
+    assert sad["seeds"] == "0 1" and int(sad["episodes"]) == 8
+    assert float(sad["success_ci_low"]) < 0.5 < float(sad["success_ci_high"])
+    teacher_params = 100 * 32 + 32 * 32
+    assert int(by_agent["teacher"]["params"]) == teacher_params
+    assert float(sad["compression"]) == pytest.approx(teacher_params / (100 * 8 + 8 * 8))
+    assert float(by_agent["random agent"]["success_mean"]) == 0.0
+
+
+def test_wilson_interval_and_offline_metrics():
+    low, high = report.wilson_interval(0, 10)
+    assert low == 0.0 and 0.2 < high < 0.35
+    assert action_match_rate(["Search[ Red shoes ]", "click[x]"], ["search[red shoes]", "click[y]"]) == 0.5
+    assert rouge_l_f(["the red shoes"], ["the red shoes"]) == pytest.approx(1.0)
+    assert rouge_l_f(["nothing alike"], ["the red shoes"]) == 0.0
+    with pytest.raises(ValueError, match="2 candidates and 1 references"):
+        rouge_l_f(["a", "b"], ["a"])
+
+
+def test_count_parameters_names_the_directory(tmp_path):
+    with pytest.raises(FileNotFoundError, match=str(tmp_path)):
+        count_parameters(tmp_path)
+
+
+def test_report_on_a_directory_without_manifest_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="pipeline.json"):
+        report.build_report(tmp_path)
+
+
+def test_highlight_marks_reason_and_act_and_escapes():
+    out = highlight("Thought: <b>shoes</b> & more\nAction: click[buy now]")
+    assert '<span class="reason">Thought: &lt;b&gt;shoes&lt;/b&gt; &amp; more</span>' in out
+    assert '<span class="act">Action: click[buy now]</span>' in out
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _hex_rgb(colour: str) -> tuple[int, int, int]:
+    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+
+
+def _screenshot(html_path: Path, out_dir: Path) -> Image.Image:
+    shot = out_dir / "shot.png"
+    cmd = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+           f"--user-data-dir={out_dir / 'profile'}", "--window-size=1400,9000", f"--screenshot={shot}",
+           html_path.resolve().as_uri()]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    return Image.open(shot).convert("RGB")
+
+
+def _count(image: Image.Image, colour: str, tolerance: int = 2) -> int:
+    target = _hex_rgb(colour)
+    return sum(n for n, px in image.getcolors(maxcolors=1 << 24)
+               if all(abs(a - b) <= tolerance for a, b in zip(px, target)))
+
+
+@pytest.mark.skipif(_chromium() is None, reason="needs Debian's chromium (installed by .ci/run)")
+def test_html_renders_in_chromium_with_both_span_colours(built, tmp_path):
+    _, written = built
+    image = _screenshot(written["html"], tmp_path)
+    colours = image.getcolors(maxcolors=1 << 24)
+    assert len(colours) > 50, "the screenshot is blank"
+    # many completions are highlighted: far more pixels than the two legend swatches (12x12 each)
+    assert _count(image, REASON_COLOUR) > 5000
+    assert _count(image, ACT_COLOUR) > 5000
+
+
+@pytest.mark.skipif(_chromium() is None, reason="needs Debian's chromium (installed by .ci/run)")
+def test_html_without_spans_shows_only_the_legend_colours(built, tmp_path):
+    """The pixel check can fail: completions with no Thought/Action keywords leave only the legend."""
+    root, _ = built
+    plain = tmp_path / "plain"
+    shutil.copytree(root, plain)
+    for parquet in plain.rglob("episodes.parquet"):
+        table = pq.read_table(parquet)
+        index = table.schema.get_field_index("completion")
+        table = table.set_column(index, "completion", pa.array(["no keywords here"] * table.num_rows))
+        pq.write_table(table, parquet)
+    image = _screenshot(report.build_report(plain)["html"], tmp_path)
+    assert _count(image, REASON_COLOUR) < 1000 and _count(image, ACT_COLOUR) < 1000
+
+
+def test_all_envs_report_has_a_section_per_env(tmp_path):
+    root = tmp_path / "all-tiny"
+    make_stored_pipeline(root / "webshop", "webshop")
+    make_stored_pipeline(root / "hotpotqa", "hotpotqa")
+    (root / "pipeline.json").write_text(json.dumps({"env": "all", "envs": ["webshop", "hotpotqa"], "preset": "tiny"}))
+    written = report.build_report(root)
+    md = written["markdown"].read_text()
+    assert "## webshop" in md and "## hotpotqa" in md and "| webshop/demos |" in md
+    assert (root / "webshop" / "report.md").is_file() and (root / "hotpotqa" / "report.html").is_file()
+    envs = {r["env"] for r in csv.DictReader(written["csv"].open())}
+    assert envs == {"webshop", "hotpotqa"}
