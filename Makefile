@@ -41,7 +41,7 @@ pipeline: $(STAMP)
 	$(CLI) pipeline --env $(ENV) --preset $(PRESET) --seeds $(SEEDS) $(if $(RUN),--run $(RUN))
 
 ablation: $(STAMP)
-	$(CLI) pipeline --env $(ENV) --preset $(PRESET) --ablations $(if $(RUN),--run $(RUN))
+	$(CLI) pipeline --env $(ENV) --preset $(PRESET) --seeds $(SEEDS) --ablations $(if $(RUN),--run $(RUN))
 
 bench: $(STAMP)
 	$(CLI) bench --device $(DEVICE)

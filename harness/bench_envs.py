@@ -1,0 +1,380 @@
+"""Bench figures about the environments and the harness: 1 overhead, 2 parallel scaling, 5 step
+latency and data generation, 6 rollout memory (see ``harness.bench``)."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from harness.bench import BenchContext, Result, alternate, available_envs
+
+#: episodes per repeat where an env's episodes are slow (ALFWorld: ~1 s each on the real engine)
+SLOW_ENV_EPISODES = {"alfworld": 10}
+#: the env whose step cost drives the scaling figure (BM25 search over the catalog)
+SCALING_ENV = "webshop"
+
+
+# --- shared pieces --------------------------------------------------------------------------------
+def task_ids(env: str, n: int) -> list[str]:
+    """The first ``n`` episodes' tasks of ``env``'s test split, in the order ``evaluate`` plays them."""
+    from harness.evaluate import split_task_ids
+
+    ids = split_task_ids(env, "test", {})
+    return [ids[i % len(ids)] for i in range(n)]
+
+
+def play_bare(env_name: str, tasks: list[str]) -> list[float]:
+    """What a user writes without the harness: the expert on a plain ``reset/step`` loop over ``tasks``
+    (episode ``i`` seeded ``i``, like ``evaluate``). Returns the seconds of every ``env.step`` call."""
+    import agents
+    import envs
+
+    env = envs.make(env_name, split="test")
+    agent = agents.make("expert", env=env_name)
+    step_s: list[float] = []
+    try:
+        for i, task in enumerate(tasks):
+            obs, info = env.reset(seed=i, options={"task_id": task})
+            agent.reset(info, slot=0)
+            done = False
+            while not done:
+                action = agent.act(obs, info, slot=0).action
+                t0 = time.perf_counter()
+                obs, _, terminated, truncated, info = env.step(action)
+                step_s.append(time.perf_counter() - t0)
+                done = terminated or truncated
+    finally:
+        env.close()
+    return step_s
+
+
+def quantile(values: list[float], q: float) -> float:
+    """The ``q`` quantile (linear interpolation)."""
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1] if len(values) > 1 else values[0]
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set (VmHWM). Not ``ru_maxrss``: on Linux that survives ``exec``,
+    so a child started from a big parent would report the parent's peak."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB -> MiB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_child(function: str, **kwargs: Any) -> dict[str, Any]:
+    """Run ``harness.bench_envs.<function>(**kwargs)`` in a fresh Python process (its own memory and
+    caches) and return the dict it prints as JSON on its last stdout line."""
+    code = (f"import json, harness.bench_envs as b; "
+            f"print(json.dumps(b.{function}(**json.loads({json.dumps(json.dumps(kwargs))}))))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                          cwd=Path(__file__).resolve().parents[1])
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"{function} failed in a child process (exit {done.returncode}): {tail}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@contextlib.contextmanager
+def scratch_cache(folder: Path) -> Iterator[Path]:
+    """Point ``AGENTDISTILL_CACHE`` at ``folder`` (so generated data and indexes stay out of the user's cache)."""
+    old = os.environ.get("AGENTDISTILL_CACHE")
+    os.environ["AGENTDISTILL_CACHE"] = str(folder)
+    try:
+        yield folder
+    finally:
+        if old is None:
+            os.environ.pop("AGENTDISTILL_CACHE", None)
+        else:
+            os.environ["AGENTDISTILL_CACHE"] = old
+
+
+def _missing_rows(figure: int, unit: str, missing: dict[str, str]) -> list[Result]:
+    return [Result(figure, env, unit, [], error=f"env not available: {why}") for env, why in missing.items()]
+
+
+# --- figure 1 -------------------------------------------------------------------------------------
+def harness_overhead(ctx: BenchContext) -> list[Result]:
+    """Expert episodes/s through ``agentdistill eval --workers 0`` vs the bare loop, per env (floor 0.9)."""
+    ready, missing = available_envs()
+    episodes = ctx.pick(30, 3)
+    results = [overhead_of(env, min(episodes, SLOW_ENV_EPISODES.get(env, episodes)), ctx) for env in ready]
+    return results + _missing_rows(1, "episodes/s", missing)
+
+
+def overhead_of(env: str, episodes: int, ctx: BenchContext) -> Result:
+    """Figure 1 for one env."""
+    from harness.cli import main as cli_main
+
+    tasks = task_ids(env, episodes)
+    runs = iter(range(10**6))
+
+    def through_eval() -> float:
+        run_dir = ctx.work_dir / f"overhead-{env}-{next(runs)}"
+        argv = ["eval", "--env", env, "--agent", "expert", "--episodes", str(episodes), "--workers", "0",
+                "--run", str(run_dir), "--no-progress"]
+        t0 = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = cli_main(argv)
+        elapsed = time.perf_counter() - t0
+        if code != 0:
+            raise RuntimeError(f"agentdistill {' '.join(argv)} exited {code}")
+        return episodes / elapsed
+
+    def bare() -> float:
+        t0 = time.perf_counter()
+        play_bare(env, tasks)
+        return episodes / (time.perf_counter() - t0)
+
+    sides = alternate({"eval": through_eval, "bare": bare}, ctx.repeats)
+    return Result(
+        1, env, "episodes/s", sides["eval"], sides["bare"], "bare reset/step loop", floor=0.9,
+        details={"episodes": episodes},
+        note="eval includes building env + agent, the Parquet episode log and summary.json; the bare loop builds env + agent",
+    )
+
+
+# --- figure 2 -------------------------------------------------------------------------------------
+def rollout_steps_per_s(env: str, workers: int, episodes: int, in_flight: int) -> tuple[float, float]:
+    """(steady-state env steps/s, end-to-end steps/s) of the expert on ``workers`` Ray env workers.
+
+    Steady state is timed from the end of the first round (workers started, envs built) to the end;
+    every running episode plays one step per round, so the first round played ``in_flight`` steps."""
+    from harness.rollout import EpisodeJob, Rollout
+
+    ids = task_ids(env, episodes)
+    jobs = [EpisodeJob(i, task, i) for i, task in enumerate(ids)]
+    steps = 0
+    first_round: list[float] = []
+
+    def on_episode(rows: list[dict[str, Any]]) -> None:
+        nonlocal steps
+        steps += len(rows)
+
+    def on_round(_: Rollout) -> None:
+        if not first_round:
+            first_round.append(time.perf_counter())
+
+    t0 = time.perf_counter()
+    Rollout(env, ("expert", {"env": env}), jobs, on_episode, workers=workers, in_flight=in_flight,
+            env_kwargs={"split": "test"}, on_round=on_round).run()
+    end = time.perf_counter()
+    steady = (steps - min(in_flight, episodes)) / (end - first_round[0])
+    return steady, steps / (end - t0)
+
+
+def parallel_scaling(ctx: BenchContext) -> list[Result]:
+    """Env steps/s with W Ray workers over 1 worker, W = 2 … cores (floor 0.8·W)."""
+    import ray
+
+    episodes = ctx.pick(48 * ctx.cores, 8)
+    in_flight = 8 * ctx.cores
+    started_ray = not ray.is_initialized()
+    if started_ray:
+        ray.init(num_cpus=ctx.cores, include_dashboard=False, log_to_driver=False)
+    try:
+        end_to_end: dict[int, list[float]] = {}
+
+        def side(w: int):
+            def measure() -> float:
+                steady, whole = rollout_steps_per_s(SCALING_ENV, w, episodes, in_flight)
+                end_to_end.setdefault(w, []).append(whole)
+                return steady
+            return measure
+
+        sides = alternate({w: side(w) for w in range(1, ctx.cores + 1)}, ctx.repeats)
+    finally:
+        if started_ray:
+            ray.shutdown()
+    one = sides[1]
+    results = [Result(2, f"{SCALING_ENV} W=1", "env steps/s", one, details={"end_to_end_steps_per_s": end_to_end[1]},
+                      note=f"{ctx.cores} cores; {episodes} expert episodes, {in_flight} in flight")]
+    for w in range(2, ctx.cores + 1):
+        results.append(Result(
+            2, f"{SCALING_ENV} W={w}", "env steps/s", sides[w], one, "W=1", floor=0.8 * w,
+            details={"end_to_end_steps_per_s": end_to_end[w], "cores": ctx.cores},
+            note="steady state after the first round; the driver and the policy actor share the same cores",
+        ))
+    if ctx.cores < 2:
+        results.append(Result(2, "W>1", "env steps/s", [], error=f"this machine has {ctx.cores} core: no W > 1 to compare"))
+    return results
+
+
+# --- figure 5 -------------------------------------------------------------------------------------
+def step_latency(ctx: BenchContext) -> list[Result]:
+    """Env step latency (median, p95) per env, data generation time per env, WebShop search vs catalog size."""
+    ready, missing = available_envs()
+    episodes = ctx.pick(20, 2)
+    results = []
+    for env in ready:
+        tasks = task_ids(env, min(episodes, SLOW_ENV_EPISODES.get(env, episodes)))
+        medians, p95s, counts = [], [], []
+        for _ in range(ctx.repeats):
+            step_s = play_bare(env, tasks)
+            medians.append(1e3 * statistics.median(step_s))
+            p95s.append(1e3 * quantile(step_s, 0.95))
+            counts.append(len(step_s))
+        results.append(Result(5, f"{env} step median", "ms", medians, higher_is_better=False,
+                              details={"steps_per_repeat": counts}))
+        results.append(Result(5, f"{env} step p95", "ms", p95s, higher_is_better=False))
+    results += _missing_rows(5, "ms", missing)
+    results += generation_times(ctx)
+    results += search_scaling(ctx)
+    return results
+
+
+def _webshop_catalog(folder: Path, scale: int) -> dict[str, float]:
+    """Generate a WebShop catalog ``scale`` × the bundled size into ``folder`` (upstream's three files),
+    load it and build its search index; seconds of each stage."""
+    from envs.webshop.catalog import generate
+    from envs.webshop.data import load_catalog
+    from envs.webshop.search import SearchIndex
+
+    bundled_per_type = generate.__defaults__[1]  # products_per_type of the bundled catalog
+    t0 = time.perf_counter()
+    products, attributes, human = generate(seed=0, products_per_type=bundled_per_type * scale)
+    t1 = time.perf_counter()
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, payload in (("items_shuffle.json", products), ("items_ins_v2.json", attributes),
+                          ("items_human_ins.json", human)):
+        (folder / name).write_text(json.dumps(payload, ensure_ascii=False))
+    t2 = time.perf_counter()
+    catalog = load_catalog(folder)
+    t3 = time.perf_counter()
+    SearchIndex.for_catalog(catalog)
+    t4 = time.perf_counter()
+    return {"products": len(catalog.products), "generate_s": t1 - t0, "write_s": t2 - t1, "load_s": t3 - t2,
+            "index_s": t4 - t3, "total_s": t4 - t0}
+
+
+def webshop_search_child(folder: str, scale: int, queries: int, repeats: int) -> dict[str, Any]:
+    """(In a child process.) Build a ``scale``× catalog in ``folder`` and time ``search[...]`` steps of the
+    env on it: one per task, the task's instruction as keywords; median ms per repeat."""
+    import envs
+
+    root = Path(folder)
+    with scratch_cache(root / "cache"):
+        build = _webshop_catalog(root / "data", scale)
+        env = envs.make("webshop", split="test", data=str(root / "data"))
+        ids = env.unwrapped.task_ids[:queries]
+        medians = []
+        for _ in range(repeats):
+            times = []
+            for task in ids:
+                _, info = env.reset(options={"task_id": task})
+                t0 = time.perf_counter()
+                env.step(f"search[{info['task']}]")
+                times.append(time.perf_counter() - t0)
+            medians.append(1e3 * statistics.median(times))
+        env.close()
+    return {**build, "builds": [build["total_s"]], "search_ms": medians, "peak_rss_MiB": peak_rss_mib()}
+
+
+def search_scaling(ctx: BenchContext) -> list[Result]:
+    """WebShop search step latency and catalog build time at 1×, 10×, 100× the bundled catalog."""
+    results = []
+    for scale in ctx.pick((1, 10, 100), (1, 2)):
+        name = f"webshop search @{scale}x catalog"
+        try:
+            child = run_child("webshop_search_child", folder=str(ctx.work_dir / f"catalog-{scale}x"), scale=scale,
+                              queries=ctx.pick(50, 5), repeats=ctx.repeats)
+        except RuntimeError as err:
+            results.append(Result(5, name, "ms", [], error=str(err)))
+            continue
+        details = {k: round(v, 3) for k, v in child.items() if k not in ("search_ms", "builds")}
+        results.append(Result(5, f"webshop catalog generation @{scale}x", "s", child["builds"],
+                              higher_is_better=False, details=details,
+                              note="generate + write upstream's files + load + BM25 index"))
+        results.append(Result(5, name, "ms", child["search_ms"], higher_is_better=False,
+                              note=f"{child['products']} products"))
+    return results
+
+
+def generation_times(ctx: BenchContext) -> list[Result]:
+    """Seconds to generate each env's bundled data from scratch (into a scratch dir)."""
+    results = []
+    for env, build in (("hotpotqa world", _gen_hotpotqa), ("alfworld game", _gen_alfworld)):
+        values, details, error = [], {}, ""
+        for r in range(1 if ctx.quick else min(ctx.repeats, 2)):
+            try:
+                seconds, details = build(ctx.work_dir / f"gen-{env.replace(' ', '-')}-{r}", ctx.quick)
+            except Exception as err:  # noqa: BLE001 -- an env still in progress: report it, keep going
+                error = f"{type(err).__name__}: {err}"
+                break
+            values.append(seconds)
+        unit = "s per game" if env.startswith("alfworld") else "s"
+        results.append(Result(5, f"{env} generation", unit, values, higher_is_better=False, details=details, error=error))
+    return results
+
+
+def _gen_hotpotqa(folder: Path, quick: bool) -> tuple[float, dict[str, Any]]:
+    from envs.hotpotqa.data import BUNDLE_SEED, write_bundle
+    from envs.hotpotqa.world import SPLIT_SIZES, generate_world
+
+    t0 = time.perf_counter()
+    store, splits = generate_world(BUNDLE_SEED, SPLIT_SIZES)
+    write_bundle(folder, store, splits)
+    return time.perf_counter() - t0, {"pages": len(store), **{s: len(q) for s, q in splits.items()}}
+
+
+def _gen_alfworld(folder: Path, quick: bool) -> tuple[float, dict[str, Any]]:
+    """Generate and verify (on the real engine) the first games of the ``valid_unseen`` split; seconds per game."""
+    from envs.alfworld import data
+
+    split = "valid_unseen"
+    games = 1 if quick else 3
+    types = data.task_type_schedule(split, data.SPLIT_SIZES[split])
+    t0 = time.perf_counter()
+    for index in range(games):
+        data.build_game(folder, split, index, types[index])
+    return (time.perf_counter() - t0) / games, {"games": games, "split": split}
+
+
+# --- figure 6 -------------------------------------------------------------------------------------
+def rollout_memory_child(env: str, environments: int) -> dict[str, Any]:
+    """(In a child process.) Peak RSS of the expert played on ``environments`` envs at once, in process."""
+    from harness.rollout import EpisodeJob, Rollout
+
+    ids = task_ids(env, environments)
+    before = peak_rss_mib()
+    steps = 0
+
+    def on_episode(rows: list[dict[str, Any]]) -> None:
+        nonlocal steps
+        steps += len(rows)
+
+    jobs = [EpisodeJob(i, task, i) for i, task in enumerate(ids)]
+    Rollout(env, ("expert", {"env": env}), jobs, on_episode, workers=0, in_flight=environments,
+            env_kwargs={"split": "test"}).run()
+    return {"peak_rss_MiB": peak_rss_mib(),
+            "rss_before_MiB": before, "steps": steps}
+
+
+def rollout_memory(ctx: BenchContext) -> list[Result]:
+    """Peak RSS of a 64-environment rollout (workers=0, 64 in flight), per env, each in a fresh process."""
+    ready, missing = available_envs()
+    environments = ctx.pick(64, 4)
+    results = []
+    for env in ready:
+        peaks, befores = [], []
+        for _ in range(min(ctx.repeats, 2)):  # peak RSS barely moves between runs; each run is a fresh process
+            child = run_child("rollout_memory_child", env=env, environments=environments)
+            peaks.append(child["peak_rss_MiB"])
+            befores.append(child["rss_before_MiB"])
+        results.append(Result(
+            6, f"{env} {environments} envs", "MiB peak RSS", peaks, higher_is_better=False,
+            details={"rss_after_imports_and_task_list_MiB": befores},
+            note="one process, workers=0 (a Ray worker holds its share of the envs the same way)",
+        ))
+    return results + _missing_rows(6, "MiB peak RSS", missing)

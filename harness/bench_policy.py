@@ -1,0 +1,198 @@
+"""Bench figure 3, batched policy: generated tokens/s of the ``lm`` agent's batched path against what a
+user would otherwise run (see ``harness.bench``).
+
+CPU: the ``tiny`` preset serving 32 WebShop environments with ``act_batch`` vs the same model called
+with ``model.generate`` one environment at a time on the same prompts, each asked for exactly as many
+new tokens as the agent produced for that environment (floor 8×).
+
+CUDA: the SmolLM2-135M architecture (random weights: speed does not depend on them), 128 prompts of
+512 tokens, 64 new tokens: ``LMAgent.generate`` vs Hugging Face ``generate`` on the same batch with a
+static KV cache (floor 3×; the dynamic cache is reported too), and the fraction of the
+memory-bandwidth bound reached: the device's copy bandwidth over the bytes each decode step must read
+(bf16 weights + the KV cache at the mean context length).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from harness.bench import BenchContext, Result, alternate
+
+ENV = "webshop"
+
+
+def batched_policy(ctx: BenchContext) -> list[Result]:
+    return batched_policy_cuda(ctx) if ctx.device == "cuda" else batched_policy_cpu(ctx)
+
+
+# --- CPU ------------------------------------------------------------------------------------------
+def first_observations(n: int) -> list[tuple[str, dict[str, Any]]]:
+    """(observation, info) after ``reset`` of the first ``n`` test tasks."""
+    import envs
+
+    env = envs.make(ENV, split="test")
+    try:
+        ids = env.unwrapped.task_ids
+        return [env.reset(seed=i, options={"task_id": ids[i % len(ids)]}) for i in range(n)]
+    finally:
+        env.close()
+
+
+def build_tiny_agent(folder: Path, starts: list[tuple[str, dict[str, Any]]], max_new_tokens: int) -> Any:
+    """An ``lm`` agent on a freshly built ``tiny`` preset (BPE trained on the prompts it will see)."""
+    import agents
+    from agents.prompts import instructions
+    from agents.react import header
+    from distill.models import build_tiny
+
+    texts = [header(info["task"], obs, instructions(ENV)) for obs, info in starts]
+    model_dir = build_tiny(texts, folder / "tiny", preset="tiny")
+    return agents.make("lm", model=str(model_dir), env=ENV, max_new_tokens=max_new_tokens,
+                       batch_size=len(starts), device="cpu")
+
+
+def batched_policy_cpu(ctx: BenchContext) -> list[Result]:
+    from agents.prompts import instructions
+    from agents.react import build_prompt
+
+    environments, new_tokens = ctx.pick(32, 4), ctx.pick(32, 8)
+    starts = first_observations(environments)
+    agent = build_tiny_agent(ctx.work_dir, starts, new_tokens)
+    tokenizer, model = agent.tokenizer, agent.model
+    slots = list(range(environments))
+    produced: list[int] = []  # new tokens the agent produced per env (set by the first act_batch)
+
+    def act_batch() -> float:
+        for slot, (_, info) in zip(slots, starts):
+            agent.reset(info, slot=slot)
+        t0 = time.perf_counter()
+        steps = agent.act_batch([obs for obs, _ in starts], [info for _, info in starts], slots)
+        elapsed = time.perf_counter() - t0
+        counts = [len(s.token_ids or []) for s in steps]
+        produced[:] = produced or counts
+        return sum(counts) / elapsed
+
+    prompts = [build_prompt(info["task"], obs, [], instructions(ENV)) for obs, info in starts]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+    @torch.no_grad()
+    def one_at_a_time() -> float:
+        total, t0 = 0, time.perf_counter()
+        for text, n in zip(prompts, produced):
+            if n == 0:
+                continue
+            inputs = tokenizer(text, return_tensors="pt")  # [1, T]
+            out = model.generate(**inputs, max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=pad)
+            total += out.shape[1] - inputs["input_ids"].shape[1]
+        return total / (time.perf_counter() - t0)
+
+    act_batch()  # warm-up; fixes the per-env token counts both sides generate
+    sides = alternate({"act_batch": act_batch, "generate_b1": one_at_a_time}, ctx.repeats)
+    prompt_tokens = [len(tokenizer(p)["input_ids"]) for p in prompts]
+    return [Result(
+        3, f"tiny lm agent, {environments} envs", "tokens/s", sides["act_batch"], sides["generate_b1"],
+        "model.generate one env at a time", floor=8.0,
+        details={"new_tokens_per_env": produced, "mean_prompt_tokens": sum(prompt_tokens) / len(prompt_tokens),
+                 "torch_threads": torch.get_num_threads()},
+        note="act_batch times prompt building, batched decode and the per-token stop check",
+    )]
+
+
+# --- CUDA -----------------------------------------------------------------------------------------
+PROMPT_TOKENS, NEW_TOKENS, BATCH = 512, 64, 128
+
+
+def _sync() -> None:
+    torch.cuda.synchronize()
+
+
+def copy_bandwidth_Bps(n_bytes: int = 1 << 30, reps: int = 10) -> float:
+    """Device-to-device copy bandwidth (bytes read + written per second), median of ``reps``."""
+    a = torch.empty(n_bytes, dtype=torch.uint8, device="cuda")
+    b = torch.empty_like(a)
+    b.copy_(a)
+    times = []
+    for _ in range(reps):
+        _sync()
+        t0 = time.perf_counter()
+        b.copy_(a)
+        _sync()
+        times.append(time.perf_counter() - t0)
+    del a, b
+    return 2 * n_bytes / sorted(times)[len(times) // 2]
+
+
+def smollm2_random_dir(folder: Path) -> Path:
+    """A saved model with SmolLM2-135M's config and tokenizer and random weights."""
+    from transformers import AutoConfig, AutoTokenizer, LlamaForCausalLM
+
+    from distill.models import resolve_model_path
+
+    smol = resolve_model_path("smollm2-135m")
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(AutoConfig.from_pretrained(smol))
+    out = folder / "smollm2-135m-random"
+    model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(smol).save_pretrained(out)
+    return out
+
+
+def decode_bound_tokens_per_s(config: Any, n_params: int, bandwidth_Bps: float, batch: int, mean_context: float) -> float:
+    """Memory-bandwidth bound of decoding: each step reads the bf16 weights and every sequence's K and V."""
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    kv_bytes_per_token = 2 * config.num_hidden_layers * config.num_key_value_heads * head_dim * 2  # K+V, bf16
+    step_bytes = 2 * n_params + batch * mean_context * kv_bytes_per_token
+    return bandwidth_Bps / step_bytes * batch
+
+
+def batched_policy_cuda(ctx: BenchContext) -> list[Result]:
+    import agents
+    from distill.models import count_parameters
+
+    batch, new = ctx.pick(BATCH, 8), ctx.pick(NEW_TOKENS, 8)
+    agent = agents.make("lm", model=str(smollm2_random_dir(ctx.work_dir)), env=ENV, max_new_tokens=new,
+                        batch_size=batch, device="cuda")
+    model, vocab = agent.model, agent.model.config.vocab_size
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, vocab, (batch, PROMPT_TOKENS), generator=generator)  # [B, T]
+    prompts = [row.tolist() for row in ids]
+
+    def ours() -> float:
+        _sync()
+        t0 = time.perf_counter()
+        out = agent.generate(prompts)
+        _sync()
+        return sum(len(g.token_ids) for g in out) / (time.perf_counter() - t0)
+
+    @torch.no_grad()
+    def hf(cache: str | None) -> float:
+        inputs = ids.to("cuda")
+        kwargs = {"cache_implementation": cache} if cache else {}
+        _sync()
+        t0 = time.perf_counter()
+        model.generate(inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=new, min_new_tokens=new,
+                       do_sample=False, pad_token_id=0, **kwargs)
+        _sync()
+        return batch * new / (time.perf_counter() - t0)
+
+    sides = {"ours": ours, "static": lambda: hf("static"), "dynamic": lambda: hf(None)}
+    for fn in sides.values():
+        fn()  # warm-up (kernels, static cache allocation)
+    measured = alternate(sides, ctx.repeats)
+    bandwidth = copy_bandwidth_Bps()
+    bound = decode_bound_tokens_per_s(model.config, count_parameters(model), bandwidth, batch, PROMPT_TOKENS + new / 2)
+    fractions = [v / bound for v in measured["ours"]]
+    details = {"batch": batch, "prompt_tokens": PROMPT_TOKENS, "new_tokens": new,
+               "copy_bandwidth_TBps": round(bandwidth / 1e12, 3), "bandwidth_bound_tokens_per_s": round(bound),
+               "fraction_of_bound": fractions, "gpu": torch.cuda.get_device_name(),
+               "peak_mem_GiB": round(torch.cuda.max_memory_allocated() / 2**30, 2)}
+    return [
+        Result(3, f"smollm2-135m arch, B={batch}", "tokens/s", measured["ours"], measured["static"],
+               "HF generate, static cache", floor=3.0, details=details,
+               note=f"bound {bound:,.0f} tokens/s; reached {sorted(fractions)[len(fractions) // 2]:.1%}"),
+        Result(3, f"smollm2-135m arch, B={batch} vs dynamic", "tokens/s", measured["ours"], measured["dynamic"],
+               "HF generate, dynamic cache"),
+    ]
