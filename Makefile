@@ -15,6 +15,7 @@ SEEDS    ?= 1
 RUN      ?=
 DEVICE   ?= cpu
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: install test eval pipeline ablation bench report serve lint clean
 
@@ -44,7 +45,7 @@ ablation: $(STAMP)
 	$(CLI) pipeline --env $(ENV) --preset $(PRESET) --seeds $(SEEDS) --ablations $(if $(RUN),--run $(RUN))
 
 bench: $(STAMP)
-	$(CLI) bench --device $(DEVICE)
+	$(CLI) bench --device $(DEVICE) $(BENCH_ARGS)
 
 report: $(STAMP)
 	@test -n "$(RUN)" || { echo "make report needs RUN=runs/<pipeline>"; exit 2; }

@@ -7,6 +7,13 @@ fp32 in one shot (``F.kl_div(..., reduction="batchmean")``), AdamW. It sees exac
 project's trainer sees (the same encoded episodes, ``BatchPlan`` and ``collate``), and counts tokens
 the same way (non-padding tokens per step, step time including collation).
 
+Our side runs the way the pipeline runs it: ``--teacher-signal topk``, the teacher's top-20 token
+log-probs read from the episode log (logged at rollout time with ``--log-topk``), no teacher forward
+pass at all; the full-logits path (``--teacher-signal logits``, a teacher forward per step) is a
+second row against the same baseline. The bench's episodes are the expert's, with the teacher's
+top-k added by one teacher forward pass per logged completion (the completion's tokens after a
+start token), so all three sides train on the same token ids.
+
 CPU: ``tiny`` teacher → ``tiny-student`` on expert WebShop episodes. CUDA: SmolLM2-135M (pretrained)
 → a 37.8M student of the anchor's shape, 16 × 1,024 tokens; model FLOPs utilisation
 ((6·N_student + 2·N_teacher) · tokens/s over a measured bf16 matmul rate) and peak memory are reported.
@@ -26,6 +33,7 @@ import torch.nn.functional as F
 from harness.bench import BenchContext, Result, alternate
 
 ENV = "webshop"
+TOPK = 20  # the pipeline's --log-topk
 #: the anchor's student shape (~37.8M parameters with SmolLM2's 49k vocabulary)
 ANCHOR_STUDENT = {"num_hidden_layers": 12, "hidden_size": 384, "intermediate_size": 1024,
                   "num_attention_heads": 6, "num_key_value_heads": 2, "head_dim": 64}
@@ -69,14 +77,41 @@ def smol_pair(folder: Path) -> tuple[Path, Path]:
     return teacher, student
 
 
-def project_tokens_per_s(run_dir: Path, teacher: Path, student: Path, out: Path, *, steps: int, batch: int,
-                         max_length: int, device: str) -> float:
-    """Run ``agentdistill distill --method sad`` (teacher logits, one micro-batch per step) and return the
-    trainer's own tokens/s (non-padding tokens over step time, set-up and saving excluded)."""
+@torch.no_grad()
+def with_teacher_topk(run_dir: Path, teacher: Path, out: Path, k: int = TOPK, device: str = "cpu") -> Path:
+    """A copy of the episode log at ``run_dir`` in ``out`` with the teacher's ``token_ids``, ``topk_ids`` and
+    ``topk_logprobs`` on every step (one k-list per completion token, as ``--log-topk`` logs them)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from harness.logs import EpisodeWriter, read_episodes
+
+    tokenizer = AutoTokenizer.from_pretrained(teacher)
+    model = AutoModelForCausalLM.from_pretrained(teacher, dtype=torch.float32).to(device).eval()
+    start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    frame = read_episodes(run_dir)
+    writer = EpisodeWriter(out)
+    for _, rows in frame.groupby("episode", sort=True):
+        records = []
+        for row in rows.to_dict("records"):
+            ids = tokenizer.encode(row["completion"], add_special_tokens=False)
+            inputs = torch.tensor([[start, *ids[:-1]]], device=device)  # [1, T]: position t predicts ids[t]
+            logprobs = torch.log_softmax(model(input_ids=inputs).logits[0].float(), -1)  # [T, V]
+            top = logprobs.topk(k, dim=-1)  # values/indices [T, k]
+            records.append({**row, "token_ids": ids, "topk_ids": top.indices.tolist(),
+                            "topk_logprobs": top.values.tolist()})
+        writer.write(records)
+    writer.consolidate()
+    return out
+
+
+def project_tokens_per_s(run_dir: Path, teacher: Path, student: Path, out: Path, *, signal: str, steps: int,
+                         batch: int, max_length: int, device: str) -> float:
+    """Run ``agentdistill distill --method sad --teacher-signal <signal>`` (one micro-batch per step) and
+    return the trainer's own tokens/s (non-padding tokens over step time, set-up and saving excluded)."""
     from harness.cli import main as cli_main
 
     argv = ["distill", "--method", "sad", "--data", str(run_dir), "--out", str(out), "--student", str(student),
-            "--teacher", str(teacher), "--teacher-signal", "logits", "--max-steps", str(steps),
+            "--teacher", str(teacher), "--teacher-signal", signal, "--max-steps", str(steps),
             "--batch-size", str(batch), "--micro-batch-size", str(batch), "--max-length", str(max_length),
             "--warmup-steps", "0", "--eval-fraction", "0", "--eval-every", "0", "--save-every", str(10 * steps),
             "--device", device, "--no-tensorboard", "--no-progress"]
@@ -156,23 +191,25 @@ def distill_throughput(ctx: BenchContext) -> list[Result]:
 
     cuda = ctx.device == "cuda"
     work = ctx.work_dir / "distill"
-    run_dir = expert_episodes(work / "episodes", ctx.pick(200 if cuda else 40, 4))
+    expert_run = expert_episodes(work / "episodes", ctx.pick(200 if cuda else 40, 4))
     if cuda:
         teacher, student = smol_pair(work)
         steps, batch, max_length = ctx.pick(10, 2), 16, 1024
     else:
-        teacher, student = tiny_pair(work, run_dir)
+        teacher, student = tiny_pair(work, expert_run)
         steps, batch, max_length = ctx.pick(4, 2), 4, 512
+    run_dir = with_teacher_topk(expert_run, teacher, work / "episodes-topk", device=ctx.device)
     runs = iter(range(10**6))
     baseline = BaselineLoop(run_dir, teacher, student, steps=steps, batch=batch, max_length=max_length,
                             device=ctx.device)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    sides = alternate({
-        "sad": lambda: project_tokens_per_s(run_dir, teacher, student, work / f"sad-{next(runs)}", steps=steps,
-                                            batch=batch, max_length=max_length, device=ctx.device),
-        "baseline": baseline.tokens_per_s,
-    }, ctx.repeats)
+
+    def ours(signal: str):
+        return lambda: project_tokens_per_s(run_dir, teacher, student, work / f"sad-{next(runs)}", signal=signal,
+                                            steps=steps, batch=batch, max_length=max_length, device=ctx.device)
+
+    sides = alternate({"topk": ours("topk"), "baseline": baseline.tokens_per_s, "logits": ours("logits")}, ctx.repeats)
     n_student = count_parameters(AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(student)))
     n_teacher = count_parameters(baseline.teacher)
     lengths = [len(e) for e in baseline.examples]
@@ -186,13 +223,20 @@ def distill_throughput(ctx: BenchContext) -> list[Result]:
         flops_per_token = 6 * n_student + 2 * n_teacher
         details.update(
             bf16_matmul_TFLOPs=round(peak / 1e12, 1),
-            mfu_sad=[flops_per_token * v / peak for v in sides["sad"]],
+            mfu_sad_topk=[6 * n_student * v / peak for v in sides["topk"]],
+            mfu_sad_logits=[flops_per_token * v / peak for v in sides["logits"]],
             mfu_baseline=[flops_per_token * v / peak for v in sides["baseline"]],
             peak_mem_GiB_both=round(torch.cuda.max_memory_allocated() / 2**30, 2),
             gpu=torch.cuda.get_device_name(),
         )
-    return [Result(
-        4, f"sad {'smollm2-135m → 38M' if cuda else 'tiny → tiny-student'}", "student tokens/s", sides["sad"],
-        sides["baseline"], "teacher fwd + student fwd/bwd, one-shot fp32 KL, AdamW", floor=1.5, details=details,
-        note="teacher logits signal on both sides; TRL GKDTrainer not compared (trl is not installed)",
-    )]
+    models = "smollm2-135m → 38M" if cuda else "tiny → tiny-student"
+    baseline_label = "teacher fwd + student fwd/bwd, one-shot fp32 KL, AdamW"
+    return [
+        Result(4, f"sad top-{TOPK} from the log, {models}", "student tokens/s", sides["topk"], sides["baseline"],
+               baseline_label, floor=1.5, details=details,
+               note="how the pipeline distils (--teacher-signal topk): no teacher forward; MFU counts 6·N_student"),
+        Result(4, f"sad teacher logits, {models}", "student tokens/s", sides["logits"], sides["baseline"],
+               baseline_label, floor=1.5,
+               note="--teacher-signal logits: a teacher forward per step like the baseline; "
+                    "TRL GKDTrainer not compared (trl is not installed)"),
+    ]

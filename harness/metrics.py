@@ -83,24 +83,27 @@ def per_episode(frame: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """95% percentile bootstrap interval of the mean of ``values`` (resampling episodes)."""
+def _resample(n_values: int, n_boot: int, seed: int) -> np.ndarray:
+    """Bootstrap indices: ``n_boot`` resamples of ``n_values`` episodes, shared by every metric of a call."""
+    return np.random.default_rng(seed).integers(0, n_values, size=(n_boot, n_values))  # [n_boot, n_episodes]
+
+
+def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, seed: int = 0, idx: np.ndarray | None = None) -> tuple[float, float]:
+    """95% percentile bootstrap interval of the mean of ``values`` (resampling episodes; ``idx``:
+    precomputed resample indices, [n_boot, n_episodes])."""
     values = np.asarray(values, dtype=float)
     if len(values) == 0:
         return (float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(values), size=(n_boot, len(values)))  # [n_boot, n_episodes]
+    idx = _resample(len(values), n_boot, seed) if idx is None else idx
     means = values[idx].mean(axis=1)  # [n_boot]
     lo, hi = np.percentile(means, [2.5, 97.5])
     return float(lo), float(hi)
 
 
-def _ratio_ci(num: np.ndarray, den: np.ndarray, n_boot: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """95% bootstrap interval of sum(num) / sum(den) over resampled episodes."""
+def _ratio_ci(num: np.ndarray, den: np.ndarray, idx: np.ndarray) -> tuple[float, float]:
+    """95% bootstrap interval of sum(num) / sum(den) over resampled episodes (``idx``: [n_boot, n_episodes])."""
     if len(num) == 0:
         return (float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(num), size=(n_boot, len(num)))  # [n_boot, n_episodes]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = num[idx].sum(axis=1) / den[idx].sum(axis=1)  # [n_boot]
     ratios = ratios[np.isfinite(ratios)]
@@ -111,18 +114,22 @@ def _ratio_ci(num: np.ndarray, den: np.ndarray, n_boot: int = 1000, seed: int = 
 
 
 def _metrics(episodes: pd.DataFrame, n_boot: int, seed: int) -> tuple[dict[str, float], dict[str, list[float]]]:
-    played = episodes[~episodes["failed"].astype(bool)]
+    failed = episodes["failed"].to_numpy(dtype=bool)
+    played = episodes[~failed]
+    # one set of resamples per population (all episodes / played ones), as if each metric drew its own with ``seed``
+    idx_all = _resample(len(episodes), n_boot, seed) if len(episodes) else None
+    idx_played = idx_all if not failed.any() else (_resample(len(played), n_boot, seed) if len(played) else None)
     values: dict[str, float] = {}
     ci: dict[str, list[float]] = {}
     for key, column in _MEANS.items():
         # success and score count failed episodes as 0; step and token statistics use played episodes only
-        source = episodes if key in ("success_rate", "mean_score") else played
+        source, idx = (episodes, idx_all) if key in ("success_rate", "mean_score") else (played, idx_played)
         data = source[column].to_numpy(dtype=float)
         values[key] = float(data.mean()) if len(data) else float("nan")
-        ci[key] = list(bootstrap_ci(data, n_boot, seed))
+        ci[key] = list(bootstrap_ci(data, n_boot, seed, idx))
     tokens, seconds = played["tokens"].to_numpy(dtype=float), played["agent_s"].to_numpy(dtype=float)
     values["tokens_per_s"] = float(tokens.sum() / seconds.sum()) if seconds.sum() > 0 else float("nan")
-    ci["tokens_per_s"] = list(_ratio_ci(tokens, seconds, n_boot, seed))
+    ci["tokens_per_s"] = list(_ratio_ci(tokens, seconds, idx_played)) if len(played) else [float("nan")] * 2
     return values, ci
 
 

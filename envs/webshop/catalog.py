@@ -191,7 +191,8 @@ def _product(kind: ProductType, rng: random.Random, asin: str) -> tuple[dict[str
     options: dict[str, list[dict[str, Any]]] = {}
     for name, pool in kind.options.items():
         k = rng.randint(min(3, len(pool)), min(6, len(pool)))
-        values = [v for v in pool if v in set(rng.sample(pool, k=k))]  # keep the pool's natural order
+        chosen = set(rng.sample(pool, k=k))
+        values = [v for v in pool if v in chosen]  # keep the pool's natural order
         options[name.title()] = [{"value": v, "image": None} for v in values]
     price = round(rng.uniform(*kind.price), 2)
     bullets = [f"{a.capitalize()}: designed with {a} in mind for everyday use." for a in attributes[1:]]

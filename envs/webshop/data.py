@@ -30,7 +30,7 @@ from typing import Any
 
 from envs.cache import cache_dir
 
-BUNDLE_VERSION = "v1"
+BUNDLE_VERSION = "v2"  # v2: option values sampled once per group (v1 could leave a group empty)
 BUNDLE_SEED = 0
 GOAL_SHUFFLE_SEED = 233  # upstream's random.seed(233) before shuffling the goals
 PRICE_STEPS = [10.0 * i for i in range(1, 100)]  # upstream's PRICE_RANGE

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from typing import Any, ClassVar
 
 import bm25s
@@ -33,6 +34,8 @@ class SearchIndex:
     """A BM25 index over a catalog's products; ``search(keywords)`` returns up to 50 ASINs, best first."""
 
     _live: ClassVar[dict[str, SearchIndex]] = {}
+    #: id(catalog) -> (that catalog, its index): a second env on the same catalog skips hashing it
+    _by_catalog: ClassVar[dict[int, tuple[weakref.ref, SearchIndex]]] = {}
 
     def __init__(self, retriever: bm25s.BM25, asins: list[str]):
         self.retriever = retriever
@@ -41,10 +44,14 @@ class SearchIndex:
     @classmethod
     def for_catalog(cls, catalog: Any) -> SearchIndex:
         """The catalog's index: from memory, else from the cache, else built (and saved)."""
+        seen = cls._by_catalog.get(id(catalog))
+        if seen is not None and seen[0]() is catalog:
+            return seen[1]
         docs = [document_text(p) for p in catalog.products]
         asins = [p["asin"] for p in catalog.products]
         key = hashlib.sha256("\n".join(a + "\t" + d for a, d in zip(asins, docs)).encode()).hexdigest()[:16]
         if key in cls._live:
+            cls._by_catalog[id(catalog)] = (weakref.ref(catalog), cls._live[key])
             return cls._live[key]
         folder = cache_dir("webshop", "index", key)
         if (folder / "asins.json").exists():
@@ -58,6 +65,7 @@ class SearchIndex:
             tmp.replace(folder / "asins.json")  # written last: marks the index complete
         index = cls(retriever, asins)
         cls._live[key] = index
+        cls._by_catalog[id(catalog)] = (weakref.ref(catalog), index)
         return index
 
     def search(self, keywords: str, k: int = SEARCH_RETURN_N) -> list[str]:

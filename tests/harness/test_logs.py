@@ -32,8 +32,9 @@ def test_round_trip_keeps_every_value(tmp_path):
     writer.write(written[:3])
     writer.write(written[3:])
     assert writer.finished() == {0, 1}
-    assert (tmp_path / "episodes").is_dir() and not (tmp_path / "episodes.parquet").exists()
-    before = read_episodes(tmp_path)
+    before = read_episodes(tmp_path)  # flushes the writer's queue first
+    assert len(list((tmp_path / "episodes").glob("journal-*.arrows"))) == 1
+    assert not (tmp_path / "episodes.parquet").exists()
     writer.consolidate()
     assert not (tmp_path / "episodes").exists()
     after = read_episodes(tmp_path / "episodes.parquet")
@@ -87,3 +88,32 @@ def test_foreign_corrupt_and_missing_files_are_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="lack columns"):
         EpisodeWriter(tmp_path / "w").write([{k: v for k, v in rows(0, 1)[0].items() if k != "score"}])
     assert "error" in COLUMNS
+
+
+def test_a_torn_journal_tail_loses_only_the_episode_being_written(tmp_path):
+    writer = EpisodeWriter(tmp_path)
+    writer.write(rows(0, 2))
+    writer.flush()  # episode 0 is one complete batch on disk
+    writer.write(rows(1, 3))
+    writer.close()
+    journal = next((tmp_path / "episodes").glob("journal-*.arrows"))
+    data = journal.read_bytes()
+    journal.write_bytes(data[: len(data) - 40])  # a crash in the middle of episode 1's batch
+    assert list(read_episodes(tmp_path)["episode"]) == [0, 0]
+    resumed = EpisodeWriter(tmp_path)
+    assert resumed.finished() == {0}
+    resumed.write(rows(1, 3))
+    resumed.consolidate()
+    assert list(read_episodes(tmp_path)["episode"]) == [0, 0, 1, 1, 1]
+
+
+def test_a_new_writer_sees_what_an_unclosed_one_queued(tmp_path):
+    first = EpisodeWriter(tmp_path)
+    for episode in range(5):
+        first.write(rows(episode, 2))
+    second = EpisodeWriter(tmp_path)  # e.g. a rerun after Ctrl-C in the same process: flushes the first
+    assert second.finished() == set(range(5))
+    with pytest.raises(ValueError, match="episode 3 is already written"):
+        second.write(rows(3, 2))
+    second.consolidate()
+    assert sorted(set(read_episodes(tmp_path)["episode"])) == list(range(5))
