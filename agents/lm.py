@@ -12,8 +12,8 @@ way to the ``(... N earlier turns omitted ...)`` line, as in ``build_prompt``. W
 template as one user message instead.
 
 Generation: left padding, explicit position ids, the KV cache, greedy by default (``temperature``
-/ ``top_p`` for sampling); a sequence stops at the end of its ``Action:`` line, at an
-``Observation:`` it starts writing itself, at EOS, or after ``max_new_tokens``. ``token_ids`` are the
+/ ``top_p`` for sampling); a sequence stops at the end of its ``Action:`` line (or at the closing
+bracket of a ``name[argument]`` action: :func:`turn_end`), at an ``Observation:`` it starts writing itself, at EOS, or after ``max_new_tokens``. ``token_ids`` are the
 tokens generated up to the stop; the completion is their text cut at the end of the action line.
 With ``log_topk=k`` each generated token also gets the top-k ids and log-probabilities of the
 model's distribution at temperature 1 (log-softmax over the full vocabulary).
@@ -21,6 +21,7 @@ model's distribution at temperature 1 (log-softmax over the full vocabulary).
 from __future__ import annotations
 
 import inspect
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,21 @@ from agents.prompts import instructions as env_instructions
 from agents.react import Turn, build_prompt, completion_end, header, parse, render_turn
 
 DEFAULT_TOPK = 20
+#: an ``Action:`` line whose ``name[argument]`` action has closed its bracket (WebShop, HotPotQA)
+_CLOSED_ACTION = re.compile(r"^[ \t>]*action(?:[ \t]*\d+)?[ \t]*:[ \t]*\w+\[[^\]\n]*\]", re.IGNORECASE | re.MULTILINE)
+
+
+def turn_end(text: str) -> int | None:
+    """Where a generated turn is complete: :func:`agents.react.completion_end`, or right after the
+    closing bracket of a ``name[argument]`` action. The newline after an action starts the next
+    ``Observation:`` block in the training data, so no loss ever teaches a model to write it; the
+    closing bracket is the last token a trained model reliably writes."""
+    end = completion_end(text)
+    ends = [] if end is None else [end]
+    closed = _CLOSED_ACTION.search(text)
+    if closed is not None:
+        ends.append(closed.end())
+    return min(ends) if ends else None
 
 
 @dataclass
@@ -219,7 +235,7 @@ class LMAgent(Agent):
                     result.topk_ids.append(top_ids[i])
                     result.topk_logprobs.append(top_lp[i])
                 text = tok.decode(result.token_ids, skip_special_tokens=True)
-                if completion_end(text) is not None:
+                if turn_end(text) is not None:
                     result.done = True
             if all(r.done for r in results):
                 break
@@ -230,7 +246,7 @@ class LMAgent(Agent):
             out = model(input_ids=step_ids, attention_mask=attention, position_ids=positions, use_cache=True, **cache)
         for result in results:
             text = tok.decode(result.token_ids, skip_special_tokens=True)
-            stop = completion_end(text)
+            stop = turn_end(text)
             result.text = (text if stop is None else text[:stop]).strip()
         return results
 

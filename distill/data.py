@@ -12,7 +12,8 @@ were generated — re-tokenising a completion can give other ids — so the teac
 token by token; their span masks come from the decoded characters of each spliced token.
 
 An episode longer than ``max_length`` tokens is split into windows of consecutive turns that each
-keep the prompt header; later windows carry the ``(... N earlier turns omitted ...)`` line that
+keep the prompt header, and the turn before the window's first one as context without loss (the
+observation it ends with is what the first completion answers); later windows carry the ``(... N earlier turns omitted ...)`` line that
 ``agents.react.build_prompt`` writes when it drops old turns.
 
 Every per-token list of an :class:`Example` is indexed by *token* position; :func:`collate` shifts
@@ -203,6 +204,12 @@ def _completion(tokenizer: Any, ep: EpisodeLog, step: int, text: str) -> _Piece:
     return piece
 
 
+def _context_only(piece: _Piece) -> _Piece:
+    """The same tokens with no loss on them (a turn shown only as context)."""
+    none = [False] * len(piece.ids)
+    return _Piece(piece.ids, none, list(none), False)
+
+
 def omitted_note(dropped: int) -> str:
     """The line ``agents.react.build_prompt`` writes in place of ``dropped`` old turns."""
     return f"(... {dropped} earlier turns omitted ...)\n"
@@ -226,8 +233,15 @@ def encode_episode(ep: EpisodeLog, tokenizer: Any, max_length: int, instructions
         size = sum(len(p.ids) for p in pieces)
         if used + size > max_length and index > first:
             windows.append(current)
-            note = _plain(tokenizer, omitted_note(index))
-            current, used, first = [head, note], len(head.ids) + len(note.ids), index
+            # the new window shows the turn before as context (no loss), as the agent's prompt does:
+            # the observation that turn ``index`` answers is part of it
+            context = [_context_only(piece) for piece in turns[index - 1]]
+            note = _plain(tokenizer, omitted_note(index - 1))
+            current = [head, note, *context]
+            if sum(len(p.ids) for p in current) + size > max_length:
+                note = _plain(tokenizer, omitted_note(index))
+                current = [head, note]
+            used, first = sum(len(p.ids) for p in current), index
         if used >= max_length - 8:
             raise ValueError(
                 f"episode {ep.key}: its prompt alone is {used} tokens; raise max_length above {max_length}"

@@ -174,6 +174,14 @@ def load_models(config: TrainConfig, episodes: list[EpisodeLog], runtime: Runtim
     return student, tokenizer, teacher
 
 
+def reads_whole_episodes(config: TrainConfig) -> bool:
+    """True for the SFT of a teacher built from a config preset (``tiny``): with no pretraining it
+    must first learn to read the pages it acts on, so its loss covers every token from a sequence's
+    first completion on (observations too), not only the completions. Held-out metrics stay on completions."""
+    preset = PRESETS.get(config.model)
+    return config.method == "sft" and config.role == "teacher" and preset is not None and preset.source == "config"
+
+
 def teacher_signal(config: TrainConfig, episodes: list[EpisodeLog]) -> str | None:
     """"topk" (logged), "logits" (teacher model) or None (sft: no teacher distribution needed)."""
     if not isinstance(config, DistillConfig):
@@ -418,6 +426,7 @@ def train(config: TrainConfig) -> Path:
         order = easiest_first(train_set, config.curriculum_alpha, config.curriculum_beta, config.curriculum_gamma)
         pacing = RootPacing(config.curriculum_start, config.curriculum_steps or max(1, config.max_steps // 2))
     plan = BatchPlan([len(e) for e in train_set], config.batch_size, config.seed, order, pacing)
+    every_token = reads_whole_episodes(config)
 
     decay = [p for p in model.parameters() if p.ndim >= 2]
     no_decay = [p for p in model.parameters() if p.ndim < 2]
@@ -447,6 +456,12 @@ def train(config: TrainConfig) -> Path:
         t0 = time.perf_counter()
         mine = micro_batches(plan.global_batch(step), config.micro_batch_size, runtime.rank, runtime.world_size)
         batches = [collate([train_set[i] for i in ids], pad_id, signal == "topk") for ids in mine]
+        if every_token:
+            for batch in batches:
+                # every real next token from the first completion on (B, T); not the prompt header, whose
+                # "(... N earlier turns omitted ...)" line a model must never learn to write first
+                started = batch["completion_mask"].cumsum(-1) > 0  # (B, T)
+                batch["completion_mask"] = (batch["labels"] != -100) & started
         counts = runtime.sum(count_tokens(batches))  # global [completion, reason, act]
         step_loss, step_tokens = 0.0, 0
         for index, batch in enumerate(batches):

@@ -81,12 +81,14 @@ ENV_MAX_STEPS = {"tiny": {"webshop": 10, "hotpotqa": 7, "alfworld": 25},
                  "gpu": {"webshop": 15, "hotpotqa": 7, "alfworld": 40}}
 
 PRESETS: dict[str, Preset] = {
-    # 2 CPU cores: a 4-layer 128-wide teacher (~1M params) and a 2-layer 64-wide student (~0.2M);
-    # 2k tokens a step keeps a step near a second (the 2k-vocabulary logits dominate on CPU)
+    # 2 CPU cores: a 2-layer 256-wide teacher (~2M params) and a 2-layer 128-wide student (~0.6M).
+    # The teacher must learn to copy (queries, product ids, options) from the page, which takes ~2M
+    # tokens of SFT (~4k tokens a step); 512 demos keep it from memorising the train tasks. 1536 tokens
+    # hold a whole WebShop episode (<= ~1450 tokens): no windows, and no header cut from the play-time prompt
     "tiny": Preset(
         name="tiny", teacher="tiny", students=("tiny-student",), ablation_students=("tiny",),
-        demo_episodes=64, rollout_episodes=32, eval_episodes=20, teacher_steps=150, student_steps=100,
-        batch_size=4, micro_batch_size=4, max_length=512, teacher_lr=3e-3, student_lr=3e-3,
+        demo_episodes=512, rollout_episodes=64, eval_episodes=20, teacher_steps=500, student_steps=200,
+        batch_size=4, micro_batch_size=4, max_length=1536, teacher_lr=5e-3, student_lr=3e-3,
         max_new_tokens=64, log_topk=20, offline_states=32, workers=2, device="cpu", init_from_teacher=(),
     ),
     # one H100/H200: SmolLM2-135M teacher, ~46M and ~15M students
@@ -110,8 +112,8 @@ METHOD_DEFAULTS: dict[str, dict[str, Any]] = {"sad": {"curriculum": True}, "toke
 
 #: measured costs (tiny: 2 shared CPU cores; gpu: one H100) behind the time estimate printed at the start
 _COSTS = {
-    "tiny": {"startup": 8.0, "expert_episode": 0.15, "lm_step": 0.3, "teacher_tokens_per_s": 1000.0,
-             "student_tokens_per_s": 2500.0, "offline_state": 0.15},
+    "tiny": {"startup": 8.0, "expert_episode": 0.03, "lm_step": 0.12, "teacher_tokens_per_s": 5000.0,
+             "student_tokens_per_s": 8000.0, "offline_state": 0.15},
     "gpu": {"startup": 20.0, "expert_episode": 0.05, "lm_step": 0.05, "teacher_tokens_per_s": 150_000.0,
             "student_tokens_per_s": 300_000.0, "offline_state": 0.02},
 }

@@ -133,3 +133,13 @@ def test_a_path_that_is_not_a_model_is_a_clear_error(tmp_path):
         LMAgent(tmp_path, env="webshop")
     with pytest.raises(FileNotFoundError, match="neither a model directory nor a preset"):
         LMAgent("no-such-model-anywhere", env="webshop")
+
+
+def test_turn_end_stops_after_a_closed_bracket_action_or_the_action_line():
+    from agents.lm import turn_end
+
+    text = "Thought: buy it\nAction: click[buy now]]]] junk"
+    assert text[: turn_end(text)] == "Thought: buy it\nAction: click[buy now]"
+    assert turn_end("Thought: still thinking\nAction: search[red") is None
+    alfworld = "Thought: go\nAction: go to desk 1\nmore"
+    assert alfworld[: turn_end(alfworld)] == "Thought: go\nAction: go to desk 1"

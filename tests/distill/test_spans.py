@@ -2,6 +2,7 @@
 from a real byte-level BPE tokenizer trained in the test."""
 import json
 import re
+from itertools import pairwise
 
 import pytest
 from tokenizers import ByteLevelBPETokenizer
@@ -37,7 +38,7 @@ def test_spans_on_real_react_trajectories(key):
     text = TEXTS[key]
     spans = segment(text)
     assert spans, "every ReAct prompt has reasoning or actions"
-    for a, b in zip(spans, spans[1:]):
+    for a, b in pairwise(spans):
         assert a.end <= b.start, "spans are ordered and never overlap"
     for span in spans:
         body = text[span.start:span.end]

@@ -41,7 +41,7 @@ def test_invalid_action_is_an_observation_not_an_exception():
     env = CountingEnv()
     obs, info = env.reset(seed=0)
     assert set(INFO_KEYS) <= set(info) and info["invalid_action"] is False
-    obs, reward, terminated, truncated, info = env.step("\x00 ☃ " * 1000)
+    obs, reward, terminated, _, info = env.step("\x00 ☃ " * 1000)
     assert info["invalid_action"] is True and reward == 0.0 and not terminated
     assert "expected count[1]" in obs and env.steps == 1
     assert info["task_id"] == "count-to-3"  # keys set at reset stay in every info
