@@ -39,10 +39,7 @@ def success_by_method(rows_by_env: dict[str, list[Row]], path: Path) -> Path:
         ax.set_ylabel("success rate (test)")
         ax.set_title(env)
         ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def _loss_columns(frame: pd.DataFrame) -> list[str]:
@@ -63,19 +60,15 @@ def training_curves(curves: dict[str, pd.DataFrame], path: Path) -> Path:
         for label, frame in curves.items():
             if column not in frame.columns:
                 continue
-            data = frame[[c for c in (_step_column(frame), column) if c]].dropna()
+            step = _step_column(frame)
+            data = frame[[c for c in (step, column) if c]].dropna()
             if data.empty:
                 continue
-            x = data[_step_column(frame)] if _step_column(frame) else range(len(data))
-            ax.plot(x, data[column], label=label, lw=1.2)
+            ax.plot(data[step] if step else range(len(data)), data[column], label=label, lw=1.2)
         ax.set_xlabel("step")
         ax.set_ylabel(column)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+        _finish_axes(ax)
+    return _save(fig, path)
 
 
 def success_vs_size(rows_by_env: dict[str, list[Row]], path: Path) -> Path:
@@ -98,8 +91,16 @@ def success_vs_size(rows_by_env: dict[str, list[Row]], path: Path) -> Path:
     ax.set_xlabel("parameters")
     ax.set_ylabel("success rate (test)")
     ax.set_ylim(-0.02, 1.02)
+    _finish_axes(ax)
+    return _save(fig, path)
+
+
+def _finish_axes(ax) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
+
+
+def _save(fig, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
