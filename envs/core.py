@@ -47,6 +47,10 @@ class TextEnv(gymnasium.Env[str, str]):
     """Base class of the benchmark envs (see the module docstring for the contract)."""
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"]}
+    #: info keys that carry hidden answers (the goal, the plan, the gold facts): for scoring and for
+    #: relabelling only. Honest experts never read them to choose a demo's action, and
+    #: :class:`envs.hide_privileged.HidePrivilegedInfo` deletes them from every info.
+    privileged_info_keys: ClassVar[tuple[str, ...]] = ()
     #: longest observation / action the spaces admit
     max_observation_chars = 200_000
     max_action_chars = 2_000
