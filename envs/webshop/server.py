@@ -1,25 +1,49 @@
 """``agentdistill serve webshop``: the WebShop engine as a website on loopback, for people to shop an
-instruction in a browser (upstream's human-play site). Same engine and pages as the text env.
+instruction in a browser (upstream's human-play site, which upstream serves with Flask too). Same engine
+and pages as the text env.
 
-Routes: ``/`` -> a new session; ``/new`` -> a session on a random goal of the split; ``/fixed_<n>`` ->
-goal ``n`` of the split (upstream's convention); ``/<session>`` -> its current page;
-``POST /<session>/search`` (form field ``search_query``); ``GET|POST /<session>/click?label=...``.
+Routes: ``/`` and ``/new`` -> a session on a random goal of the split; ``/fixed_<n>`` -> goal ``n`` of the
+split (upstream's convention); ``/<session>`` -> its current page; ``POST /<session>/search`` (form field
+``search_query``); ``GET|POST /<session>/click?label=...``.
+
+The pages are the engine's (:mod:`envs.webshop.html`); every other response (errors, unknown pages) is a
+Jinja2 template with autoescaping, so no request text reaches a page unescaped. The server is waitress:
+it reads a whole request (at most ``MAX_BODY_BYTES`` of body) before a worker thread sees it, so a client
+that sends less body than its ``Content-Length`` promises holds no thread, only a connection that is closed
+after ``idle_timeout_s``; malformed requests (``Content-Length: abc``) get 400 from it. Sessions live in an
+LRU cache that also forgets a session ``session_ttl_s`` after its last use.
 """
 from __future__ import annotations
 
 import argparse
 import random
+import re
 import secrets
 import threading
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from pathlib import Path
+
+from cachetools import TTLCache
+from flask import Flask, Response, redirect, render_template, request, url_for
+from waitress.server import create_server
+from werkzeug.exceptions import BadRequest, HTTPException, NotFound
 
 from envs.core import InvalidAction
 from envs.webshop.engine import Session, WebShopEngine
 
 MAX_BODY_BYTES = 10_000
+MAX_SESSIONS = 1_000
+SESSION_TTL_S = 3_600.0
+IDLE_TIMEOUT_S = 30
+#: longest goal number ``/fixed_<n>`` accepts (Python refuses to parse ints of more than 4300 digits)
+MAX_GOAL_DIGITS = 9
+_FIXED = re.compile(r"fixed_(\d+)")
+#: the pages are plain HTML forms: no script, no foreign origin
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                               "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,112 +52,132 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=3000, help="TCP port (default 3000)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
     parser.add_argument("--split", default="test", choices=["test", "eval", "train"], help="goals to shop for")
-    parser.add_argument("--data", default=None, help="folder of upstream WebShop files (default: $WEBSHOP_DATA or bundled)")
+    parser.add_argument("--data", default=None,
+                        help="folder of upstream WebShop files (default: $WEBSHOP_DATA or bundled)")
+    parser.add_argument("--threads", type=int, default=4, help="worker threads (default 4)")
 
 
 class WebShopSite:
-    """Sessions over one shared engine; thread-safe."""
+    """Sessions over one shared engine, at most ``max_sessions`` of them, each forgotten ``ttl_s``
+    seconds after its last use (least recently used first when full); thread-safe."""
 
-    def __init__(self, engine: WebShopEngine, split: str, seed: int | None = None):
+    def __init__(self, engine: WebShopEngine, split: str, seed: int | None = None,
+                 max_sessions: int = MAX_SESSIONS, ttl_s: float = SESSION_TTL_S):
         self.engine = engine
         self.goal_ids = engine.catalog.split_ids(split)
         if not self.goal_ids:
             raise ValueError(f"split {split!r} has no goals in {engine.catalog.source}")
-        self.sessions: dict[str, Session] = {}
-        self.lock = threading.Lock()
+        self.sessions: TTLCache[str, Session] = TTLCache(maxsize=max_sessions, ttl=ttl_s)
+        self.lock = threading.Lock()  # guards the cache and the engine (its search index is shared)
         self.rng = random.Random(seed)
 
-    def new_session(self, fixed: int | None = None) -> Session:
-        """A session on goal ``fixed`` of the split, or a random one."""
-        if fixed is not None and not 0 <= fixed < len(self.goal_ids):
-            raise KeyError(f"fixed_{fixed}: the split has goals 0-{len(self.goal_ids) - 1}")
+    def new_session(self) -> Session:
+        """A session on a random goal of the split."""
         with self.lock:
-            position = fixed if fixed is not None else self.rng.randrange(len(self.goal_ids))
-            session_id = f"fixed_{fixed}" if fixed is not None else secrets.token_hex(5)
-            session = self.engine.start(session_id, self.goal_ids[position])
-            self.sessions[session_id] = session
-            return session
+            position = self.rng.randrange(len(self.goal_ids))
+            return self._start(secrets.token_hex(8), position)
+
+    def get(self, session_id: str) -> Session | None:
+        """The session ``session_id`` (``fixed_<n>`` is started on first use); None if there is none.
+
+        Raises NotFound for a goal number the split does not have, BadRequest for one of absurd length."""
+        with self.lock:
+            session = self.sessions.get(session_id)
+            if session is not None:
+                self.sessions[session_id] = session  # its idle time starts again
+                return session
+            fixed = _FIXED.fullmatch(session_id)
+            if fixed is None:
+                return None
+            digits = fixed.group(1)
+            if len(digits) > MAX_GOAL_DIGITS:
+                raise BadRequest(f"goal number of {len(digits)} digits; this split has goals 0-{len(self.goal_ids) - 1}")
+            if int(digits) >= len(self.goal_ids):
+                raise NotFound(f"no goal {int(digits)}: this split has goals 0-{len(self.goal_ids) - 1}")
+            return self._start(session_id, int(digits))
+
+    def _start(self, session_id: str, position: int) -> Session:
+        session = self.engine.start(session_id, self.goal_ids[position])
+        self.sessions[session_id] = session
+        return session
 
 
-def _handler(site: WebShopSite) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # quiet: one line per request is noise
-            return
+def create_app(site: WebShopSite) -> Flask:
+    """The Flask app of ``site`` (see the module docstring for its routes)."""
+    app = Flask(__name__, template_folder=str(Path(__file__).parent / "templates" / "site"))
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
 
-        def _send(self, status: int, body: str, location: str | None = None) -> None:
-            data = body.encode("utf-8")
-            self.send_response(status)
-            if location:
-                self.send_header("Location", location)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def error_page(status: int, title: str, message: str, session: Session | None = None) -> Response:
+        back = url_for("page", session_id=session.id) if session is not None else None
+        html = render_template("error.html", title=title, message=message, back=back)
+        return Response(html, status=status, mimetype="text/html")
 
-        def _form(self) -> dict[str, list[str]]:
-            length = min(int(self.headers.get("Content-Length") or 0), MAX_BODY_BYTES)
-            return parse_qs(self.rfile.read(length).decode("utf-8", "replace")) if length else {}
+    @app.errorhandler(HTTPException)
+    def http_error(err: HTTPException) -> Response:
+        return error_page(err.code or 500, err.name, err.description or "")
 
-        def _route(self, method: str) -> None:
-            url = urlsplit(self.path)
-            parts = [unquote(p) for p in url.path.split("/") if p]
-            fields = parse_qs(url.query)
-            if method == "POST":
-                fields.update(self._form())
-            if not parts or parts == ["new"]:
-                session = site.new_session()
-                return self._send(HTTPStatus.SEE_OTHER, "", f"/{quote(session.id)}")
-            session_id = parts[0]
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    @app.get("/")
+    @app.get("/new")
+    def new_session() -> Response:
+        return redirect(url_for("page", session_id=site.new_session().id), 303)
+
+    def session_or_404(session_id: str) -> Session:
+        session = site.get(session_id)
+        if session is None:
+            raise NotFound(f"No session {session_id!r}: it never existed or has expired.")
+        return session
+
+    @app.get("/<session_id>")
+    def page(session_id: str) -> Response:
+        return Response(session_or_404(session_id).html, mimetype="text/html")
+
+    @app.route("/<session_id>/<command>", methods=["GET", "POST"])
+    def act(session_id: str, command: str) -> Response:
+        session = session_or_404(session_id)
+        try:
             with site.lock:
-                session = site.sessions.get(session_id)
-            if session is None and session_id.startswith("fixed_") and session_id[6:].isdigit():
-                try:
-                    session = site.new_session(int(session_id[6:]))
-                except KeyError as err:
-                    return self._send(HTTPStatus.NOT_FOUND, f"<p>{err}</p>")
-            if session is None:
-                return self._send(HTTPStatus.NOT_FOUND, f'<p>No session {session_id!r}. <a href="/new">Start one</a>.</p>')
-            if len(parts) == 1:
-                return self._send(HTTPStatus.OK, session.html)
-            command = parts[1]
-            try:
-                with site.lock:
-                    if command == "search":
-                        site.engine.search(session, (fields.get("search_query") or [""])[0])
-                    elif command == "click":
-                        site.engine.click(session, (fields.get("label") or [""])[0])
-                    else:
-                        return self._send(HTTPStatus.NOT_FOUND, f"<p>Unknown page {command!r}.</p>")
-            except InvalidAction as err:
-                return self._send(HTTPStatus.BAD_REQUEST, f'<p>{err}</p><p><a href="/{quote(session.id)}">Back</a></p>')
-            self._send(HTTPStatus.SEE_OTHER, "", f"/{quote(session.id)}")
+                if command == "search":
+                    site.engine.search(session, request.values.get("search_query", ""))
+                elif command == "click":
+                    site.engine.click(session, request.values.get("label", ""))
+                else:
+                    return error_page(404, "Not Found", f"Unknown page {command!r}.", session)
+        except InvalidAction as err:
+            return error_page(400, "Invalid action", str(err), session)
+        return redirect(url_for("page", session_id=session.id), 303)
 
-        def do_GET(self) -> None:
-            self._route("GET")
-
-        def do_POST(self) -> None:
-            self._route("POST")
-
-    return Handler
+    return app
 
 
-def make_server(host: str = "127.0.0.1", port: int = 3000, split: str = "test", data: str | None = None) -> ThreadingHTTPServer:
-    """A ready HTTP server for the engine of ``data``; call ``serve_forever()`` (``port=0``: any free port)."""
-    site = WebShopSite(WebShopEngine.for_data(data), split)
-    server = ThreadingHTTPServer((host, port), _handler(site))
-    server.daemon_threads = True
-    return server
+def make_server(host: str = "127.0.0.1", port: int = 3000, split: str = "test", data: str | None = None, *,
+                threads: int = 4, idle_timeout_s: int = IDLE_TIMEOUT_S, max_sessions: int = MAX_SESSIONS,
+                session_ttl_s: float = SESSION_TTL_S):
+    """A ready waitress server for the engine of ``data``: ``run()`` serves until ``close()``; ``port=0``
+    takes any free port (``effective_port`` says which). ``idle_timeout_s``: a connection that sends
+    nothing for that long (e.g. a body shorter than its Content-Length) is closed."""
+    site = WebShopSite(WebShopEngine.for_data(data), split, max_sessions=max_sessions, ttl_s=session_ttl_s)
+    return create_server(
+        create_app(site), host=host, port=port, threads=threads, channel_timeout=idle_timeout_s,
+        cleanup_interval=max(1, idle_timeout_s // 2), max_request_body_size=MAX_BODY_BYTES,
+        ident="agentdistill-webshop", clear_untrusted_proxy_headers=True,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted."""
-    server = make_server(args.host, args.port, args.split, getattr(args, "data", None))
-    host, port = server.server_address[:2]
-    print(f"WebShop on http://{host}:{port}/  (Ctrl-C to stop; /fixed_<n> opens goal n of the {args.split} split)")
+    server = make_server(args.host, args.port, args.split, getattr(args, "data", None),
+                         threads=getattr(args, "threads", 4))
+    print(f"WebShop on http://{server.effective_host}:{server.effective_port}/  "
+          f"(Ctrl-C to stop; /fixed_<n> opens goal n of the {args.split} split)")
     try:
-        server.serve_forever()
+        server.run()
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
+        server.close()
     return 0
