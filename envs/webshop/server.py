@@ -50,8 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``agentdistill serve``."""
     parser.add_argument("env", choices=["webshop"], help="the environment to serve")
     parser.add_argument("--port", type=int, default=3000, help="TCP port (default 3000)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
-    parser.add_argument("--split", default="test", choices=["test", "eval", "train"], help="goals to shop for")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default 127.0.0.1, loopback only)")
+    parser.add_argument("--split", default="test", choices=["test", "eval", "train"],
+                        help="goals to shop for")
     parser.add_argument("--data", default=None,
                         help="folder of upstream WebShop files (default: $WEBSHOP_DATA or bundled)")
     parser.add_argument("--threads", type=int, default=4, help="worker threads (default 4)")
@@ -90,10 +92,11 @@ class WebShopSite:
             if fixed is None:
                 return None
             digits = fixed.group(1)
+            goals = f"this split has goals 0-{len(self.goal_ids) - 1}"
             if len(digits) > MAX_GOAL_DIGITS:
-                raise BadRequest(f"goal number of {len(digits)} digits; this split has goals 0-{len(self.goal_ids) - 1}")
+                raise BadRequest(f"goal number of {len(digits)} digits; {goals}")
             if int(digits) >= len(self.goal_ids):
-                raise NotFound(f"no goal {int(digits)}: this split has goals 0-{len(self.goal_ids) - 1}")
+                raise NotFound(f"no goal {int(digits)}: {goals}")
             return self._start(session_id, int(digits))
 
     def _start(self, session_id: str, position: int) -> Session:

@@ -77,7 +77,8 @@ def test_new_sessions_and_unknown_ones(site):
 @pytest.mark.parametrize(("path", "raw", "escaped"), [
     ("/fixed_0/click?label=" + urllib.parse.quote("<script>alert(1)</script>"), "<script>",
      "&#39;&lt;script&gt;alert(1)&lt;/script&gt;&#39; is not clickable"),
-    ("/" + urllib.parse.quote("<script>alert(1)</script>", safe="/"), "<script>", "&lt;script&gt;alert(1)&lt;"),
+    ("/" + urllib.parse.quote("<script>alert(1)</script>", safe="/"), "<script>",
+     "&lt;script&gt;alert(1)&lt;"),
     ("/fixed_0/" + urllib.parse.quote("<img src=x onerror=alert(1)>"), "<img",
      "Unknown page &#39;&lt;img src=x onerror=alert(1)&gt;&#39;"),
     ("/" + urllib.parse.quote('"><svg onload=alert(1)>'), "<svg", "&#34;&gt;&lt;svg onload=alert(1)&gt;"),
@@ -100,11 +101,13 @@ def test_a_posted_label_is_escaped_too(site):
 
 
 def test_malformed_requests_are_400_not_a_crash(site):
-    bad_length = _raw(site, b"POST /fixed_0/search HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\nsearch_query=x")
+    post = b"POST /fixed_0/search HTTP/1.1\r\nHost: x\r\n"
+    bad_length = _raw(site, post + b"Content-Length: abc\r\n\r\nsearch_query=x")
     assert bad_length.startswith(b"HTTP/1.1 400")
-    long_goal = _raw(site, b"GET /fixed_" + b"9" * 5000 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    long_goal = _raw(site, b"GET /fixed_" + b"9" * 5000
+                     + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert long_goal.startswith(b"HTTP/1.1 400") and b"goal number of 5000 digits" in long_goal
-    too_big = _raw(site, b"POST /fixed_0/search HTTP/1.1\r\nHost: x\r\nContent-Length: 20000\r\n\r\n")
+    too_big = _raw(site, post + b"Content-Length: 20000\r\n\r\n")
     assert too_big.startswith(b"HTTP/1.1 413")
     assert _request(site, "GET", "/fixed_0")[0] == 200  # the server is still up
 
@@ -139,6 +142,7 @@ def test_cli_arguments():
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     args = parser.parse_args(["webshop"])
-    assert (args.env, args.port, args.host, args.split, args.threads) == ("webshop", 3000, "127.0.0.1", "test", 4)
+    options = (args.env, args.port, args.host, args.split, args.threads)
+    assert options == ("webshop", 3000, "127.0.0.1", "test", 4)
     with pytest.raises(SystemExit):
         parser.parse_args(["alfworld"])
