@@ -1,61 +1,366 @@
-"""Scripted HotPotQA expert: follows the supporting facts with ReAct-style thoughts.
+"""Scripted HotPotQA expert: reads the pages a question needs and answers from what it has read.
 
-It reads the privileged ``info["gold"]`` the env provides (gold answer, supporting facts and their
-sentences, and for the generated world the hops with lookup keywords and worked thoughts) and
-plays like the ReAct authors' ``webthink_simple6`` trajectories:
+It may use the privileged ``info["gold"]`` (supporting facts, their sentences and, for the generated
+world, the hops with their lookup keywords) to know *which* facts matter, and nothing else; it acts
+like a ReAct agent that reads (``webthink_simple6``):
 
-    Thought: I need to search Dark Harbour, find who directed it, then find where the director was born.
+    Thought: The question is about Dark Harbour. I'll search Dark Harbour and find who directed it, ...
     Action: Search[Dark Harbour]
-    Thought: It does not say who directed it. So I need to look up directed.
+    Thought: The opening of Dark Harbour does not say who directed it. Let me look up "directed".
     Action: Lookup[directed]
-    Thought: Dark Harbour was directed by Iris Vantell. So I need to search Iris Vantell next and ...
+    Thought: Dark Harbour was directed by Iris Vantell. So I need to search Iris Vantell next ...
     ...
     Action: Finish[Corvale]
 
-The policy is a function of the episode's turns so far (no hidden state): the hop to work on is
-the number of searches made; a hop is done once its supporting sentence has been observed (or a
-lookup ran out); with one step left it answers at once.
+Grounding rules it keeps (tests check them): every ``Search[...]`` / ``Lookup[...]`` argument and every
+page title or entity a thought names has appeared in the question or an earlier observation (a
+bridge entity is named only once a page has shown it; a disambiguated title only once a ``Similar:``
+list has shown it); the ``Finish[...]`` answer is text it has read, or yes/no said after stating the
+two facts compared. For the generated world it derives the answer from the facts it read (a
+comparison's direction from the question's wording), not from the gold answer; for official data
+(no hops) gold's answer tells it which span of what it read answers, and it finishes with it only
+once that text has been shown.
+
+The policy is a function of the history alone (question, actions, observations), so
+:meth:`HotPotQAExpert.relabel` plays the same rules from any history, e.g. a student's trajectory.
 """
+
 from __future__ import annotations
 
+import random
 import re
 import time
+import zlib
+from dataclasses import dataclass
+from itertools import product
 from typing import Any
 
-from agents.base import Agent, AgentStep, Episode
+from agents.base import AgentStep, Episode
+from agents.experts import Expert
 from agents.react import format_turn
 
+_ACTION = re.compile(r"^\s*(?P<verb>[A-Za-z]+)\[(?P<arg>.*)\]\s*$", re.DOTALL)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")
-_STOPWORDS = frozenset(["what", "which", "where", "when", "who", "whom", "whose", "that", "this", "there", "their", "they", "were", "was", "with", "from", "into", "have", "has", "had", "been", "also", "both", "same", "than", "then", "does", "did", "many", "much", "more", "most", "other", "about"])
+_CAPITALISED = re.compile(r"[A-Z][\w'.&-]*(?:\s+(?:of|the|de|and|[A-Z0-9][\w'.&-]*))*")
+_STOPWORDS = frozenset({
+    "what", "which", "where", "when", "who", "whom", "whose", "that", "this", "there", "their", "they",
+    "were", "was", "with", "from", "into", "have", "has", "had", "been", "also", "both", "same", "than",
+    "then", "does", "did", "many", "much", "more", "most", "other", "about",
+})
+_YES_NO_OPENERS = ("are ", "is ", "do ", "does ", "did ", "were ", "was ", "can ", "could ", "have ", "has ")
+_SMALLER_WINS = ("first", "earlier", "older", "oldest", "earliest")
+_NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
+DEFAULT_MAX_STEPS = 7
 
 
-def _hops_from_evidence(question: str, gold: dict[str, Any]) -> list[dict[str, Any]]:
-    """Hops for data without worked hops (official HotPotQA): one per supporting title, those named
-    in the question first, each looked up by a question word its first supporting sentence contains."""
-    titles: list[str] = []
-    sentences: dict[str, str] = {}
-    for (title, _), evidence in zip(gold["supporting_facts"], gold["evidence"]):
-        if title not in sentences:
-            titles.append(title)
-            sentences[title] = evidence
-    titles.sort(key=lambda t: t.lower() not in question.lower())
+def _combos(openers: tuple[str, ...], cores: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"{o} {c}" for o, c in product(openers, cores))
+
+
+#: decision kind -> thought templates (facts substituted); each kind has >= 20 distinct phrasings
+THOUGHTS: dict[str, tuple[str, ...]] = {
+    "plan": _combos(
+        (
+            "The question is about {a}.",
+            "The question names {a}.",
+            "To answer this I should start from {a}.",
+            "Everything here hinges on {a}.",
+            "The starting point is {a}.",
+        ),
+        (
+            "I'll search {a} and {need}, then {rest}.",
+            "Let me search {a}, {need}, and then {rest}.",
+            "First I search {a} to {need_verb}; after that I will {rest_verb}.",
+            "I need to search {a}, {need}, then {rest}.",
+        ),
+    ),
+    "plan_compare": _combos(
+        (
+            "The question compares {a} and {b}.",
+            "Two things are being compared here: {a} and {b}.",
+            "This asks me to weigh {a} against {b}.",
+            "I have to compare {a} with {b}.",
+            "The question puts {a} next to {b}.",
+        ),
+        (
+            "I'll search each of them and {need}, starting with {a}.",
+            "Let me search {a} first, then {b}, and {need}.",
+            "I need to search both and {need}; {a} comes first.",
+            "Searching {a} and then {b} should let me {need_verb}.",
+        ),
+    ),
+    "lookup": _combos(
+        (
+            "The opening of {page} does not say {wanted}.",
+            "These first sentences of {page} leave out {wanted}.",
+            "Nothing shown so far says {wanted}.",
+            "I don't see {wanted} in the summary of {page}.",
+            "The page for {page} hasn't told me {wanted} yet.",
+        ),
+        (
+            'Let me look up "{keyword}".',
+            "I'll look up {keyword} on this page.",
+            "A lookup for {keyword} should reach the right sentence.",
+            "Looking up {keyword} may find it.",
+        ),
+    ),
+    "lookup_again": _combos(
+        (
+            "That sentence is not the one I need.",
+            "This match doesn't answer it.",
+            "Not what I'm after.",
+            "That hit is about something else.",
+            "Close, but that is not the fact I need.",
+        ),
+        (
+            "I'll look up {keyword} again.",
+            'Let me try the next "{keyword}" result.',
+            "The next result for {keyword} may be it.",
+            "Another lookup for {keyword}.",
+        ),
+    ),
+    "next_search": _combos(
+        ("{fact}.", "So {fact}.", "The page says {fact}.", "Good: {fact}.", "Found it: {fact}."),
+        (
+            "Next I need to search {b} and {need}.",
+            "Now I'll search {b} to {need_verb}.",
+            "So I need to search {b} next and {need}.",
+            "Let me search {b} and {need}.",
+        ),
+    ),
+    "pick_similar": _combos(
+        (
+            "There is no page called exactly {name}, but {title} is listed.",
+            "The search for {name} lists similar pages, among them {title}.",
+            "{name} has no page of its own; the list shows {title}.",
+            "Several pages match {name}; {title} is the one that fits.",
+            "The exact title {name} does not exist, but {title} appears in the list.",
+        ),
+        (
+            "I'll search {title}.",
+            "Let me open {title}.",
+            "{title} should be the right page, so I'll search it.",
+            "Searching {title} next.",
+        ),
+    ),
+    "search_phrase": _combos(
+        (
+            "I have not seen a page for {title_hint} yet.",
+            "The next page I need is not linked by its exact name.",
+            "I still need the page behind {phrase}.",
+            "{phrase} should lead to the page I need.",
+            "The facts I need are probably on the page for {phrase}.",
+        ),
+        (
+            "Let me search {phrase}.",
+            "I'll search {phrase} and see what comes up.",
+            "Searching {phrase}.",
+            "A search for {phrase} should find it or list similar pages.",
+        ),
+    ),
+    "give_up": _combos(
+        (
+            "I could not find {wanted} on {page}.",
+            "The lookups on {page} ran out without {wanted}.",
+            "{page} does not seem to state {wanted}.",
+            "No sentence I can reach on {page} gives {wanted}.",
+            "I have not managed to read {wanted} on {page}.",
+        ),
+        (
+            "I'll go on with what I have.",
+            "Let me move on.",
+            "I will continue without it.",
+            "I'll work with the facts I found.",
+        ),
+    ),
+    "finish_bridge": _combos(
+        ("{fact}.", "The page says {fact}.", "So {fact}.", "I found that {fact}.", "Now I know {fact}."),
+        (
+            "So the answer is {answer}.",
+            "The answer is therefore {answer}.",
+            "That makes the answer {answer}.",
+            "So {answer} answers the question.",
+        ),
+    ),
+    "finish_order": _combos(
+        (
+            "{fact_a}, and {fact_b}.",
+            "{fact_a}, while {fact_b}.",
+            "I read that {fact_a} and {fact_b}.",
+            "So {fact_a}; {fact_b}.",
+            "Comparing: {fact_a}, whereas {fact_b}.",
+        ),
+        (
+            "{value_a} against {value_b}, so the answer is {answer}.",
+            "That puts {answer} ahead, so the answer is {answer}.",
+            "So {answer} is the answer.",
+            "Comparing {value_a} with {value_b}, {answer} wins.",
+        ),
+    ),
+    "finish_yes_no": _combos(
+        (
+            "{fact_a}, and {fact_b}.",
+            "{fact_a}, while {fact_b}.",
+            "I read that {fact_a} and {fact_b}.",
+            "So {fact_a}; {fact_b}.",
+            "Both pages are read: {fact_a}, and {fact_b}.",
+        ),
+        (
+            "{relation}, so {answer}.",
+            "{relation}; the answer is {answer}.",
+            "{relation}. So the answer is {answer}.",
+            "Since {relation_lower}, the answer is {answer}.",
+        ),
+    ),
+    "finish_read": _combos(
+        (
+            "{evidence}",
+            "I read: {evidence}",
+            "The page says: {evidence}",
+            "From what I read: {evidence}",
+            "The key sentence is: {evidence}",
+        ),
+        (
+            "So the answer is {answer}.",
+            "The answer is therefore {answer}.",
+            "That makes the answer {answer}.",
+            "So {answer} answers the question.",
+        ),
+    ),
+    "finish_unsure": _combos(
+        (
+            "I could not read everything I needed.",
+            "I am out of steps to look further.",
+            "The pages I read do not settle it fully.",
+            "I have not found the exact fact.",
+            "Not everything I needed was on the pages I reached.",
+        ),
+        (
+            "My best answer from what I read is {answer}.",
+            "I'll answer {answer}, the best match I have seen.",
+            "Going with {answer}.",
+            "I'll finish with {answer}.",
+        ),
+    ),
+}
+
+
+def phrasings(kind: str) -> tuple[str, ...]:
+    """The thought templates of one decision kind (for inspection and tests)."""
+    return THOUGHTS[kind]
+
+
+@dataclass
+class Target:
+    """A page the answer needs: its title, supporting sentences, lookup keywords and, for the
+    generated world, the value and fact the first supporting sentence states."""
+
+    title: str
+    evidence: tuple[str, ...]
+    keywords: tuple[str, ...]
+    value: str = ""
+    fact: str = ""
+    need: str = "find the facts the question needs"
+
+
+@dataclass
+class History:
+    """What the episode has shown: the text seen, the searches made, the page now open and its lookups."""
+
+    question: str
+    seen: str
+    searched: set[str]
+    page: str | None  # search argument that opened the current page
+    lookups: list[tuple[str, str]]  # (keyword, observation) since that page opened
+    last_action: str
+
+    @classmethod
+    def read(cls, episode: Episode) -> History:
+        question = episode.task or (episode.first_observation or "").removeprefix("Question: ")
+        seen, searched, page, lookups = [question], set(), None, []
+        for turn in episode.turns:
+            observation = turn.observation or ""
+            seen.append(observation)
+            verb, arg = _parse(turn.action)
+            if verb == "search":
+                searched.add(arg.casefold())
+                if observation and not observation.startswith(("Could not find", "Invalid action")):
+                    page, lookups = arg, []
+            elif verb == "lookup":
+                lookups.append((arg.casefold(), observation))
+        last = _parse(episode.turns[-1].action) if episode.turns else ("", "")
+        return cls(question, "\n".join(seen), searched, page, lookups, f"{last[0]}[{last[1]}]")
+
+    def has_seen(self, text: str) -> bool:
+        """Whether ``text`` appeared (ignoring case and spacing) in the question or an observation."""
+        return bool(text) and " ".join(text.split()).casefold() in " ".join(self.seen.split()).casefold()
+
+
+def _parse(action: str) -> tuple[str, str]:
+    match = _ACTION.match(action or "")
+    return (match.group("verb").lower(), match.group("arg").strip()) if match else ("", "")
+
+
+def _key(title: str) -> str:
+    """A title as the env matches it: case-folded, whitespace collapsed."""
+    return " ".join(title.split()).casefold()
+
+
+def _base_name(title: str) -> str:
+    """``Iris Vantell (architect)`` -> ``Iris Vantell``."""
+    return re.sub(r"\s*\([^)]*\)\s*$", "", title).strip()
+
+
+def _number(value: str) -> float | None:
+    text = value.replace(",", "").strip().lower()
+    if text in _NUMBER_WORDS:
+        return float(_NUMBER_WORDS[text])
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _targets(question: str, gold: dict[str, Any]) -> list[Target]:
+    """The pages to read, in reading order: the gold hops, or for official data one target per
+    supporting title (titles the question names first)."""
+    if gold.get("hops"):
+        return [
+            Target(
+                h["title"],
+                (gold["evidence"][i] if i < len(gold["evidence"]) else "",),
+                tuple(h.get("keywords", ())),
+                h["value"],
+                h["fact"],
+                h["need"],
+            )
+            for i, h in enumerate(gold["hops"])
+        ]
+    evidence: dict[str, list[str]] = {}
+    for (title, _), sentence in zip(gold["supporting_facts"], gold["evidence"], strict=True):
+        evidence.setdefault(title, []).append(sentence)
+    titles = sorted(evidence, key=lambda t: _base_name(t).casefold() not in question.casefold())
     question_words = {w.lower() for w in _WORD.findall(question)} - _STOPWORDS
-    hops = []
+    targets = []
     for title in titles:
-        sentence = sentences[title]
-        words = _WORD.findall(sentence)
-        shared = [w for w in words if w.lower() in question_words and w.lower() not in title.lower()]
-        keyword = (shared or sorted(words, key=len, reverse=True) or [title])[0]
-        hops.append({"title": title, "keyword": keyword, "fact": sentence.rstrip(". "), "need": "find the relevant facts",
-                     "evidence": sentence})
-    return hops
+        sentences = tuple(s for s in evidence[title] if s)
+        words = [w for s in sentences for w in _WORD.findall(s) if w.lower() not in title.lower()]
+        keywords = [w for w in words if w.lower() in question_words] + [
+            w for w in words if w.lower() not in _STOPWORDS
+        ]
+        fact = sentences[0].rstrip(". ") if sentences else ""
+        targets.append(Target(title, sentences, tuple(dict.fromkeys(keywords)), fact=fact))
+    return targets
 
 
-class HotPotQAExpert(Agent):
-    """Scripted teacher for ``hotpotqa``: search each supporting page, look up what the first sentences
-    do not show, finish with the gold answer."""
+class HotPotQAExpert(Expert):
+    """Scripted teacher for ``hotpotqa``: reads the supporting pages it is told matter (search, then
+    lookup what the first sentences do not show) and answers from what it read."""
 
-    description = "scripted HotPotQA expert: follows the supporting facts (privileged) with ReAct thoughts"
+    env_name = "hotpotqa"
+    description = (
+        "scripted HotPotQA expert: reads the supporting pages (gold says which) and answers from them"
+    )
 
     def __init__(self, **kwargs: Any):
         super().__init__()
@@ -63,40 +368,230 @@ class HotPotQAExpert(Agent):
             raise TypeError(f"HotPotQAExpert takes no options, got {sorted(kwargs)}")
 
     def step(self, episode: Episode, observation: str, info: dict[str, Any]) -> AgentStep:
-        start = time.perf_counter()
-        thought, action = self._decide(episode, info or episode.info)
-        return AgentStep(thought=thought, action=action, text=format_turn(thought, action),
-                         latency_s=time.perf_counter() - start)
+        return self._turn(episode, info)
 
-    def _decide(self, episode: Episode, info: dict[str, Any]) -> tuple[str, str]:
+    def relabel(self, episode: Episode, info: dict[str, Any]) -> AgentStep:
+        """The turn this expert plays next after ``episode`` (any history, e.g. a student's)."""
+        return self._turn(episode, info)
+
+    def _turn(self, episode: Episode, info: dict[str, Any]) -> AgentStep:
+        start = time.perf_counter()
         gold = info.get("gold") or episode.info.get("gold")
         if not gold:
-            raise ValueError("HotPotQAExpert needs info['gold'] from the hotpotqa env (reset info)")
-        answer = gold["answer"]
-        hops = [dict(h, evidence=gold["evidence"][i] if i < len(gold["evidence"]) else "") for i, h in enumerate(gold["hops"])]
-        if not hops:
-            hops = _hops_from_evidence(episode.task, gold)
-        conclusion = gold.get("conclusion") or f"So the answer is {answer}."
-        finish = f"Finish[{answer}]"
-        if not episode.turns:
-            plan = gold.get("plan") or f"I need to search {' and '.join(h['title'] for h in hops)} to answer the question."
-            return plan, f"Search[{hops[0]['title']}]" if hops else finish
-        searches = [i for i, turn in enumerate(episode.turns) if turn.action.startswith("Search[")]
-        index = len(searches) - 1
-        hop = hops[index]
-        since_search = episode.turns[searches[-1]:]
-        seen = any(hop["evidence"] and hop["evidence"] in (t.observation or "") for t in since_search)
-        last = episode.turns[-1]
-        exhausted = (last.observation or "").startswith(("No more results", "Could not find"))
-        steps_left = int(info.get("max_steps", episode.info.get("max_steps", 7))) - len(episode.turns)
-        if seen or exhausted or steps_left <= 1:
-            found = f"{hop['fact']}. " if seen else ""
-            if index + 1 < len(hops) and steps_left > 1:
-                nxt = hops[index + 1]
-                return f"{found}So I need to search {nxt['title']} next and {nxt['need']}.", f"Search[{nxt['title']}]"
-            return f"{found}{conclusion}", finish
-        keyword = hop["keyword"]
-        if last.action == f"Lookup[{keyword}]":
-            return f"This is not the sentence I need. I will look up {keyword} again.", f"Lookup[{keyword}]"
-        wanted = hop["need"].removeprefix("find ")
-        return f"It does not say {wanted}. So I need to look up {keyword}.", f"Lookup[{keyword}]"
+            raise ValueError(
+                "HotPotQAExpert needs info['gold'] (the supporting facts) from the hotpotqa env; "
+                "it uses them to know which pages matter"
+            )
+        thought, action = _Decision(episode, info, gold).decide()
+        return AgentStep(
+            thought=thought,
+            action=action,
+            text=format_turn(thought, action),
+            latency_s=time.perf_counter() - start,
+        )
+
+
+class _Decision:
+    """One decision of the expert, from the episode's history and the gold facts."""
+
+    def __init__(self, episode: Episode, info: dict[str, Any], gold: dict[str, Any]):
+        self.history = History.read(episode)
+        self.question = self.history.question
+        self.targets = _targets(self.question, gold)
+        self.gold_answer = str(gold.get("answer", ""))
+        self.generated = bool(gold.get("hops"))
+        max_steps = int(info.get("max_steps") or episode.info.get("max_steps") or DEFAULT_MAX_STEPS)
+        self.steps_left = max_steps - len(episode.turns)
+        seed = f"{info.get('task_id') or episode.info.get('task_id') or self.question}:{len(episode.turns)}"
+        self.rng = random.Random(zlib.crc32(seed.encode()))
+        self.first_turn = not episode.turns
+
+    def say(self, kind: str, **facts: str) -> str:
+        return self.rng.choice(THOUGHTS[kind]).format(**facts)
+
+    # --- the policy ------------------------------------------------------------------------------
+    def decide(self) -> tuple[str, str]:
+        if self.steps_left <= 1 or not self.targets:
+            return self.finish()
+        previous_done: Target | None = None
+        for target in self.targets:
+            if self._read(target):
+                previous_done = target
+                continue
+            move = self._work_on(target, previous_done)
+            if move is not None:
+                return move
+        return self.finish()
+
+    def _read(self, target: Target) -> bool:
+        return all(self.history.has_seen(s) for s in target.evidence if s)
+
+    def _work_on(self, target: Target, previous: Target | None) -> tuple[str, str] | None:
+        """The next action towards reading ``target``, or None when it cannot be reached."""
+        h = self.history
+        if h.page is not None and _key(h.page) == _key(target.title):
+            return self._lookup(target)
+        search = self._search_argument(target)
+        if search is None:
+            return None
+        argument, how = search
+        if self.first_turn:
+            return self._plan(argument), f"Search[{argument}]"
+        if how == "similar":
+            return self.say("pick_similar", name=_base_name(argument), title=argument), f"Search[{argument}]"
+        if previous is not None and previous.fact and h.has_seen(previous.evidence[0]):
+            need, verb = self._need(target)
+            return self.say(
+                "next_search", fact=previous.fact, b=argument, need=need, need_verb=verb
+            ), f"Search[{argument}]"
+        if how == "phrase":
+            return self.say("search_phrase", phrase=argument, title_hint=argument), f"Search[{argument}]"
+        need, verb = self._need(target)
+        return self.say(
+            "next_search", fact=self._last_fact(), b=argument, need=need, need_verb=verb
+        ), f"Search[{argument}]"
+
+    def _last_fact(self) -> str:
+        for target in reversed(self.targets):
+            if target.fact and self._read(target):
+                return target.fact
+        return f"I have read about {self.history.page}" if self.history.page else "Nothing is open yet"
+
+    def _search_argument(self, target: Target) -> tuple[str, str] | None:
+        """(argument, how): the exact title if seen ("title"), listed ("similar"), else its base name or a
+        seen phrase sharing its words ("phrase"); None when every seen route was tried."""
+        h = self.history
+        title, base = target.title, _base_name(target.title)
+        if h.has_seen(title) and title.casefold() not in h.searched:
+            listed = f"'{title}'" in h.seen or f'"{title}"' in h.seen
+            return title, "similar" if listed and base != title else "title"
+        if base != title and h.has_seen(base) and base.casefold() not in h.searched:
+            return base, "title"
+        if title.casefold() in h.searched and base.casefold() in h.searched:
+            return None
+        title_words = {w.lower() for w in _WORD.findall(title)}
+        phrases = {p.rstrip(".'&-") for p in _CAPITALISED.findall(h.seen)}
+        phrases = sorted(p for p in phrases if p and p.casefold() not in h.searched)
+        scored = [(len(title_words & {w.lower() for w in _WORD.findall(p)}), len(p), p) for p in phrases]
+        scored = [s for s in scored if s[0] > 0]
+        return (max(scored)[2], "phrase") if scored else None
+
+    def _plan(self, argument: str) -> str:
+        first = self.targets[0]
+        if len(self.targets) > 1 and self._is_comparison():
+            need, verb = self._need(first)
+            return self.say(
+                "plan_compare",
+                a=argument,
+                b=_base_name(self.targets[1].title)
+                if self.history.has_seen(_base_name(self.targets[1].title))
+                else "the other one",
+                need=need,
+                need_verb=verb,
+            )
+        need, verb = self._need(first)
+        rest, rest_verb = self._need(self.targets[-1]) if len(self.targets) > 1 else ("answer", "answer")
+        return self.say("plan", a=argument, need=need, need_verb=verb, rest=rest, rest_verb=rest_verb)
+
+    @staticmethod
+    def _need(target: Target) -> tuple[str, str]:
+        """The plan clause ("find who directed it") and its long form ("find out who directed it")."""
+        need = target.need
+        return need, need.replace("find ", "find out ", 1) if need.startswith("find ") else need
+
+    def _lookup(self, target: Target) -> tuple[str, str] | None:
+        h = self.history
+        exhausted = {k for k, obs in h.lookups if obs.startswith("No more results")}
+        usable = [k for k in target.keywords if h.has_seen(k) and k.casefold() not in exhausted]
+        page = h.page or target.title
+        wanted = target.need.removeprefix("find ") if target.need else "what I need"
+        if not usable:
+            return self._give_up(target, page, wanted)
+        keyword = usable[0]
+        if h.last_action.casefold() == f"lookup[{keyword}]".casefold():
+            return self.say("lookup_again", keyword=keyword), f"Lookup[{keyword}]"
+        return self.say("lookup", page=page, wanted=wanted, keyword=keyword), f"Lookup[{keyword}]"
+
+    def _give_up(self, target: Target, page: str, wanted: str) -> tuple[str, str] | None:
+        later = self.targets[self.targets.index(target) + 1 :]
+        for nxt in later:
+            search = self._search_argument(nxt)
+            if search is not None:
+                thought = self.say("give_up", page=page, wanted=wanted)
+                return f"{thought} Next I'll search {search[0]}.", f"Search[{search[0]}]"
+        return self.finish()
+
+    # --- answering -------------------------------------------------------------------------------
+    def _is_comparison(self) -> bool:
+        q = self.question.casefold()
+        return q.startswith(_YES_NO_OPENERS) or (
+            " or " in q and all(_base_name(t.title).casefold() in q for t in self.targets[:2])
+        )
+
+    def finish(self) -> tuple[str, str]:
+        move = self._finish_generated() if self.generated else self._finish_official()
+        return move if move is not None else self._finish_unsure()
+
+    def _finish_generated(self) -> tuple[str, str] | None:
+        read = [t for t in self.targets if self._read(t)]
+        if len(read) < len(self.targets):
+            return None
+        if not self._is_comparison():
+            last = self.targets[-1]
+            return self.say("finish_bridge", fact=last.fact, answer=last.value), f"Finish[{last.value}]"
+        a, b = self.targets[0], self.targets[1]
+        facts = {"fact_a": a.fact, "fact_b": b.fact, "value_a": a.value, "value_b": b.value}
+        if self.question.casefold().startswith(_YES_NO_OPENERS):
+            same = a.value.casefold() == b.value.casefold()
+            relation = f"{a.value} and {b.value} are {'the same' if same else 'different'}"
+            if same:
+                relation = f"Both are {a.value}"
+            answer = "yes" if same else "no"
+            return self.say(
+                "finish_yes_no",
+                **facts,
+                relation=relation,
+                relation_lower=relation[0].lower() + relation[1:],
+                answer=answer,
+            ), f"Finish[{answer}]"
+        va, vb = _number(a.value), _number(b.value)
+        if va is None or vb is None or va == vb:
+            return None
+        wording = self.question
+        for target in (a, b):
+            wording = wording.replace(_base_name(target.title), " ")
+        smaller_wins = bool(set(re.findall(r"[a-z]+", wording.casefold())) & set(_SMALLER_WINS))
+        winner = a if (va < vb) == smaller_wins else b
+        answer = _base_name(winner.title)
+        return self.say("finish_order", **facts, answer=answer), f"Finish[{answer}]"
+
+    def _finish_official(self) -> tuple[str, str] | None:
+        answer = self.gold_answer
+        read = [s for t in self.targets for s in t.evidence if s and self.history.has_seen(s)]
+        if answer.casefold() in ("yes", "no") and len(read) >= 2:
+            relation = "Set side by side, these two facts settle it"
+            return self.say(
+                "finish_yes_no",
+                fact_a=read[0].rstrip(". "),
+                fact_b=read[-1].rstrip(". "),
+                relation=relation,
+                relation_lower=relation[0].lower() + relation[1:],
+                answer=answer,
+            ), f"Finish[{answer}]"
+        if answer and self.history.has_seen(answer):
+            evidence = next((s for s in read if answer.casefold() in s.casefold()), read[-1] if read else "")
+            if evidence:
+                return self.say("finish_read", evidence=evidence, answer=answer), f"Finish[{answer}]"
+        return None
+
+    def _finish_unsure(self) -> tuple[str, str]:
+        h = self.history
+        read_values = [t.value for t in self.targets if t.value and h.has_seen(t.value)]
+        guess = read_values[-1] if read_values else (h.page or _first_phrase(self.question))
+        return self.say("finish_unsure", answer=guess), f"Finish[{guess}]"
+
+
+def _first_phrase(question: str) -> str:
+    phrases = _CAPITALISED.findall(question)
+    candidates = [p for p in phrases[1:] if p] or phrases or question.split()[:1]
+    return candidates[0] if candidates else "unknown"

@@ -4,13 +4,13 @@ Bundled layout, ``<cache>/hotpotqa/world-<version>-seed<seed>/``:
 
 - ``pages.jsonl``: one ``{"title", "sentences"}`` object per page;
 - ``train.json``, ``dev.json``, ``test.json``: HotPotQA question records (``_id, question, answer,
-  type, supporting_facts``) without ``context`` (the pages are shared), plus ``hops``, ``plan`` and
-  ``conclusion`` for the expert;
+  type, supporting_facts``) without ``context`` (the pages are shared), plus ``hops`` for the expert;
 - ``manifest.json``: written last; its presence means the directory is complete.
 
 ``load(data)`` picks the source: ``data`` (a path), else ``$HOTPOTQA_DATA``, else the bundle. A file
 path is read as an official HotPotQA file (:mod:`envs.hotpotqa.official`); a directory as a bundle.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,8 +26,9 @@ from envs.hotpotqa.pages import Page, PageStore
 from envs.hotpotqa.tasks import Hop, HotPotQAData, Question
 from envs.hotpotqa.world import SPLIT_SIZES, generate_world
 
-#: bump whenever world.py's output changes, so caches built by an older generator are not reused
-BUNDLE_VERSION = "v2"
+#: bump whenever the generated world changes (world, names, builder, prose, questions), so caches
+#: built by an older generator are not reused
+BUNDLE_VERSION = "v3"
 BUNDLE_SEED = 0
 DATA_ENV_VAR = "HOTPOTQA_DATA"
 MANIFEST = "manifest.json"
@@ -44,10 +45,14 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_bundle(directory: Path, store: PageStore, splits: dict[str, list[Question]], **manifest: Any) -> Path:
+def write_bundle(
+    directory: Path, store: PageStore, splits: dict[str, list[Question]], **manifest: Any
+) -> Path:
     """Write a world in the bundled layout (manifest last) and return ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
-    pages = "".join(json.dumps({"title": p.title, "sentences": list(p.sentences)}) + "\n" for p in store.pages)
+    pages = "".join(
+        json.dumps({"title": p.title, "sentences": list(p.sentences)}) + "\n" for p in store.pages
+    )
     _write_atomic(directory / "pages.jsonl", pages)
     for split, questions in splits.items():
         _write_atomic(directory / f"{split}.json", json.dumps([q.to_json() for q in questions]))
@@ -63,27 +68,40 @@ def ensure_bundled() -> Path:
         return directory
     start = time.perf_counter()
     store, splits = generate_world(BUNDLE_SEED, SPLIT_SIZES)
-    return write_bundle(directory, store, splits, version=BUNDLE_VERSION, seed=BUNDLE_SEED,
-                        generation_s=round(time.perf_counter() - start, 2))
+    return write_bundle(
+        directory,
+        store,
+        splits,
+        version=BUNDLE_VERSION,
+        seed=BUNDLE_SEED,
+        generation_s=round(time.perf_counter() - start, 2),
+    )
 
 
 def _question(path: Path, n: int, record: dict[str, Any]) -> Question:
     try:
         return Question(
-            id=record["_id"], question=record["question"], answer=record["answer"], type=record["type"],
+            id=record["_id"],
+            question=record["question"],
+            answer=record["answer"],
+            type=record["type"],
             supporting_facts=tuple((t, int(i)) for t, i in record["supporting_facts"]),
-            hops=tuple(Hop(**h) for h in record.get("hops", ())),
-            plan=record.get("plan", ""), conclusion=record.get("conclusion", ""))
+            hops=tuple(Hop(**{**h, "keywords": tuple(h["keywords"])}) for h in record.get("hops", ())),
+        )
     except (KeyError, TypeError, ValueError) as err:
-        raise ValueError(f"{path}: record {n} is malformed ({err!r}); expected the bundled question format") from err
+        raise ValueError(
+            f"{path}: record {n} is malformed ({err!r}); expected the bundled question format"
+        ) from err
 
 
 def load_bundle(directory: str | Path) -> HotPotQAData:
     """Read a world written by :func:`write_bundle`."""
     directory = Path(directory)
     if not (directory / MANIFEST).exists():
-        raise FileNotFoundError(f"{directory}: no {MANIFEST}; expected a bundled HotPotQA world "
-                                "(pages.jsonl, <split>.json, manifest.json) or an official HotPotQA JSON file")
+        raise FileNotFoundError(
+            f"{directory}: no {MANIFEST}; expected a bundled HotPotQA world "
+            "(pages.jsonl, <split>.json, manifest.json) or an official HotPotQA JSON file"
+        )
     pages_path = directory / "pages.jsonl"
     pages = []
     with pages_path.open(encoding="utf-8") as lines:
@@ -98,7 +116,7 @@ def load_bundle(directory: str | Path) -> HotPotQAData:
             continue
         records = json.loads(split_path.read_text(encoding="utf-8"))
         splits[split_path.stem] = [_question(split_path, n, r) for n, r in enumerate(records)]
-    return HotPotQAData(store=PageStore(pages), splits=splits, source=str(directory))
+    return HotPotQAData(store=PageStore(pages), splits=splits, source=str(directory), data_source="generated")
 
 
 @lru_cache(maxsize=4)
@@ -116,6 +134,8 @@ def load(data: str | Path | None = None) -> HotPotQAData:
     path = Path(chosen).expanduser().resolve()
     if not path.exists():
         source = "data=" if data is not None else f"${DATA_ENV_VAR}="
-        raise FileNotFoundError(f"{source}{chosen}: no such file or directory "
-                                "(expected an official HotPotQA JSON file or a bundled world directory)")
+        raise FileNotFoundError(
+            f"{source}{chosen}: no such file or directory "
+            "(expected an official HotPotQA JSON file or a bundled world directory)"
+        )
     return _load_cached(str(path))

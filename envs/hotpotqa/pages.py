@@ -6,6 +6,7 @@ successful search, (b) pages through the sentences that contain a lookup keyword
 lists, so pages are stored that way and no text splitting is needed (which also avoids ReAct's
 ``'. '``-splitting artefacts such as doubled full stops).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -17,19 +18,24 @@ SUMMARY_SENTENCES = 5
 
 @dataclass(frozen=True)
 class Page:
-    """One encyclopaedia page: its unique title and its sentences in order."""
+    """One encyclopaedia page: its unique title and its sentences in order (empty ones hidden from views)."""
 
     title: str
     sentences: tuple[str, ...]
 
+    @property
+    def visible(self) -> list[str]:
+        """The non-empty sentences, in order."""
+        return [s for s in self.sentences if s]
+
     def summary(self, n: int = SUMMARY_SENTENCES) -> str:
-        """The first ``n`` sentences joined by spaces (what ``search[title]`` shows)."""
-        return " ".join(self.sentences[:n])
+        """The first ``n`` non-empty sentences joined by spaces (what ``search[title]`` shows)."""
+        return " ".join(self.visible[:n])
 
     def sentences_with(self, keyword: str) -> list[str]:
-        """Every sentence that contains ``keyword``, ignoring case, in page order (what ``lookup`` pages through)."""
+        """The sentences containing ``keyword``, ignoring case, in page order (what ``lookup`` shows)."""
         needle = keyword.lower()
-        return [s for s in self.sentences if needle in s.lower()]
+        return [s for s in self.visible if needle in s.lower()]
 
 
 def title_key(title: str) -> str:

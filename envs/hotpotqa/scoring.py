@@ -5,6 +5,7 @@ An answer is normalised by lower-casing, removing ASCII punctuation, removing th
 their bags of tokens, except that a ``yes``/``no``/``noanswer`` prediction or gold answer scores 0
 unless both sides are identical after normalisation.
 """
+
 from __future__ import annotations
 
 import re

@@ -2,9 +2,10 @@
 
 A :class:`Question` carries HotPotQA's fields (``_id, question, answer, type, supporting_facts``).
 Questions of the generated world also carry :class:`Hop` records: for each page to visit, what it
-says and a lookup keyword that reaches the supporting sentence first. They are privileged data for
+says and the lookup keywords that reach the supporting sentence first. They are privileged data for
 the scripted expert (never shown in observations).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -23,27 +24,28 @@ class Hop:
 
     ``need``: what to find there, as a plan clause ("find who directed it");
     ``fact``: what the supporting sentence establishes ("Dark Harbour was directed by Marlow Vance");
-    ``value``: the entity or value found; ``keyword``: a lookup keyword whose first hit on the page
-    is the supporting sentence; ``sentence``: that sentence's index on the page.
+    ``value``: the entity or value found, as the sentence writes it; ``sentence``: that sentence's
+    index on the page; ``keywords``: lookup keywords (relation words, never the value) whose first
+    hit on the page is that sentence, best first (empty when the sentence is among the first five).
     """
 
     title: str
     sentence: int
-    keyword: str
+    keywords: tuple[str, ...]
     value: str
     fact: str
     need: str
 
     def to_json(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("title", "sentence", "keyword", "value", "fact", "need")}
+        record = {k: getattr(self, k) for k in ("title", "sentence", "value", "fact", "need")}
+        return {**record, "keywords": list(self.keywords)}
 
 
 @dataclass(frozen=True)
 class Question:
-    """One HotPotQA question; ``supporting_facts`` are ``(title, sentence index)`` pairs.
-
-    ``hops`` (generated world only) are in reasoning order; ``plan`` and ``conclusion`` are the
-    first and last thoughts of a worked solution (empty for official data).
+    """One HotPotQA question; ``supporting_facts`` are ``(title, sentence index)`` pairs, indices into
+    the page's sentences as the source file numbers them. ``hops`` (generated world only) are in
+    reasoning order.
     """
 
     id: str
@@ -52,11 +54,9 @@ class Question:
     type: str
     supporting_facts: tuple[tuple[str, int], ...]
     hops: tuple[Hop, ...] = ()
-    plan: str = ""
-    conclusion: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        """The record as stored on disk: HotPotQA's keys, plus ``hops``/``plan``/``conclusion`` when set."""
+        """The record as stored on disk: HotPotQA's keys, plus ``hops`` when set."""
         record: dict[str, Any] = {
             "_id": self.id,
             "question": self.question,
@@ -65,17 +65,20 @@ class Question:
             "supporting_facts": [[t, i] for t, i in self.supporting_facts],
         }
         if self.hops:
-            record.update(hops=[h.to_json() for h in self.hops], plan=self.plan, conclusion=self.conclusion)
+            record["hops"] = [h.to_json() for h in self.hops]
         return record
 
 
 @dataclass
 class HotPotQAData:
-    """A page store and the questions of each split played over it; ``source`` names where it came from."""
+    """A page store and the questions of each split played over it; ``source`` names where it came
+    from and ``data_source`` is what ``info["data_source"]`` reports: ``"generated"`` for a generated
+    world, else the official file's path."""
 
     store: PageStore
     splits: dict[str, list[Question]]
     source: str
+    data_source: str
     by_id: dict[str, dict[str, Question]] = field(init=False)
 
     def __post_init__(self) -> None:

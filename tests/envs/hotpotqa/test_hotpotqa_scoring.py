@@ -1,4 +1,5 @@
 """EM/F1 against the official HotPotQA evaluation's behaviour on its tricky cases."""
+
 import pytest
 
 from envs.hotpotqa.scoring import exact_match, f1, normalize_answer
