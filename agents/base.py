@@ -25,7 +25,9 @@ class AgentStep:
 
     ``text`` is the completion exactly as produced (``Thought: ...\\nAction: ...``).
     LM agents also fill ``token_ids`` (the generated tokens) and, when asked to log them,
-    ``topk_ids`` / ``topk_logprobs`` (one list of k per generated token).
+    ``topk_ids`` / ``topk_logprobs`` (one list of k per generated token), and record the context
+    they were produced in: ``n_dropped_turns`` (earlier turns left out of the prompt by
+    :mod:`agents.context`) and ``prompt_tokens`` (the length of the prompt fed to the model).
     """
 
     thought: str
@@ -37,6 +39,8 @@ class AgentStep:
     n_reason_tokens: int | None = None
     n_act_tokens: int | None = None
     latency_s: float = 0.0
+    n_dropped_turns: int | None = None
+    prompt_tokens: int | None = None
 
 
 @dataclass

@@ -7,7 +7,9 @@ instructions=agents.prompts.instructions(env))`` and is tokenised piece by piece
 distillation data builder (``distill.data.encode_episode``) tokenises a logged episode: [bos] +
 header + each earlier turn's *generated* token ids + its ``Observation:`` block. So a student sees
 at play time exactly the ids it was trained on. Over ``max_prompt_tokens`` the oldest turns give
-way to the ``(... N earlier turns omitted ...)`` line, as in ``build_prompt``. With
+way to the ``(... N earlier turns omitted ...)`` line by the one rule of :mod:`agents.context`; each
+``AgentStep`` records ``n_dropped_turns`` and ``prompt_tokens``, so ``distill.data`` rebuilds exactly
+the context every logged token (and its top-k) was produced in. With
 ``chat_template=True`` (pretrained chat models) the prompt text goes through the tokenizer's chat
 template as one user message instead.
 
@@ -31,9 +33,10 @@ from typing import Any
 import torch
 
 from agents.base import Agent, AgentStep
+from agents.context import fit_ids, omitted_note
 from agents.prompts import few_shot as env_few_shot
 from agents.prompts import instructions as env_instructions
-from agents.react import Turn, build_prompt, completion_end, header, parse, render_turn
+from agents.react import Turn, completion_end, fit_prompt, header, parse, render_turn
 
 DEFAULT_TOPK = 20
 #: an ``Action:`` line whose ``name[argument]`` action has closed its bracket (WebShop, HotPotQA)
@@ -166,17 +169,23 @@ class LMAgent(Agent):
 
     def prompt_ids(self, slot: int) -> list[int]:
         """Token ids of the prompt for the next turn of the episode in ``slot``."""
+        return self.prompt(slot)[0]
+
+    def prompt(self, slot: int) -> tuple[list[int], int]:
+        """(prompt ids for the next turn of the episode in ``slot``, earlier turns left out of it)."""
+        self.load()  # sets the default max_prompt_tokens from the model's context length
         episode = self._episode(slot)
         first = episode.first_observation or ""
+        budget = int(self.max_prompt_tokens or 0)
         if self.chat_template and getattr(self.tokenizer, "chat_template", None):
-            text = build_prompt(
+            text, dropped = fit_prompt(
                 episode.task, first, episode.turns, self.instructions, self.few_shot,
-                max_tokens=self.max_prompt_tokens, count_tokens=lambda s: len(self._ids(s)),
+                max_tokens=budget, count_tokens=lambda s: len(self._ids(s)),
             )
             messages = [{"role": "user", "content": text}]
             ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
             ids = ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids
-            return list(ids)[-self.max_prompt_tokens:]
+            return list(ids)[-budget:], dropped
         head = self._bos() + self._ids(header(episode.task, first, self.instructions, self.few_shot))
         generated = self._turn_ids.get(slot, [])
         blocks = []
@@ -184,17 +193,7 @@ class LMAgent(Agent):
             completion, observation = render_turn(turn)
             ids = generated[i] if i < len(generated) else self._ids(completion)
             blocks.append(ids + self._ids(observation or "\n"))
-        budget = self.max_prompt_tokens - len(head)
-        kept: list[list[int]] = []
-        for block in reversed(blocks):  # the same rule as build_prompt: newest turns first, the latest always
-            if kept and len(block) > budget:
-                break
-            kept.append(block)
-            budget -= len(block)
-        dropped = len(blocks) - len(kept)
-        note = self._ids(f"(... {dropped} earlier turns omitted ...)\n") if dropped else []
-        ids = head + note + [t for block in reversed(kept) for t in block]
-        return ids[-self.max_prompt_tokens:]
+        return fit_ids(head, blocks, budget, lambda n: self._ids(omitted_note(n)))
 
     # --- generation --------------------------------------------------------------------------------
     @torch.no_grad()
@@ -283,19 +282,23 @@ class LMAgent(Agent):
         for start in range(0, len(slots), self.batch_size):
             chunk = slots[start:start + self.batch_size]
             began = time.perf_counter()
-            generated = self.generate([self.prompt_ids(slot) for slot in chunk])
+            prompts = [self.prompt(slot) for slot in chunk]
+            generated = self.generate([ids for ids, _ in prompts])
             share = (time.perf_counter() - began) / len(chunk)
-            for slot, result in zip(chunk, generated):
-                steps.append(self._to_step(slot, result, share))
+            for slot, result, (ids, dropped) in zip(chunk, generated, prompts):
+                steps.append(self._to_step(slot, result, share, dropped, len(ids)))
         return steps
 
-    def _to_step(self, slot: int, result: _Generated, latency_s: float) -> AgentStep:
+    def _to_step(
+        self, slot: int, result: _Generated, latency_s: float, n_dropped_turns: int, prompt_tokens: int
+    ) -> AgentStep:
         parsed = parse(result.text)
         n_reason = n_act = None
         if getattr(self.tokenizer, "is_fast", False):
-            from distill.spans import token_masks
+            from distill.spans import completion_masks_from_ids
 
-            reason, act = token_masks(result.text, self.tokenizer)
+            # the generated ids as training splices them: every one in exactly one span
+            reason, act = completion_masks_from_ids(self.tokenizer, result.token_ids)
             n_reason, n_act = sum(reason), sum(act)
         self._episode(slot).turns.append(Turn(thought=parsed.thought, action=parsed.action, text=result.text))
         self._turn_ids.setdefault(slot, []).append(list(result.token_ids))
@@ -304,4 +307,5 @@ class LMAgent(Agent):
             topk_ids=result.topk_ids if self.log_topk else None,
             topk_logprobs=result.topk_logprobs if self.log_topk else None,
             n_reason_tokens=n_reason, n_act_tokens=n_act, latency_s=latency_s,
+            n_dropped_turns=n_dropped_turns, prompt_tokens=prompt_tokens,
         )

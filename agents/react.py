@@ -18,6 +18,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from agents.context import omitted_note, turns_to_drop
+
 _ACTION = re.compile(r"^[ \t>]*action(?:[ \t]*\d+)?[ \t]*:[ \t]*(?P<rest>.*)$", re.IGNORECASE | re.MULTILINE)
 #: an ``Action:`` line with content, ended by a newline: where a completion stops
 _ACTION_LINE_END = re.compile(r"^[ \t>]*action(?:[ \t]*\d+)?[ \t]*:[ \t]*\S[^\n]*\n", re.IGNORECASE | re.MULTILINE)
@@ -134,6 +136,29 @@ def approx_tokens(text: str) -> int:
     return (len(text) + 3) // 4
 
 
+def fit_prompt(
+    task: str,
+    first_observation: str,
+    turns: Sequence[Turn],
+    instructions: str = "",
+    few_shot: Sequence[str] = (),
+    max_tokens: int | None = None,
+    count_tokens: Callable[[str], int] = approx_tokens,
+) -> tuple[str, int]:
+    """(prompt for the next turn, number of earlier turns left out). Over ``max_tokens`` the oldest
+    turns are dropped by :func:`agents.context.turns_to_drop` (a line says how many); the header and
+    the latest turn always stay."""
+    head = header(task, first_observation, instructions, few_shot)
+    blocks = ["".join((c, o or "\n")) for c, o in map(render_turn, turns)]
+    dropped = 0
+    if max_tokens is not None:
+        dropped = turns_to_drop(
+            count_tokens(head), [count_tokens(b) for b in blocks], max_tokens,
+            lambda n: count_tokens(omitted_note(n)),
+        )
+    return head + (omitted_note(dropped) if dropped else "") + "".join(blocks[dropped:]), dropped
+
+
 def build_prompt(
     task: str,
     first_observation: str,
@@ -143,19 +168,5 @@ def build_prompt(
     max_tokens: int | None = None,
     count_tokens: Callable[[str], int] = approx_tokens,
 ) -> str:
-    """The prompt for the next turn. Over ``max_tokens``, the oldest turns are dropped first (a line
-    says how many); the header and the latest turn always stay."""
-    head = header(task, first_observation, instructions, few_shot)
-    blocks = ["".join((c, o or "\n")) for c, o in map(render_turn, turns)]
-    if max_tokens is None:
-        return head + "".join(blocks)
-    budget = max_tokens - count_tokens(head)
-    kept: list[str] = []
-    for block in reversed(blocks):
-        if kept and count_tokens(block) > budget:
-            break
-        kept.append(block)
-        budget -= count_tokens(block)
-    dropped = len(blocks) - len(kept)
-    note = f"(... {dropped} earlier turns omitted ...)\n" if dropped else ""
-    return head + note + "".join(reversed(kept))
+    """The prompt for the next turn (:func:`fit_prompt` without the count)."""
+    return fit_prompt(task, first_observation, turns, instructions, few_shot, max_tokens, count_tokens)[0]

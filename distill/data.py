@@ -11,10 +11,20 @@ completion; prompt and observation tokens are in neither. When the log holds the
 were generated — re-tokenising a completion can give other ids — so the teacher's top-k lines up
 token by token; their span masks come from the decoded characters of each spliced token.
 
-An episode longer than ``max_length`` tokens is split into windows of consecutive turns that each
-keep the prompt header, and the turn before the window's first one as context without loss (the
-observation it ends with is what the first completion answers); later windows carry the ``(... N earlier turns omitted ...)`` line that
-``agents.react.build_prompt`` writes when it drops old turns.
+Every completion token is in exactly one span (``distill.spans.partition_completion``: the newline
+ending a Thought is reason, the tokens ending the action line are act), so SAD and token-KD train
+the same tokens.
+
+Context. Each completion is trained under exactly the prompt it was produced in. The LM agent logs,
+per step, ``n_dropped_turns`` and ``prompt_tokens``; with ``logged_context=True`` those rebuild the
+prompt (header, the ``(... N earlier turns omitted ...)`` note, the kept turns; the last
+``prompt_tokens`` ids when even that was over the agent's budget) by the one rule of
+:mod:`agents.context`, so logged top-k line up with the context they were computed in. Episodes
+without a logged context (expert demos), or ``logged_context=False``, get the context that same
+rule gives with the training budget (``max_length`` minus the completion's length). Consecutive
+steps that share a context prefix share one training sequence (a *window*); earlier turns in it
+carry no loss. Once old turns are being dropped, nearly every step is its own window: exactness
+costs roughly one ``max_length`` sequence per late step.
 
 Every per-token list of an :class:`Example` is indexed by *token* position; :func:`collate` shifts
 them to *logit* positions (what ``distill.losses`` expects).
@@ -22,6 +32,7 @@ them to *logit* positions (what ``distill.losses`` expects).
 from __future__ import annotations
 
 import math
+import warnings
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,9 +43,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from agents.context import context_ids, omitted_note, turns_to_drop
 from agents.prompts import instructions as env_instructions
 from agents.react import Turn, header, render_turn
-from distill.spans import offsets_to_masks, segment, token_masks
+from distill.spans import completion_masks_from_ids, completion_token_masks
 
 #: columns every episodes.parquet must have for training
 REQUIRED_COLUMNS = ("run_id", "env", "episode", "step", "task", "observation", "completion")
@@ -54,6 +66,13 @@ class EpisodeLog:
     token_ids: list[list[int]] | None = None
     topk_ids: list[list[list[int]]] | None = None
     topk_logprobs: list[list[list[float]]] | None = None
+    n_dropped_turns: list[int] | None = None  # per step: earlier turns the agent's prompt left out
+    prompt_tokens: list[int] | None = None  # per step: length of the prompt the agent was fed
+
+    @property
+    def has_context(self) -> bool:
+        """True when the log records the context of every step (an LM agent's episode)."""
+        return self.n_dropped_turns is not None and self.prompt_tokens is not None
 
     def turns(self) -> list[Turn]:
         """The agent's turns, each followed by the next step's observation (the last by none)."""
@@ -132,6 +151,15 @@ def _episode_from_rows(file: Path, key: str, rows: pd.DataFrame) -> EpisodeLog:
                         f"{file}: episode {key} step {s}: topk_ids/topk_logprobs must hold one k-list per "
                         f"generated token ({len(ids)} token_ids); got {len(top)} / {len(lps)}"
                     )
+    if {"n_dropped_turns", "prompt_tokens"} <= set(rows.columns) and rows["prompt_tokens"].notna().all():
+        ep.n_dropped_turns = [int(d) for d in rows["n_dropped_turns"]]
+        ep.prompt_tokens = [int(p) for p in rows["prompt_tokens"]]
+        for s, dropped, length in zip(steps, ep.n_dropped_turns, ep.prompt_tokens):
+            if not 0 <= dropped <= max(0, s - 1) or length < 1:
+                raise ValueError(
+                    f"{file}: episode {key} step {s}: n_dropped_turns={dropped}, prompt_tokens={length}; "
+                    f"expected 0..{max(0, s - 1)} dropped turns and a prompt of >= 1 token"
+                )
     return ep
 
 
@@ -164,23 +192,11 @@ def _normalise(text: str) -> str:
     return " ".join(text.split())
 
 
-def spliced_offsets(tokenizer: Any, ids: Sequence[int]) -> tuple[str, list[tuple[int, int]]]:
-    """The decoded text of ``ids`` and each token's (start, end) character range in it."""
-    text = tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
-    offsets, previous = [], 0
-    for i in range(1, len(ids) + 1):
-        prefix = tokenizer.decode(ids[:i], skip_special_tokens=False, clean_up_tokenization_spaces=False)
-        end = min(max(previous, len(prefix)), len(text))  # a split UTF-8 character decodes late
-        offsets.append((previous, end))
-        previous = end
-    return text, offsets
-
-
 def _completion(tokenizer: Any, ep: EpisodeLog, step: int, text: str) -> _Piece:
     """The tokens of one completion with their span masks (spliced from the log when it has them)."""
     if ep.token_ids is None:
         ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-        reason, act = token_masks(text, tokenizer)
+        reason, act = completion_token_masks(text, tokenizer)
         return _Piece(ids, reason, act, completion=True)
     ids = ep.token_ids[step]
     vocab = len(tokenizer)
@@ -189,7 +205,6 @@ def _completion(tokenizer: Any, ep: EpisodeLog, step: int, text: str) -> _Piece:
             f"episode {ep.key} step {step}: logged token_ids include {max(ids)} outside the tokenizer's "
             f"{vocab} ids; the student must share the teacher's vocabulary"
         )
-    decoded, offsets = spliced_offsets(tokenizer, ids)
     plain = _normalise(tokenizer.decode(ids, skip_special_tokens=True))
     logged = _normalise(text)
     if not (plain.startswith(logged) or logged.startswith(plain)):
@@ -197,59 +212,127 @@ def _completion(tokenizer: Any, ep: EpisodeLog, step: int, text: str) -> _Piece:
             f"episode {ep.key} step {step}: logged token_ids decode to {plain[:80]!r} but the completion is "
             f"{logged[:80]!r}; the tokenizer differs from the one that generated these episodes"
         )
-    reason, act = offsets_to_masks(offsets, len(decoded), segment(decoded))
+    reason, act = completion_masks_from_ids(tokenizer, ids)
     piece = _Piece(list(ids), reason, act, completion=True)
     if ep.topk_ids is not None and ep.topk_logprobs is not None:
         piece.topk_ids, piece.topk_logprobs = ep.topk_ids[step], ep.topk_logprobs[step]
     return piece
 
 
-def _context_only(piece: _Piece) -> _Piece:
-    """The same tokens with no loss on them (a turn shown only as context)."""
-    none = [False] * len(piece.ids)
-    return _Piece(piece.ids, none, list(none), False)
+def _context_only(ids: list[int]) -> _Piece:
+    """Tokens shown as context, with no loss on them."""
+    return _Piece(ids, [False] * len(ids), [False] * len(ids), False)
 
 
-def omitted_note(dropped: int) -> str:
-    """The line ``agents.react.build_prompt`` writes in place of ``dropped`` old turns."""
-    return f"(... {dropped} earlier turns omitted ...)\n"
+@dataclass(frozen=True)
+class _Context:
+    """The prompt a step's completion follows: the header, the note for ``dropped`` left-out turns
+    and the turns after them; ``keep`` (when set) cuts it to its last ``keep`` ids."""
+
+    dropped: int
+    keep: int | None = None
 
 
-def encode_episode(ep: EpisodeLog, tokenizer: Any, max_length: int, instructions: str | None = None) -> list[Example]:
-    """The training sequence(s) of one episode: one, or windows of turns when it exceeds ``max_length``."""
-    instructions = env_instructions(ep.env) if instructions is None else instructions
-    bos = _bos(tokenizer)
-    head = _plain(tokenizer, header(ep.task, ep.observations[0], instructions))
-    head = _Piece(bos + head.ids, [False] * (len(bos) + len(head.ids)), [False] * (len(bos) + len(head.ids)), False)
-    turns: list[list[_Piece]] = []
-    for step, turn in enumerate(ep.turns()):
-        completion, observation = render_turn(turn)
-        turns.append([_completion(tokenizer, ep, step, completion), _plain(tokenizer, observation or "\n")])
+class _Episode:
+    """One episode tokenised piece by piece: header ids, completion pieces, observation-block ids."""
 
-    windows: list[list[_Piece]] = []
-    current: list[_Piece] = [head]
-    used, first = len(head.ids), 0
-    for index, pieces in enumerate(turns):
-        size = sum(len(p.ids) for p in pieces)
-        if used + size > max_length and index > first:
-            windows.append(current)
-            # the new window shows the turn before as context (no loss), as the agent's prompt does:
-            # the observation that turn ``index`` answers is part of it
-            context = [_context_only(piece) for piece in turns[index - 1]]
-            note = _plain(tokenizer, omitted_note(index - 1))
-            current = [head, note, *context]
-            if sum(len(p.ids) for p in current) + size > max_length:
-                note = _plain(tokenizer, omitted_note(index))
-                current = [head, note]
-            used, first = sum(len(p.ids) for p in current), index
-        if used >= max_length - 8:
-            raise ValueError(
-                f"episode {ep.key}: its prompt alone is {used} tokens; raise max_length above {max_length}"
-            )
-        current.extend(pieces)
-        used += size
-    windows.append(current)
-    return [_join(f"{ep.key}#{w}", pieces, max_length) for w, pieces in enumerate(windows)]
+    def __init__(self, ep: EpisodeLog, tokenizer: Any, instructions: str) -> None:
+        self.ep, self.tokenizer = ep, tokenizer
+        self.head = _bos(tokenizer) + _plain(tokenizer, header(ep.task, ep.observations[0], instructions)).ids
+        self.completions: list[_Piece] = []
+        self.observations: list[list[int]] = []
+        for step, turn in enumerate(ep.turns()):
+            completion, observation = render_turn(turn)
+            self.completions.append(_completion(tokenizer, ep, step, completion))
+            self.observations.append(_plain(tokenizer, observation or "\n").ids)
+        self.blocks = [c.ids + o for c, o in zip(self.completions, self.observations)]
+        self._notes: dict[int, list[int]] = {}
+
+    def note(self, dropped: int) -> list[int]:
+        if dropped not in self._notes:
+            self._notes[dropped] = _plain(self.tokenizer, omitted_note(dropped)).ids
+        return self._notes[dropped]
+
+    def context_length(self, step: int, dropped: int) -> int:
+        note = len(self.note(dropped)) if dropped else 0
+        return len(self.head) + note + sum(len(b) for b in self.blocks[dropped:step])
+
+    def fitted(self, max_length: int) -> list[_Context]:
+        """Every step's context by the agent's rule (:func:`agents.context.fit_ids`), with the room
+        ``max_length`` leaves for the step's completion as the budget."""
+        contexts = []
+        for step, completion in enumerate(self.completions):
+            budget = max_length - len(completion.ids)
+            lengths = [len(b) for b in self.blocks[:step]]
+            if budget < 1:
+                raise ValueError(
+                    f"episode {self.ep.key} step {step}: its completion alone is {len(completion.ids)} tokens; "
+                    f"raise max_length above {max_length}"
+                )
+            dropped = turns_to_drop(len(self.head), lengths, budget, lambda n: len(self.note(n)))
+            over = self.context_length(step, dropped) > budget  # then it keeps its last `budget` ids
+            contexts.append(_Context(dropped, budget if over else None))
+        return contexts
+
+    def logged(self, max_length: int) -> list[_Context]:
+        """Every step's context as the log records it, checked against the rebuilt prompt's length."""
+        assert self.ep.n_dropped_turns is not None and self.ep.prompt_tokens is not None
+        contexts = []
+        for step, (dropped, length) in enumerate(zip(self.ep.n_dropped_turns, self.ep.prompt_tokens)):
+            rebuilt = self.context_length(step, dropped)
+            only_latest = dropped == max(0, step - 1)
+            if rebuilt != length and not (rebuilt > length and only_latest):
+                raise ValueError(
+                    f"episode {self.ep.key} step {step}: the agent's prompt had {length} tokens but the context "
+                    f"rebuilt from the log ({dropped} turns dropped) has {rebuilt}: the episode was played with "
+                    "another prompt (few-shot examples, instructions, chat template) or tokenizer, so its logged "
+                    "top-k cannot be matched to a training context; use --teacher-signal logits"
+                )
+            if length + len(self.completions[step].ids) > max_length:
+                raise ValueError(
+                    f"episode {self.ep.key} step {step}: the agent's prompt ({length} tokens) and completion "
+                    f"({len(self.completions[step].ids)}) exceed max_length={max_length}; raise max_length to at "
+                    "least the agent's max_prompt_tokens + max_new_tokens"
+                )
+            contexts.append(_Context(dropped, None if rebuilt == length else length))
+        return contexts
+
+    def window(self, context: _Context, steps: range) -> list[_Piece]:
+        """The pieces of one training sequence: ``context`` (no loss), then the turns ``steps``."""
+        if context.keep is not None:
+            ids = context_ids(self.head, self.blocks[:steps.start], context.dropped, self.note(context.dropped))
+            pieces = [_context_only(ids[-context.keep:])]
+        else:
+            pieces = [_context_only(self.head)]
+            if context.dropped:
+                pieces.append(_context_only(self.note(context.dropped)))
+            pieces += [_context_only(b) for b in self.blocks[context.dropped:steps.start]]
+        for step in steps:
+            pieces += [self.completions[step], _context_only(self.observations[step])]
+        return pieces
+
+
+def encode_episode(
+    ep: EpisodeLog, tokenizer: Any, max_length: int, instructions: str | None = None, *, logged_context: bool = True
+) -> list[Example]:
+    """The training sequence(s) of one episode: one, or several windows when contexts differ.
+
+    ``logged_context``: rebuild the context each step was logged with, when the log records it (an
+    error when it cannot be rebuilt); False: always the agent's rule with the training budget."""
+    episode = _Episode(ep, tokenizer, env_instructions(ep.env) if instructions is None else instructions)
+    use_log = logged_context and ep.has_context
+    contexts = episode.logged(max_length) if use_log else episode.fitted(max_length)
+    windows: list[tuple[_Context, range]] = []
+    for step, context in enumerate(contexts):
+        last = windows[-1] if windows else None
+        if last is not None and context.keep is None and last[0] == context:
+            windows[-1] = (context, range(last[1].start, step + 1))  # the same prefix: one sequence
+        else:
+            windows.append((context, range(step, step + 1)))
+    return [
+        _join(f"{ep.key}#{w}", episode.window(context, steps), max_length)
+        for w, (context, steps) in enumerate(windows)
+    ]
 
 
 def _bos(tokenizer: Any) -> list[int]:
@@ -259,6 +342,7 @@ def _bos(tokenizer: Any) -> list[int]:
 
 
 def _join(key: str, pieces: list[_Piece], max_length: int) -> Example:
+    """One :class:`Example` of ``pieces``; what follows the last completion is cut at ``max_length``."""
     ids: list[int] = []
     reason: list[bool] = []
     act: list[bool] = []
@@ -278,7 +362,9 @@ def _join(key: str, pieces: list[_Piece], max_length: int) -> Example:
         else:
             topk_ids += [[] for _ in p.ids]
             topk_lps += [[] for _ in p.ids]
-    cut = slice(0, max_length)  # a single over-long turn is cut at the end
+    if any(completion[max_length:]):
+        raise AssertionError(f"{key}: a completion token lies beyond max_length={max_length}")
+    cut = slice(0, max_length)
     example = Example(
         key, ids[cut], reason[cut], act[cut], completion[cut],
         topk_ids[cut] if any_topk else None, topk_lps[cut] if any_topk else None,
@@ -306,9 +392,23 @@ def _mean_topk_entropy(example: Example) -> float:
     return float(np.mean(values)) if values else 0.0
 
 
-def encode_episodes(episodes: Sequence[EpisodeLog], tokenizer: Any, max_length: int) -> list[Example]:
-    """Every episode's sequence(s), in episode order."""
-    return [ex for ep in episodes for ex in encode_episode(ep, tokenizer, max_length)]
+def encode_episodes(
+    episodes: Sequence[EpisodeLog], tokenizer: Any, max_length: int, *, logged_context: bool = True
+) -> list[Example]:
+    """Every episode's sequence(s), in episode order (``logged_context`` as in :func:`encode_episode`).
+
+    With ``logged_context``, episodes that logged top-k but not their context (logs older than the
+    ``n_dropped_turns`` / ``prompt_tokens`` columns) are encoded by the rule, with a warning: their
+    top-k may have been produced under another prompt."""
+    unknown = [ep.key for ep in episodes if logged_context and ep.topk_ids is not None and not ep.has_context]
+    if unknown:
+        warnings.warn(
+            f"{len(unknown)} episode(s) (e.g. {unknown[0]}) logged top-k but not the context they were produced "
+            "in (no n_dropped_turns/prompt_tokens columns): their top-k are paired with the context the "
+            "prompt-fitting rule gives at this max_length, which may differ from the agent's",
+            stacklevel=2,
+        )
+    return [ex for ep in episodes for ex in encode_episode(ep, tokenizer, max_length, logged_context=logged_context)]
 
 
 def split_heldout(episodes: Sequence[EpisodeLog], fraction: float, seed: int) -> tuple[list[EpisodeLog], list[EpisodeLog]]:

@@ -7,16 +7,20 @@ a teacher is either full logits of the same shape as the student's, or a top-k p
 
 KL is forward KL(p_T ‖ p_S) on temperature-softened distributions, multiplied by T² as in standard
 KD. With a top-k teacher the distribution is the k logged tokens plus one *tail* bucket holding the
-remaining mass (the student's tail is its probability outside those k ids); temperature is applied
-to these k + 1 buckets. It is computed in fp32 over chunks of the sequence; under autograd each chunk
+remaining mass, at temperature 1 as logged; the student is bucketed the same way at temperature 1 (its
+tail is its probability outside those k ids), and then both k + 1 bucket vectors are softened by T, so
+a student equal to the teacher has KL 0 at every T. It is computed in fp32 over chunks of the sequence; under autograd each chunk
 is recomputed in the backward pass (activation checkpointing), so the fp32 (B, T, V) intermediates of a
 49k vocabulary never all live at once.
 
 ``normalizer`` (keyword): the count to divide the masked sum by. The default is the mask's own
 count (a mean); the trainer passes the global count over all micro-batches and processes, so that
-gradient accumulation and DDP give the same loss as one big batch.
+gradient accumulation and DDP give the same loss as one big batch. SAD's default objective divides
+both span sums by that same completion-token count, so SAD with λ_r = λ_a = 1 *is* token-KD.
 """
 from __future__ import annotations
+
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -37,13 +41,17 @@ def _kl_full(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -
 
 
 def _kl_topk(student: torch.Tensor, ids: torch.Tensor, logprobs: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Per-position KL over the k logged tokens plus a tail bucket: (B, C, V), (B, C, k) x2 -> (B, C)."""
-    log_q_all = F.log_softmax(student.float() / temperature, dim=-1)  # (B, C, V)
+    """Per-position KL over the k logged tokens plus a tail bucket: (B, C, V), (B, C, k) x2 -> (B, C).
+
+    Both sides are bucketed at temperature 1 (the teacher's log-probs are logged at T = 1), then both
+    bucket vectors are tempered: tempering the student over the full vocabulary before bucketing would
+    compare two different functions of T and give KL > 0 for a student equal to the teacher."""
+    log_q_all = F.log_softmax(student.float(), dim=-1)  # (B, C, V), T = 1
     log_q_top = log_q_all.gather(-1, ids)  # (B, C, k)
     # a finite fill (not -inf) keeps logsumexp's backward finite when the k ids cover the vocabulary
     outside = log_q_all.scatter(-1, ids, -1e4)  # (B, C, V): the student's tail tokens only
     log_q_tail = torch.logsumexp(outside, dim=-1, keepdim=True)  # (B, C, 1)
-    log_q = torch.cat([log_q_top, log_q_tail], dim=-1)  # (B, C, k+1)
+    log_q = F.log_softmax(torch.cat([log_q_top, log_q_tail], dim=-1) / temperature, dim=-1)  # (B, C, k+1)
 
     lp = logprobs.float()  # (B, C, k), at temperature 1 as logged
     tail_mass = 1.0 - lp.exp().sum(-1, keepdim=True)  # (B, C, 1)
@@ -113,6 +121,12 @@ def token_kd_loss(
     return temperature**2 * _divide(masked_sum(kl, mask), mask, normalizer)
 
 
+#: how SAD divides its span sums: "sum" (the paper's objective, one normaliser for both spans, so
+#: λ_r = λ_a = 1 is token-KD), or "per_span_mean" (each span's mean KL, an ablation)
+SpanNorm = Literal["sum", "per_span_mean"]
+SPAN_NORMS: tuple[str, ...] = ("sum", "per_span_mean")
+
+
 def sad_loss(
     student_logits: torch.Tensor,
     teacher: Teacher,
@@ -122,16 +136,31 @@ def sad_loss(
     lambda_act: float = 1.0,
     temperature: float = 1.0,
     *,
+    span_norm: SpanNorm = "sum",
+    normalizer: float | torch.Tensor | None = None,
     normalizers: tuple[float | torch.Tensor, float | torch.Tensor] | None = None,
     chunk: int = DEFAULT_CHUNK,
 ) -> torch.Tensor:
-    """Structured Agent Distillation: λ_r · T² · mean KL over reason tokens + λ_a · T² · mean KL over act tokens."""
+    """Structured Agent Distillation.
+
+    ``span_norm="sum"`` (default, the paper's): T² · (λ_r · Σ_reason KL + λ_a · Σ_act KL) / N, with N the
+    count token-KD divides by (``normalizer``; default the number of span tokens, which is the number of
+    completion tokens when the masks partition them), so λ_r = λ_a = 1 equals :func:`token_kd_loss`.
+    ``span_norm="per_span_mean"``: T² · (λ_r · mean_reason KL + λ_a · mean_act KL), each span divided by
+    its own count (``normalizers`` = (reason count, act count); default each mask's count).
+    """
+    if span_norm not in SPAN_NORMS:
+        raise ValueError(f"span_norm={span_norm!r}: expected one of {list(SPAN_NORMS)}")
     if bool((reason_mask.bool() & act_mask.bool()).any()):
         raise ValueError("reason_mask and act_mask overlap: a token may be in one span only")
     kl = kl_per_token(student_logits, teacher, temperature, chunk)  # (B, T)
+    reason_sum, act_sum = masked_sum(kl, reason_mask), masked_sum(kl, act_mask)
+    if span_norm == "sum":
+        spans = reason_mask.bool() | act_mask.bool()  # (B, T)
+        return temperature**2 * _divide(lambda_reason * reason_sum + lambda_act * act_sum, spans, normalizer)
     n_reason, n_act = normalizers if normalizers is not None else (None, None)
-    reason = _divide(masked_sum(kl, reason_mask), reason_mask, n_reason)
-    act = _divide(masked_sum(kl, act_mask), act_mask, n_act)
+    reason = _divide(reason_sum, reason_mask, n_reason)
+    act = _divide(act_sum, act_mask, n_act)
     return temperature**2 * (lambda_reason * reason + lambda_act * act)
 
 

@@ -11,6 +11,12 @@ Recognised, line by line (keywords case-insensitive, an optional step number bef
 
 A span starts at its keyword (for ``> command``, at the command) and ends at the end of its
 content; trailing whitespace and newlines are excluded.
+
+That is the character level (:func:`segment`, :func:`token_masks`). For training, the tokens of one
+*completion* are partitioned (:func:`completion_spans`, :func:`completion_token_masks`,
+:func:`completion_masks_from_ids`): the newline that ends a Thought is reason, the newline /
+end-of-turn / EOS tokens that end the action line are act, so SAD trains every completion token
+that token-KD trains and the λs are the only difference between them.
 """
 from __future__ import annotations
 
@@ -136,3 +142,74 @@ def offsets_to_masks(
         reason_mask.append(r > a)
         act_mask.append(a > 0 and a >= r)
     return reason_mask, act_mask
+
+
+def completion_spans(text: str) -> list[Span]:
+    """Spans of one completion that cover every character of it (see :func:`segment` for the
+    character-exact ones): the rest of a span's line (its newline too) joins that span; a line's
+    prefix before its span (indentation, ALFWorld's ``> ``) and any line between two spans join the
+    next span; unlabelled text before the first span is reasoning (as ``agents.react.parse`` reads
+    it) unless it is only whitespace; text after the last span joins it; a completion without any
+    span is passed to the env as its action, so it is one act span."""
+    spans = segment(text)
+    if not text:
+        return []
+    if not spans:
+        return [Span("act", 0, len(text))]
+    line_start = text.rfind("\n", 0, spans[0].start) + 1
+    covered: list[Span] = []
+    if text[:line_start].strip() and spans[0].kind == "act":
+        covered.append(Span("reason", 0, line_start))
+        start = line_start
+    else:
+        start = 0
+    for span, following in zip(spans, [*spans[1:], None]):
+        if following is None:
+            end = len(text)
+        else:
+            newline = text.find("\n", span.end, following.start)
+            end = following.start if newline < 0 else newline + 1
+        covered.append(Span(span.kind, start, end))
+        start = end
+    return covered
+
+
+def partition_completion(reason: Sequence[bool], act: Sequence[bool]) -> tuple[list[bool], list[bool]]:
+    """Token masks of one completion with every token in exactly one span: a token in neither (one
+    that decodes to no characters) joins the span before it, or reason at the start."""
+    if len(reason) != len(act):
+        raise ValueError(f"reason mask has {len(reason)} tokens, act mask {len(act)}; expected one length")
+    out_reason, out_act = [], []
+    current = "reason"
+    for r, a in zip(reason, act):
+        if r and a:
+            raise ValueError("a token is in both the reason and the act span")
+        current = "reason" if r else "act" if a else current
+        out_reason.append(current == "reason")
+        out_act.append(current == "act")
+    return out_reason, out_act
+
+
+def completion_token_masks(text: str, tokenizer) -> tuple[list[bool], list[bool]]:
+    """Per-token (reason, act) masks of one completion, every token in exactly one
+    (:func:`completion_spans`, then :func:`partition_completion`)."""
+    return partition_completion(*token_masks(text, tokenizer, completion_spans(text)))
+
+
+def decoded_offsets(tokenizer, ids: Sequence[int]) -> tuple[str, list[tuple[int, int]]]:
+    """The decoded text of ``ids`` (special tokens kept) and each token's (start, end) range in it."""
+    text = tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+    offsets, previous = [], 0
+    for i in range(1, len(ids) + 1):
+        prefix = tokenizer.decode(ids[:i], skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        end = min(max(previous, len(prefix)), len(text))  # a split UTF-8 character decodes late
+        offsets.append((previous, end))
+        previous = end
+    return text, offsets
+
+
+def completion_masks_from_ids(tokenizer, ids: Sequence[int]) -> tuple[list[bool], list[bool]]:
+    """:func:`completion_token_masks` of a completion given as generated token ids (not re-tokenised):
+    spans come from the decoded characters of each token."""
+    text, offsets = decoded_offsets(tokenizer, ids)
+    return partition_completion(*offsets_to_masks(offsets, len(text), completion_spans(text)))

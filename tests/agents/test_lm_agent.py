@@ -7,8 +7,9 @@ import pytest
 import torch
 
 import agents
+from agents.context import omitted_note
 from agents.lm import LMAgent, completion_end
-from agents.react import Turn, build_prompt
+from agents.react import build_prompt, header
 
 VOCAB = 320
 TEXTS = [
@@ -111,15 +112,46 @@ def test_prompt_is_the_react_prompt_with_the_generated_ids_spliced_in(tiny_model
     agent = LMAgent(tiny_model, env="webshop", max_new_tokens=16)
     agent.reset(INFOS[0], slot=3)
     agent._episode(3).observe("WebShop [Search]")
+    head = agent._bos() + agent._ids(header(INFOS[0]["task"], "WebShop [Search]", agent.instructions))
+    assert agent.prompt_ids(3) == head
     first = agent.tokenizer.decode(agent.prompt_ids(3), skip_special_tokens=True)
     assert first == build_prompt(INFOS[0]["task"], "WebShop [Search]", [], instructions=agent.instructions)
     step = agent.act("WebShop [Search]", slot=3)
     agent._episode(3).observe("Results page")
-    turns = [Turn(step.thought, step.action, text=agent.tokenizer.decode(step.token_ids), observation="Results page")]
-    text = build_prompt(INFOS[0]["task"], "WebShop [Search]", turns, instructions=agent.instructions)
-    decoded = agent.tokenizer.decode(agent.prompt_ids(3), skip_special_tokens=True)
-    assert decoded.split() == text.split()  # equal up to the newline a generated token may carry
-    assert step.n_reason_tokens is not None and step.n_act_tokens is not None
+    # the generated ids are not what re-tokenising their text gives, so splicing is observable
+    assert agent._ids(agent.tokenizer.decode(step.token_ids)) != step.token_ids
+    assert agent._ids(step.text) != step.token_ids
+    assert agent.prompt_ids(3) == head + step.token_ids + agent._ids("\nObservation: Results page\n")
+    assert step.n_reason_tokens + step.n_act_tokens == len(step.token_ids)
+    assert (step.n_dropped_turns, step.prompt_tokens) == (0, len(head))
+
+
+def test_prompt_over_budget_drops_old_turns_then_cuts_its_start(tiny_model):
+    agent = LMAgent(tiny_model, env="webshop", max_new_tokens=8)
+    fed = []
+    generate = agent.generate
+    agent.generate = lambda prompts: fed.extend(prompts) or generate(prompts)  # records what the model is fed
+    agent.reset(INFOS[0])
+    observations = ["WebShop [Search]", "Results", "Item page", "Item " * 30, "Done", "Back", "Bought"]
+    head = agent._bos() + agent._ids(header(INFOS[0]["task"], observations[0], agent.instructions))
+    budget = agent.max_prompt_tokens = len(head) + 70
+    steps = [agent.act(obs) for obs in observations]
+    blocks = [s.token_ids + agent._ids(f"\nObservation: {obs.strip()}\n") for s, obs in zip(steps, observations[1:])]
+
+    def context(step: int, dropped: int) -> list[int]:
+        return head + (agent._ids(omitted_note(dropped)) if dropped else []) + [t for b in blocks[dropped:step] for t in b]
+
+    cuts = 0
+    for step, (s, prompt) in enumerate(zip(steps, fed)):
+        dropped = s.n_dropped_turns
+        assert s.prompt_tokens == len(prompt) <= budget
+        if len(context(step, dropped)) <= budget:
+            assert prompt == context(step, dropped), step
+            assert dropped == 0 or len(context(step, dropped - 1)) > budget, "the fewest turns are dropped"
+        else:  # even the header and the latest turn are over: the prompt keeps its last `budget` ids
+            assert dropped == step - 1 and prompt == context(step, dropped)[-budget:]
+            cuts += 1
+    assert cuts == 1 and steps[-1].n_dropped_turns > 0
 
 
 def test_stop_rule():

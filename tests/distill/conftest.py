@@ -2,7 +2,8 @@
 
 The episodes are the ReAct authors' ALFWorld trajectories (agents/prompts/alfworld_3prompts.json),
 turned into this project's ``Thought: ... / Action: ...`` turns, and written as runs/<id>/episodes.parquet
-with the harness's schema. Top-k logs come from a real tiny teacher's forward pass over its episodes.
+with the harness's schema. Top-k logs come from a real tiny teacher: teacher-forced over the demos
+(``teacher_run``), or played as the LM agent with a prompt budget that drops turns (``played``).
 """
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ import pytest
 import torch
 
 from agents.prompts import HERE as PROMPTS_DIR
-from distill.data import EpisodeLog, encode_episode
 
 # one thread: on a shared 2-core machine, two threads per process oversubscribe it and run slower
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -90,37 +90,77 @@ def write_run(root: Path, run_id: str, rows: list[dict]) -> Path:
 
 
 @torch.no_grad()
-def add_teacher_topk(rows: list[dict], model_dir: Path, k: int) -> list[dict]:
-    """Log, per step, the completion's token ids and the teacher's top-k at each of them, from a
-    real forward pass of the teacher over the episode (what an LM teacher logs at rollout)."""
+def add_teacher_topk(rows: list[dict], model_dir: Path, k: int, max_prompt_tokens: int = 320) -> list[dict]:
+    """Log, per step, the completion's token ids, the teacher's top-k at each of them and the context
+    they were computed in, as an LM teacher logs them at rollout (teacher-forced on the demo's
+    completions): the prompt is fitted to ``max_prompt_tokens`` by the agents' rule."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from agents.context import fit_ids, omitted_note
+    from agents.prompts import instructions
+    from agents.react import header
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
-    frame = pd.DataFrame(rows)
+
+    def ids_of(text: str) -> list[int]:
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    bos = [tokenizer.bos_token_id] if tokenizer("a")["input_ids"][:1] == [tokenizer.bos_token_id] else []
     out = []
-    for (_, _), steps in frame.groupby(["run_id", "episode"], sort=True):
-        steps = steps.sort_values("step")
-        log = EpisodeLog("x", steps["env"].iloc[0], steps["task"].iloc[0], steps["observation"].tolist(), steps["completion"].tolist())
-        (example,) = encode_episode(log, tokenizer, max_length=100_000)
-        logprobs = torch.log_softmax(model(torch.tensor([example.input_ids])).logits[0].float(), -1)  # (T, V)
-        top = logprobs.topk(k, dim=-1)
-        runs, current = [], []
-        for t, in_completion in enumerate(example.completion_mask):
-            if in_completion:
-                current.append(t)
-            elif current:
-                runs.append(current)
-                current = []
-        if current:
-            runs.append(current)
-        assert len(runs) == len(steps), "every step's completion is one run of tokens"
-        for row, positions in zip(steps.to_dict("records"), runs):
-            row["token_ids"] = [example.input_ids[t] for t in positions]
-            row["topk_ids"] = [top.indices[t - 1].tolist() for t in positions]  # logits at t-1 predict token t
-            row["topk_logprobs"] = [top.values[t - 1].tolist() for t in positions]
+    for (_, _), steps in pd.DataFrame(rows).groupby(["run_id", "episode"], sort=True):
+        steps = steps.sort_values("step").to_dict("records")
+        head = bos + ids_of(header(steps[0]["task"], steps[0]["observation"], instructions(steps[0]["env"])))
+        blocks: list[list[int]] = []
+        for i, row in enumerate(steps):
+            prompt, dropped = fit_ids(head, blocks, max_prompt_tokens, lambda n: ids_of(omitted_note(n)))
+            completion = ids_of(row["completion"].strip())
+            logits = model(torch.tensor([prompt + completion])).logits[0, len(prompt) - 1:-1]  # (C, V)
+            top = torch.log_softmax(logits.float(), -1).topk(k, dim=-1)
+            row.update(token_ids=completion, topk_ids=top.indices.tolist(), topk_logprobs=top.values.tolist(),
+                       n_dropped_turns=dropped, prompt_tokens=len(prompt))
+            following = steps[i + 1]["observation"] if i + 1 < len(steps) else None
+            blocks.append(completion + ids_of("\n" if following is None else f"\nObservation: {following.strip()}\n"))
             out.append(row)
     return out
+
+
+def play_logged_episode(
+    model_dir: Path, episode: dict, *, max_prompt_tokens: int, max_new_tokens: int, long_step: int
+) -> tuple[list[dict], list[list[int]]]:
+    """An LM agent playing ``episode``'s observations in turn, logged as the harness logs it (token
+    ids, full-vocabulary top-k, ``n_dropped_turns``, ``prompt_tokens``), and the prompt ids it fed
+    its model at every step. The observation of ``long_step`` is made long enough that the header and
+    the latest turn alone exceed the budget (the branch that cuts the prompt's start)."""
+    from agents.lm import LMAgent
+
+    agent = LMAgent(model_dir, env="alfworld", max_new_tokens=max_new_tokens, max_prompt_tokens=max_prompt_tokens,
+                    log_topk=10_000, device="cpu")
+    fed: list[list[int]] = []
+    generate = agent.generate
+
+    def generate_and_record(prompts):
+        fed.extend(list(p) for p in prompts)
+        return generate(prompts)
+
+    agent.generate = generate_and_record
+    agent.reset({"task": episode["task"]})
+    observations = [episode["first_observation"], *(obs for _, _, obs in episode["turns"])]
+    rows = []
+    for step, observation in enumerate(observations[:-1]):
+        if step == long_step:
+            observation = " ".join([observation] * (max_prompt_tokens // 12))
+        s = agent.act(observation)
+        rows.append({
+            "run_id": "played", "env": "alfworld", "split": "train", "task_id": "played-0", "episode": 0,
+            "step": step, "observation": observation, "thought": s.thought, "action": s.action,
+            "completion": s.text, "reward": 0.0, "terminated": False, "truncated": False, "won": False,
+            "score": 0.0, "invalid_action": False, "n_reason_tokens": s.n_reason_tokens,
+            "n_act_tokens": s.n_act_tokens, "latency_s": s.latency_s, "task": episode["task"], "task_type": "",
+            "token_ids": s.token_ids, "topk_ids": s.topk_ids, "topk_logprobs": s.topk_logprobs,
+            "n_dropped_turns": s.n_dropped_turns, "prompt_tokens": s.prompt_tokens,
+        })
+    return rows, fed
 
 
 @pytest.fixture(scope="session")
@@ -156,14 +196,28 @@ def tiny_teacher(distill_root, expert_run) -> Path:
 
     config = SFTConfig(
         data=[str(expert_run)], out=str(distill_root / "teacher"), model="tiny", role="teacher",
-        max_steps=30, batch_size=4, micro_batch_size=4, max_length=384, lr=3e-3, warmup_steps=3,
-        eval_every=10, eval_fraction=0.2, save_every=30, progress=False, tensorboard=False,
+        loss_on="episode", max_steps=30, batch_size=4, micro_batch_size=4, max_length=384, lr=3e-3,
+        warmup_steps=3, eval_every=10, eval_fraction=0.2, save_every=30, progress=False, tensorboard=False,
     )
     return train(config)
 
 
 @pytest.fixture(scope="session")
 def teacher_run(distill_root, react_episodes, tiny_teacher) -> Path:
-    """The teacher's run with logged token ids and top-8 log-probs per completion token."""
+    """The teacher's run with logged token ids, top-8 log-probs per completion token and contexts."""
     rows = add_teacher_topk(episode_rows("teacher-run", react_episodes), tiny_teacher, k=8)
     return write_run(distill_root / "runs", "teacher-run", rows)
+
+
+#: the played episode's prompt budget and turn length (a training max_length of their sum fits every step)
+PLAY_PROMPT_TOKENS, PLAY_NEW_TOKENS = 360, 24
+
+
+@pytest.fixture(scope="session")
+def played(distill_root, react_episodes, tiny_teacher) -> tuple[Path, list[list[int]]]:
+    """(run directory, prompt ids fed at each step) of the tiny teacher played as an LM agent over
+    the longest ReAct episode with a prompt budget that drops old turns, and cuts one prompt."""
+    episode = max(react_episodes, key=lambda e: len(e["turns"]))
+    rows, fed = play_logged_episode(tiny_teacher, episode, max_prompt_tokens=PLAY_PROMPT_TOKENS,
+                                    max_new_tokens=PLAY_NEW_TOKENS, long_step=9)
+    return write_run(distill_root / "runs", "played", rows), fed

@@ -1,14 +1,15 @@
-"""Episode logs -> span-masked sequences: the text the agent saw, masks only on completions,
-spliced logged token ids, windows, batching."""
+"""Episode logs -> span-masked sequences: the text the agent saw, masks partitioning the completions,
+spliced logged token ids, the context each step was logged in, batching."""
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 import torch
-from conftest import completion_text, episode_rows, write_run
+from conftest import PLAY_NEW_TOKENS, PLAY_PROMPT_TOKENS, completion_text, episode_rows, write_run
 
+from agents.context import fit_ids, omitted_note
 from agents.prompts import instructions
-from agents.react import render
+from agents.react import header, render
 from distill.data import (
     BatchPlan,
     collate,
@@ -16,10 +17,10 @@ from distill.data import (
     encode_episodes,
     load_episodes,
     micro_batches,
-    omitted_note,
     split_heldout,
 )
-from distill.spans import token_masks
+from distill.losses import kl_per_token
+from distill.spans import completion_token_masks
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +38,13 @@ def test_sequence_is_the_rendered_episode_with_masks_only_on_completions(logs, b
     # the completion tokens decode to exactly the completions, in order
     completion_tokens = [i for i, m in zip(example.input_ids, example.completion_mask) if m]
     assert tok.decode(completion_tokens) == "".join(text[s:e] for s, e in ranges)
-    # every span token is a completion token; prompt and observation tokens are in no span
+    # the spans partition the completion tokens; prompt and observation tokens are in no span
     for r, a, c in zip(example.reason_mask, example.act_mask, example.completion_mask):
-        assert not (r and a)
-        assert c or not (r or a)
-    # the masks of each completion are token_masks of that completion
+        assert (r or a) == c and not (r and a)
+    # the masks of each completion are completion_token_masks of that completion
     expected_reason, expected_act = [], []
     for s, e in ranges:
-        r, a = token_masks(text[s:e], tok)
+        r, a = completion_token_masks(text[s:e], tok)
         expected_reason += r
         expected_act += a
     assert [r for r, c in zip(example.reason_mask, example.completion_mask) if c] == expected_reason
@@ -52,6 +52,7 @@ def test_sequence_is_the_rendered_episode_with_masks_only_on_completions(logs, b
     reason_text = tok.decode([i for i, m in zip(example.input_ids, example.reason_mask) if m])
     act_text = tok.decode([i for i, m in zip(example.input_ids, example.act_mask) if m])
     assert "Thought:" in reason_text and "Action:" not in reason_text and "Observation" not in reason_text
+    assert reason_text.count("\n") >= reason_text.count("Thought:"), "the newline ending each Thought is reason"
     assert act_text.startswith("Action: ") and "Thought" not in act_text and "Observation" not in act_text
 
 
@@ -75,7 +76,7 @@ def test_logged_token_ids_are_spliced_with_their_top_k(tmp_path, react_episodes,
     act_chars = "".join(ch for ch, a in zip(first, example.act_mask[start:start + n]) if a)
     reason_chars = "".join(ch for ch, r in zip(first, example.reason_mask[start:start + n]) if r)
     assert act_chars == first[first.index("Action:"):]
-    assert reason_chars == first[: first.index("\n")]
+    assert reason_chars == first[: first.index("\n") + 1]
     # collate puts each token's teacher top-k at the logit position that predicts it
     batch = collate([example], pad_id=0, topk=True)
     positions = [t for t, m in enumerate(example.completion_mask) if m]
@@ -95,30 +96,133 @@ def test_token_ids_from_another_tokenizer_are_a_clear_error(tmp_path, react_epis
         encode_episode(ep, bpe_tokenizer, max_length=100_000)
 
 
-def test_long_episodes_split_into_windows_that_keep_the_prompt(logs, bpe_tokenizer):
+def test_demo_windows_give_each_step_the_context_the_agent_rule_gives_it(logs, bpe_tokenizer):
     tok = bpe_tokenizer
     ep = max(logs, key=lambda e: len(e.completions))
     (whole,) = encode_episode(ep, tok, max_length=100_000)
-    windows = encode_episode(ep, tok, max_length=len(whole) // 3)
+    max_length = len(whole) // 3
+    windows = encode_episode(ep, tok, max_length=max_length)
     assert len(windows) >= 3
-    head = tok(f"{instructions('alfworld')}\n\n", add_special_tokens=False)["input_ids"]
-    trained_before = 0
-    for i, w in enumerate(windows):
-        assert len(w) <= len(whole) // 3
-        assert w.input_ids[: len(head)] == head
-        text = tok.decode(w.input_ids)
-        assert ("earlier turns omitted" in text) == (i > 0)
-        shown = text.count("\nAction: ")
-        if i:
-            # the turn before the window's first trained turn is shown as context (as build_prompt
-            # keeps it) unless it does not fit; the note counts the turns left out
-            with_context = omitted_note(trained_before - 1) in text
-            assert with_context or omitted_note(trained_before) in text
-            shown -= with_context
-        trained_before += shown
+
+    def ids_of(text: str) -> list[int]:
+        return tok(text, add_special_tokens=False)["input_ids"]
+
+    head = ids_of(header(ep.task, ep.observations[0], instructions(ep.env)))
+    blocks, step, dropped_any = [], 0, False
+    for w in windows:
+        assert len(w) <= max_length
+        runs = completion_runs(w.completion_mask)
+        for start, end in runs:
+            completion = w.input_ids[start:end]
+            # the context of every trained completion is the one the LM agent's rule builds with the
+            # room max_length leaves for that completion
+            expected, dropped = fit_ids(head, blocks, max_length - len(completion), lambda n: ids_of(omitted_note(n)))
+            assert w.input_ids[:start] == expected, f"step {step}"
+            dropped_any |= dropped > 0
+            following = ep.observations[step + 1] if step + 1 < len(ep.observations) else None
+            blocks.append(completion + ids_of("\n" if following is None else f"\nObservation: {following}\n"))
+            step += 1
+    assert step == len(ep.completions) and dropped_any
     # every completion token is trained on in exactly one window
     assert sum(sum(w.completion_mask) for w in windows) == sum(whole.completion_mask)
     assert sum(sum(w.act_mask) for w in windows) == sum(whole.act_mask)
+
+
+def completion_runs(mask: list[bool]) -> list[tuple[int, int]]:
+    """(start, end) of each run of True in ``mask``."""
+    runs, start = [], None
+    for t, m in enumerate([*mask, False]):
+        if m and start is None:
+            start = t
+        elif not m and start is not None:
+            runs.append((start, t))
+            start = None
+    return runs
+
+
+@pytest.fixture(scope="module")
+def played_log(played):
+    run, fed = played
+    (ep,) = load_episodes([run])
+    return ep, fed
+
+
+def test_played_episode_goes_through_every_branch_of_the_context_rule(played_log):
+    ep, fed = played_log
+    assert ep.has_context and len(ep.completions) >= 12
+    assert max(ep.n_dropped_turns) > 0, "old turns were dropped"
+    cut = [s for s, (d, p) in enumerate(zip(ep.n_dropped_turns, ep.prompt_tokens)) if d == s - 1 and p == PLAY_PROMPT_TOKENS]
+    assert cut, "one prompt was over the budget with only the latest turn kept"
+    assert [len(ids) for ids in fed] == ep.prompt_tokens
+
+
+def test_lm_agent_prompts_equal_the_encoded_logged_episode_id_for_id(played_log, tiny_teacher):
+    from transformers import AutoTokenizer
+
+    ep, fed = played_log
+    tok = AutoTokenizer.from_pretrained(tiny_teacher)
+    windows = encode_episode(ep, tok, max_length=PLAY_PROMPT_TOKENS + PLAY_NEW_TOKENS)
+    steps = [(w, start, end) for w in windows for start, end in completion_runs(w.completion_mask)]
+    assert len(steps) == len(ep.completions) and len(windows) < len(steps)
+    for step, (w, start, end) in enumerate(steps):
+        assert w.input_ids[:start] == fed[step], f"step {step}: the trained context is the fed prompt"
+        assert w.input_ids[start:end] == ep.token_ids[step]
+        assert w.topk_ids[start:end] == ep.topk_ids[step]
+
+
+@torch.no_grad()
+def test_logged_topk_agree_with_the_live_teacher_on_every_window(played_log, tiny_teacher):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    ep, _ = played_log
+    tok = AutoTokenizer.from_pretrained(tiny_teacher)
+    teacher = AutoModelForCausalLM.from_pretrained(tiny_teacher, dtype=torch.float32).eval()
+    windows = encode_episode(ep, tok, max_length=PLAY_PROMPT_TOKENS + PLAY_NEW_TOKENS)
+    tokens = 0
+    for w in windows:
+        batch = collate([w], pad_id=0, topk=True)
+        logits = teacher(input_ids=batch["input_ids"]).logits.float()  # (1, T, V)
+        mask = batch["completion_mask"][0]  # (T,)
+        assert torch.equal(logits[0, mask].argmax(-1), batch["topk_ids"][0, mask, 0]), w.key
+        # the log holds the full vocabulary (k = V), so this bucket KL is the full KL
+        kl = kl_per_token(logits, (batch["topk_ids"], batch["topk_logprobs"]))[0, mask]
+        assert float(kl.max()) < 1e-3, w.key
+        tokens += int(mask.sum())
+    assert tokens == sum(len(ids) for ids in ep.token_ids)
+
+
+def test_every_completion_token_is_in_exactly_one_span_in_logged_encodings(played_log, logs, tiny_teacher):
+    from transformers import AutoTokenizer
+
+    ep, _ = played_log
+    tok = AutoTokenizer.from_pretrained(tiny_teacher)
+    examples = encode_episode(ep, tok, max_length=PLAY_PROMPT_TOKENS + PLAY_NEW_TOKENS)
+    examples += encode_episodes(logs, tok, 384)
+    for example in examples:
+        for r, a, c in zip(example.reason_mask, example.act_mask, example.completion_mask):
+            assert (r or a) == c and not (r and a)
+    batch = collate(examples[:4], pad_id=0)
+    assert torch.equal(batch["reason_mask"] | batch["act_mask"], batch["completion_mask"])
+    assert not (batch["reason_mask"] & batch["act_mask"]).any()
+
+
+def test_a_logged_context_that_cannot_be_rebuilt_is_a_clear_error(played, tmp_path, tiny_teacher):
+    from transformers import AutoTokenizer
+
+    run, _ = played
+    frame = pd.read_parquet(run / "episodes.parquet")
+    frame.loc[frame["step"] == 3, "prompt_tokens"] += 5  # as if the agent had shown few-shot examples
+    (ep,) = load_episodes([write_run(tmp_path, "other-prompt", frame.to_dict("records"))])
+    tok = AutoTokenizer.from_pretrained(tiny_teacher)
+    with pytest.raises(ValueError, match="step 3: the agent's prompt had .* another prompt"):
+        encode_episode(ep, tok, max_length=PLAY_PROMPT_TOKENS + PLAY_NEW_TOKENS)
+    with pytest.raises(ValueError, match=r"exceed max_length=200; raise max_length"):
+        encode_episode(ep, tok, max_length=200)
+    # without the logged context (SFT, live-teacher logits) the agent's rule builds it
+    assert encode_episode(ep, tok, max_length=4096, logged_context=False)
+    frame.loc[frame["step"] == 3, "n_dropped_turns"] = 7
+    with pytest.raises(ValueError, match="step 3: n_dropped_turns=7"):
+        load_episodes([write_run(tmp_path, "bad-dropped", frame.to_dict("records"))])
 
 
 def test_missing_column_and_bad_steps_are_clear_errors(tmp_path, react_episodes):

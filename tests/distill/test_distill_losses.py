@@ -85,21 +85,77 @@ def test_no_gradient_from_prompt_or_observation_tokens(logits, masks):
         assert torch.all(s.grad.norm(dim=-1)[reason | act] > 0)
 
 
-def test_sad_equals_token_kd_when_spans_cover_the_completion(logits, masks):
+@pytest.mark.parametrize("temperature", [1.0, 2.0])
+@pytest.mark.parametrize("signal", ["logits", "topk"])
+def test_sad_with_unit_lambdas_is_token_kd_exactly(logits, masks, temperature, signal):
     student, teacher = logits
     reason, act = masks
     completion = reason | act
-    # reason covers every completion token, act none: the two losses coincide
+    teacher_signal = teacher if signal == "logits" else topk_of(teacher, 5)
+    kd = token_kd_loss(student, teacher_signal, completion, temperature)
+    sad = sad_loss(student, teacher_signal, reason, act, 1.0, 1.0, temperature)
+    assert abs(float(sad - kd)) < 1e-6
+    # with the trainer's global normaliser (the completion count over all micro-batches) too
+    n = 3 * completion.sum()
+    kd = token_kd_loss(student, teacher_signal, completion, temperature, normalizer=n)
+    assert abs(float(sad_loss(student, teacher_signal, reason, act, temperature=temperature, normalizer=n) - kd)) < 1e-6
+
+
+def test_sad_is_the_lambda_weighted_sum_over_span_tokens(logits, masks):
+    student, teacher = logits
+    reason, act = masks
+    kl = kl_per_token(student, teacher)  # (B, T)
+    n = (reason | act).sum()
+    expected = (0.3 * kl[reason].sum() + 2.0 * kl[act].sum()) / n
+    torch.testing.assert_close(sad_loss(student, teacher, reason, act, 0.3, 2.0), expected)
+    # λ_r = λ_a = 1 weighs every completion token alike, whatever the spans' sizes
+    longer_reason = reason.clone()
+    longer_reason[:, 1:3] = True
+    kd = token_kd_loss(student, teacher, longer_reason | act)
+    torch.testing.assert_close(sad_loss(student, teacher, longer_reason, act), kd)
+
+
+def test_per_span_mean_is_an_option(logits, masks):
+    student, teacher = logits
+    reason, act = masks
+    kl = kl_per_token(student, teacher)  # (B, T)
+    expected = 0.3 * kl[reason].mean() + 2.0 * kl[act].mean()
+    torch.testing.assert_close(sad_loss(student, teacher, reason, act, 0.3, 2.0, span_norm="per_span_mean"), expected)
     torch.testing.assert_close(
-        sad_loss(student, teacher, completion, torch.zeros_like(act), 1.0, 1.0, 1.5),
-        token_kd_loss(student, teacher, completion, 1.5),
+        sad_loss(student, teacher, reason, act, 0.3, 2.0, span_norm="per_span_mean", normalizers=(10, 20)),
+        0.3 * kl[reason].sum() / 10 + 2.0 * kl[act].sum() / 20,
     )
-    # the spans split the completion, λ_r = λ_a, both normalised by the completion count (DESIGN's Σ form)
-    n = completion.sum()
-    torch.testing.assert_close(
-        sad_loss(student, teacher, reason, act, 0.7, 0.7, normalizers=(n, n)),
-        0.7 * token_kd_loss(student, teacher, completion),
-    )
+    assert abs(float(sad_loss(student, teacher, reason, act, span_norm="per_span_mean")
+                     - token_kd_loss(student, teacher, reason | act))) > 1e-3, "the option is a different objective"
+    with pytest.raises(ValueError, match=r"span_norm='mean': expected one of \['sum', 'per_span_mean'\]"):
+        sad_loss(student, teacher, reason, act, span_norm="mean")
+
+
+@pytest.mark.parametrize("temperature", [2.0, 4.0])
+def test_topk_kl_is_zero_for_a_student_equal_to_the_teacher_at_any_temperature(logits, masks, temperature):
+    _, teacher = logits
+    reason, act = masks
+    for k in (1, 5, 20):
+        kd = token_kd_loss(teacher.clone(), topk_of(teacher, k), reason | act, temperature)
+        assert abs(float(kd)) < 1e-6, k
+        sad = sad_loss(teacher.clone(), topk_of(teacher, k), reason, act, temperature=temperature)
+        assert abs(float(sad)) < 1e-6, k
+
+
+@pytest.mark.parametrize("temperature", [0.5, 2.0, 4.0])
+def test_topk_kl_buckets_at_temperature_one_then_tempers_both(logits, temperature):
+    student, teacher = logits
+    ids, lps = topk_of(teacher, 6)
+
+    def buckets(log_probs: torch.Tensor) -> torch.Tensor:  # (B, T, V) at T = 1 -> (B, T, k + 1) log-masses
+        top = log_probs.gather(-1, ids)
+        tail = torch.log1p(-top.exp().sum(-1, keepdim=True).clamp(max=1 - 1e-7))
+        return torch.cat([top, tail], -1)
+
+    p = F.log_softmax(buckets(F.log_softmax(teacher, -1)) / temperature, -1)
+    q = F.log_softmax(buckets(F.log_softmax(student, -1)) / temperature, -1)
+    expected = (p.exp() * (p - q)).sum(-1)  # (B, T)
+    torch.testing.assert_close(kl_per_token(student, (ids, lps), temperature), expected, atol=1e-5, rtol=1e-4)
 
 
 def test_sad_rejects_overlapping_spans(logits, masks):

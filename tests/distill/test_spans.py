@@ -10,7 +10,16 @@ from transformers import PreTrainedTokenizerFast
 
 from agents.prompts import HERE as PROMPTS
 from agents.react import Turn, render
-from distill.spans import Span, char_masks, segment, token_masks
+from distill.spans import (
+    Span,
+    char_masks,
+    completion_masks_from_ids,
+    completion_spans,
+    completion_token_masks,
+    partition_completion,
+    segment,
+    token_masks,
+)
 
 REASON_START = re.compile(r"(thought|reasoning|think)(\s*\d+)?\s*:", re.IGNORECASE)
 ACT_KEYWORD = re.compile(r"(action|answer)(\s*\d+)?\s*:", re.IGNORECASE)
@@ -120,6 +129,86 @@ def test_token_masks_need_a_fast_tokenizer():
 
     with pytest.raises(TypeError, match="fast tokenizer"):
         token_masks("Thought: x", Slow())
+
+
+def react_completions() -> list[str]:
+    """Every agent turn of the ReAct authors' trajectories, as the completion an agent writes: HotPotQA's
+    ``Thought N: ...`` + ``Action N: ...`` lines, ALFWorld's ``> think: ...`` + ``> command`` lines."""
+    completions = []
+    for key, text in TEXTS.items():
+        lines = text.splitlines()
+        if key.startswith("hotpotqa/"):
+            for i, line in enumerate(lines):
+                if re.match(r"Thought \d+:", line) and i + 1 < len(lines) and re.match(r"Action \d+:", lines[i + 1]):
+                    completions.append(f"{line}\n{lines[i + 1]}")
+        else:
+            for i, line in enumerate(lines):
+                if line.startswith("> think:") and i + 2 < len(lines) and lines[i + 2].startswith("> "):
+                    completions.append(f"{line}\n{lines[i + 2]}")  # the "OK." between them is the env's
+    return completions
+
+
+def test_completion_tokens_are_partitioned_on_real_react_turns(tokenizer):
+    completions = react_completions()
+    assert len(completions) > 100
+    gap_tokens = 0
+    for completion in completions:
+        reason, act = completion_token_masks(completion, tokenizer)
+        assert all(r != a for r, a in zip(reason, act)), "every token in exactly one span"
+        raw_reason, raw_act = token_masks(completion, tokenizer)
+        ids = tokenizer(completion, add_special_tokens=False)["input_ids"]
+        for token, r, a, raw_r, raw_a in zip(ids, reason, act, raw_reason, raw_act):
+            if raw_r or raw_a:
+                assert (r, a) == (raw_r, raw_a), "a token in a character span keeps its span"
+            else:
+                gap_tokens += 1
+                assert tokenizer.decode([token]).strip() in ("", ">"), "only line ends and '> ' are filled in"
+                if tokenizer.decode([token]) == "\n":
+                    assert r, "the newline that ends the Thought line is reasoning"
+    assert gap_tokens >= len(completions) // 2
+
+
+@pytest.mark.parametrize(
+    "completion, reason, act",
+    [
+        # the newline ending a Thought is reasoning; the one ending the action line is the action's
+        ("Thought: go.\nAction: look\n", "Thought: go.\n", "Action: look\n"),
+        # ALFWorld's '> ' prefix belongs to the span on its line
+        ("> think: a mug.\n> go to desk 1\n", "> think: a mug.\n", "> go to desk 1\n"),
+        # unlabelled text before the action line is reasoning (as agents.react.parse reads it)
+        ("I think so.\nAction: take apple 1", "I think so.\n", "Action: take apple 1"),
+        # leading whitespace joins the first span; a line between two spans joins the next one
+        ("  Action: a\nnote\nThought: b", "note\nThought: b", "  Action: a\n"),
+        # no span at all: the env receives the whole completion as its action
+        ("just words", "", "just words"),
+    ],
+)
+def test_completion_spans_cover_every_character(completion, reason, act):
+    spans = completion_spans(completion)
+    assert [(s.start, s.end) for s in spans] == list(zip([0, *(s.end for s in spans[:-1])], [s.end for s in spans]))
+    assert spans[-1].end == len(completion)
+    assert "".join(completion[s.start:s.end] for s in spans if s.kind == "reason") == reason
+    assert "".join(completion[s.start:s.end] for s in spans if s.kind == "act") == act
+
+
+def test_partition_fills_tokens_without_characters():
+    # a token that decodes to no characters (half of a UTF-8 character) joins the span before it
+    assert partition_completion([True, False, False], [False, False, True]) == (
+        [True, True, False], [False, False, True])
+    with pytest.raises(ValueError, match="both the reason and the act span"):
+        partition_completion([True], [True])
+    with pytest.raises(ValueError, match="reason mask has 2 tokens, act mask 1"):
+        partition_completion([True, False], [True])
+
+
+def test_generated_ids_are_partitioned_from_their_decoded_characters(tokenizer):
+    text = "Thought: go to the desk.\nAction: go to desk 1\n"
+    # one id per character, then EOS: ids no tokenizer would produce from this text
+    ids = [tokenizer.convert_tokens_to_ids(tokenizer.convert_ids_to_tokens(tokenizer(ch)["input_ids"])[0])
+           for ch in text]
+    reason, act = completion_masks_from_ids(tokenizer, ids)
+    assert "".join(ch for ch, m in zip(text, reason) if m) == "Thought: go to the desk.\n"
+    assert "".join(ch for ch, m in zip(text, act) if m) == "Action: go to desk 1\n"
 
 
 def test_span_is_a_value():

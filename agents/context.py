@@ -1,0 +1,57 @@
+"""The one rule that fits an episode's prompt into a token budget, at play time and in training.
+
+A prompt is a fixed *head* (instructions, few-shot examples, task, first observation) followed by
+the earlier turns, each one *block* (the completion and the ``Observation:`` that answered it).
+When it exceeds the budget, the oldest turns are left out — as few as possible — and the line
+``(... N earlier turns omitted ...)`` stands in their place; the head and the latest turn always
+stay. When the head, the note and the latest turn alone still exceed the budget, an id prompt keeps
+its last ``budget`` ids (:func:`fit_ids`); text has no ids to cut, so a text prompt stays whole.
+
+Callers (one rule, so a student trains on exactly the contexts it plays with, and logged teacher
+top-k are rebuilt under exactly the context they were produced in):
+
+- ``agents.react.build_prompt``: text, lengths from a token-count function (HTTP agents, chat templates);
+- ``agents.lm.LMAgent``: token ids at play time; every ``AgentStep`` records ``n_dropped_turns`` and
+  ``prompt_tokens`` (and so does the episode log);
+- ``distill.data.encode_episode``: rebuilds each logged step's context from those two numbers with
+  :func:`context_ids`, and applies :func:`turns_to_drop` itself to episodes that lack them (expert demos).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+
+def omitted_note(dropped: int) -> str:
+    """The line that stands in for ``dropped`` left-out turns."""
+    return f"(... {dropped} earlier turns omitted ...)\n"
+
+
+def turns_to_drop(head: int, blocks: Sequence[int], budget: int, note: Callable[[int], int]) -> int:
+    """How many of the oldest turns to leave out: the fewest for which ``head + note(dropped) + the
+    kept blocks`` fit ``budget`` (lengths in tokens; ``note(n)`` is the length of :func:`omitted_note`),
+    and never the latest turn, so at most ``len(blocks) - 1``."""
+    kept = sum(blocks)
+    for dropped in range(len(blocks)):
+        if head + (note(dropped) if dropped else 0) + kept <= budget:
+            return dropped
+        kept -= blocks[dropped]
+    return max(0, len(blocks) - 1)
+
+
+def context_ids(head: list[int], blocks: Sequence[list[int]], dropped: int, note: list[int]) -> list[int]:
+    """``head + note + blocks[dropped:]`` (no note when nothing is dropped)."""
+    if not 0 <= dropped <= max(0, len(blocks) - 1):
+        raise ValueError(f"dropped={dropped} earlier turns: expected 0..{max(0, len(blocks) - 1)} of {len(blocks)}")
+    return head + (note if dropped else []) + [t for block in blocks[dropped:] for t in block]
+
+
+def fit_ids(
+    head: list[int], blocks: Sequence[list[int]], budget: int, note: Callable[[int], list[int]]
+) -> tuple[list[int], int]:
+    """(prompt ids, turns dropped): the rule applied to ids; a prompt still over ``budget`` keeps its
+    last ``budget`` ids."""
+    if budget < 1:
+        raise ValueError(f"prompt budget {budget}: expected >= 1 token")
+    dropped = turns_to_drop(len(head), [len(b) for b in blocks], budget, lambda n: len(note(n)))
+    ids = context_ids(head, blocks, dropped, note(dropped) if dropped else [])
+    return ids[-budget:], dropped
