@@ -31,6 +31,7 @@ import random
 import re
 import time
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 from itertools import product
 from typing import Any
@@ -51,6 +52,8 @@ _YES_NO_OPENERS = ("are ", "is ", "do ", "does ", "did ", "were ", "was ", "can 
 _SMALLER_WINS = ("first", "earlier", "older", "oldest", "earliest")
 _NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
 DEFAULT_MAX_STEPS = 7
+#: lookups with one keyword before another usable keyword is tried
+MAX_TRIES_PER_KEYWORD = 2
 
 
 def _combos(openers: tuple[str, ...], cores: tuple[str, ...]) -> tuple[str, ...]:
@@ -271,13 +274,14 @@ class History:
     seen: str
     searched: set[str]
     page: str | None  # search argument that opened the current page
+    page_summary: str  # what that search showed
     lookups: list[tuple[str, str]]  # (keyword, observation) since that page opened
     last_action: str
 
     @classmethod
     def read(cls, episode: Episode) -> History:
         question = episode.task or (episode.first_observation or "").removeprefix("Question: ")
-        seen, searched, page, lookups = [question], set(), None, []
+        seen, searched, page, summary, lookups = [question], set(), None, "", []
         for turn in episode.turns:
             observation = turn.observation or ""
             seen.append(observation)
@@ -285,11 +289,11 @@ class History:
             if verb == "search":
                 searched.add(arg.casefold())
                 if observation and not observation.startswith(("Could not find", "Invalid action")):
-                    page, lookups = arg, []
+                    page, summary, lookups = arg, observation, []
             elif verb == "lookup":
                 lookups.append((arg.casefold(), observation))
         last = _parse(episode.turns[-1].action) if episode.turns else ("", "")
-        return cls(question, "\n".join(seen), searched, page, lookups, f"{last[0]}[{last[1]}]")
+        return cls(question, "\n".join(seen), searched, page, summary, lookups, f"{last[0]}[{last[1]}]")
 
     def has_seen(self, text: str) -> bool:
         """Whether ``text`` appeared (ignoring case and spacing) in the question or an observation."""
@@ -342,15 +346,29 @@ def _targets(question: str, gold: dict[str, Any]) -> list[Target]:
     titles = sorted(evidence, key=lambda t: _base_name(t).casefold() not in question.casefold())
     question_words = {w.lower() for w in _WORD.findall(question)} - _STOPWORDS
     targets = []
-    for title in titles:
+    for n, title in enumerate(titles):
         sentences = tuple(s for s in evidence[title] if s)
         words = [w for s in sentences for w in _WORD.findall(s) if w.lower() not in title.lower()]
-        keywords = [w for w in words if w.lower() in question_words] + [
-            w for w in words if w.lower() not in _STOPWORDS
-        ]
-        fact = sentences[0].rstrip(". ") if sentences else ""
-        targets.append(Target(title, sentences, tuple(dict.fromkeys(keywords)), fact=fact))
+        shared = [w for w in words if w.lower() in question_words]
+        stems = [_stem(w, question_words) for w in words]  # "headquarters" ~ "headquartered" -> "headquarter"
+        content = [w for w in words if w.lower() not in _STOPWORDS]
+        keywords = shared + [stem for stem in stems if stem] + content
+        fact = f'the page for {_base_name(title)} says "{sentences[0]}"' if sentences else ""
+        need = "find what the question asks about it" if n == 0 else "read what it says"
+        targets.append(Target(title, sentences, tuple(dict.fromkeys(keywords)), fact=fact, need=need))
     return targets
+
+
+def _stem(word: str, question_words: set[str]) -> str:
+    """The longest prefix (5+ letters) that ``word`` shares with a question word, or ""."""
+    best = ""
+    for other in question_words:
+        n = 0
+        while n < min(len(word), len(other)) and word[n].lower() == other[n]:
+            n += 1
+        if n >= 5 and n > len(best):
+            best = word[:n].lower()
+    return best
 
 
 class HotPotQAExpert(Expert):
@@ -501,8 +519,12 @@ class _Decision:
 
     def _lookup(self, target: Target) -> tuple[str, str] | None:
         h = self.history
+        tries = Counter(k for k, _ in h.lookups)
         exhausted = {k for k, obs in h.lookups if obs.startswith("No more results")}
         usable = [k for k in target.keywords if h.has_seen(k) and k.casefold() not in exhausted]
+        if len(usable) > 1:  # a word the page's first sentences contain hits them first: try others first,
+            usable.sort(key=lambda k: k.casefold() in h.page_summary.casefold())  # and page on past 2 hits
+            usable = [k for k in usable if tries[k.casefold()] < MAX_TRIES_PER_KEYWORD] or usable
         page = h.page or target.title
         wanted = target.need.removeprefix("find ") if target.need else "what I need"
         if not usable:
@@ -568,12 +590,13 @@ class _Decision:
     def _finish_official(self) -> tuple[str, str] | None:
         answer = self.gold_answer
         read = [s for t in self.targets for s in t.evidence if s and self.history.has_seen(s)]
-        if answer.casefold() in ("yes", "no") and len(read) >= 2:
+        facts = [t.fact for t in self.targets if t.fact and self.history.has_seen(t.evidence[0])]
+        if answer.casefold() in ("yes", "no") and len(facts) >= 2:
             relation = "Set side by side, these two facts settle it"
             return self.say(
                 "finish_yes_no",
-                fact_a=read[0].rstrip(". "),
-                fact_b=read[-1].rstrip(". "),
+                fact_a=facts[0],
+                fact_b=facts[-1],
                 relation=relation,
                 relation_lower=relation[0].lower() + relation[1:],
                 answer=answer,

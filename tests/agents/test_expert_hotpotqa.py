@@ -266,6 +266,26 @@ def test_expert_on_official_yes_no_states_the_comparison(official_file):
     assert info["em"] == 1.0
 
 
+def test_expert_on_a_distractor_file_in_official_format(bundled_env, tmp_path):
+    """60 generated questions written as hotpot_dev_distractor records (2 gold paragraphs + look-alike
+    distractors), played through the official loader: no hops, keywords found from what was read."""
+    world, records = bundled_env.data, []
+    for q in world.questions("test")[:60]:
+        titles = list(dict.fromkeys(t for t, _ in q.supporting_facts))
+        bases = [re.sub(r" \(.*\)$", "", t) for t in titles]
+        similar = [s for base in bases for s in world.search.similar(base) if s not in titles]
+        context = [[t, list(world.store[t].sentences)] for t in titles + list(dict.fromkeys(similar))[:8]]
+        records.append({"_id": q.id, "question": q.question, "answer": q.answer, "type": q.type,
+                        "supporting_facts": [list(f) for f in q.supporting_facts], "context": context})
+    path = tmp_path / "hotpot_dev_distractor_v1.json"
+    path.write_text(json.dumps(records))
+    env = HotPotQAEnv(split="dev", data=str(path))
+    episodes = [play(env, HotPotQAExpert(), task_id) for task_id in env.task_ids]
+    assert statistics.mean(info["em"] for info, _ in episodes) >= 0.9
+    names = names_in_store(env.data.store)
+    assert [v for info, e in episodes for v in grounding_violations(e, names, _compared(info))] == []
+
+
 def test_expert_respects_a_short_step_cap(bundled_env):
     env = HotPotQAEnv(split="test", max_steps=2)
     _, episode = play(env, HotPotQAExpert(), env.task_ids[0])
