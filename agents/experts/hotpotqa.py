@@ -123,7 +123,7 @@ THOUGHTS: dict[str, tuple[str, ...]] = {
         ),
     ),
     "next_search": _combos(
-        ("{fact}.", "So {fact}.", "The page says {fact}.", "Good: {fact}.", "Found it: {fact}."),
+        ("{fact}.", "Here: {fact}.", "The page says {fact}.", "Good: {fact}.", "Found it: {fact}."),
         (
             "Next I need to search {b} and {need}.",
             "Now I'll search {b} to {need_verb}.",
@@ -177,7 +177,7 @@ THOUGHTS: dict[str, tuple[str, ...]] = {
         ),
     ),
     "finish_bridge": _combos(
-        ("{fact}.", "The page says {fact}.", "So {fact}.", "I found that {fact}.", "Now I know {fact}."),
+        ("{fact}.", "The page says {fact}.", "Right: {fact}.", "I found that {fact}.", "Now I know {fact}."),
         (
             "So the answer is {answer}.",
             "The answer is therefore {answer}.",
@@ -565,15 +565,13 @@ class _Decision:
         facts = {"fact_a": a.fact, "fact_b": b.fact, "value_a": a.value, "value_b": b.value}
         if self.question.casefold().startswith(_YES_NO_OPENERS):
             same = a.value.casefold() == b.value.casefold()
-            relation = f"{a.value} and {b.value} are {'the same' if same else 'different'}"
-            if same:
-                relation = f"Both are {a.value}"
+            within = f"both are {a.value}" if same else f"{a.value} and {b.value} are different"
             answer = "yes" if same else "no"
             return self.say(
                 "finish_yes_no",
                 **facts,
-                relation=relation,
-                relation_lower=relation[0].lower() + relation[1:],
+                relation=within[0].upper() + within[1:],  # starts a sentence
+                relation_lower=within,  # inside one
                 answer=answer,
             ), f"Finish[{answer}]"
         va, vb = _number(a.value), _number(b.value)
@@ -592,13 +590,12 @@ class _Decision:
         read = [s for t in self.targets for s in t.evidence if s and self.history.has_seen(s)]
         facts = [t.fact for t in self.targets if t.fact and self.history.has_seen(t.evidence[0])]
         if answer.casefold() in ("yes", "no") and len(facts) >= 2:
-            relation = "Set side by side, these two facts settle it"
             return self.say(
                 "finish_yes_no",
                 fact_a=facts[0],
                 fact_b=facts[-1],
-                relation=relation,
-                relation_lower=relation[0].lower() + relation[1:],
+                relation="Set side by side, these two facts settle it",
+                relation_lower="these two facts, set side by side, settle it",
                 answer=answer,
             ), f"Finish[{answer}]"
         if answer and self.history.has_seen(answer):
