@@ -19,6 +19,7 @@ Teacher and student must share a vocabulary (:func:`check_same_vocabulary`). Not
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 import shutil
 import tempfile
@@ -28,6 +29,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
+
+from agents.model_files import check_model_dir
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|pad|>"]
 
@@ -128,15 +131,16 @@ def ensure_smollm2() -> Path:
 
 
 def resolve_model_path(name_or_path: str | Path) -> Path:
-    """An existing model directory, or the directory of a pretrained preset (``smollm2-135m``)."""
+    """An existing model directory, or the directory of a pretrained preset (``smollm2-135m``); its files
+    are checked (:func:`agents.model_files.check_model_dir`), so a damaged one fails here, in one line."""
     path = Path(name_or_path)
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise FileNotFoundError(f"{path}: not a model directory (no config.json)")
-        return path
+        return check_model_dir(path)
     preset = PRESETS.get(str(name_or_path))
     if preset is not None and preset.source == "pretrained":
-        return ensure_smollm2()
+        return check_model_dir(ensure_smollm2())
     if preset is not None:
         raise ValueError(
             f"preset {name_or_path!r} is built from a config, not loaded: build it with build_tiny / build_student"
@@ -278,6 +282,20 @@ def _preset(name: str, source: str) -> ModelPreset:
     return spec
 
 
-def count_parameters(model: torch.nn.Module) -> int:
-    """Distinct parameters (tied embeddings counted once)."""
-    return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+def count_parameters(model: torch.nn.Module | str | Path) -> int:
+    """Distinct parameters (tied embeddings counted once) of a module, or of a ``save_pretrained``
+    directory, read from its safetensors headers without loading the weights (tied weights are
+    stored once there)."""
+    if isinstance(model, torch.nn.Module):
+        return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+    from safetensors import safe_open
+
+    files = sorted(Path(model).glob("*.safetensors"))
+    if not files:
+        raise FileNotFoundError(f"{model}: no *.safetensors file; expected a model saved with save_pretrained")
+    total = 0
+    for file in files:
+        with safe_open(str(file), framework="pt") as handle:
+            for key in handle.keys():  # noqa: SIM118 (safe_open is not iterable)
+                total += math.prod(handle.get_slice(key).get_shape())
+    return total

@@ -1,33 +1,46 @@
 """The ``agentdistill`` command. Each subcommand lives in its own module, which provides
 ``add_arguments(parser)`` and ``run(args) -> int``; this file only wires them together.
 
-User mistakes (unknown names, missing files, bad values) print one clear line and exit 2;
-set ``AGENTDISTILL_DEBUG=1`` to see the traceback instead.
+User mistakes (:class:`harness.errors.UserError`: unknown names, bad values; a ``FileNotFoundError``,
+whose message names the missing path; ``agents.http.HTTPError``: a refusing or unreachable server)
+print one clear line and exit 2; set ``AGENTDISTILL_DEBUG=1`` to see the
+traceback instead. Any other exception is a bug: it shows its traceback and exits 1.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from dataclasses import dataclass
 from importlib import import_module
 
-#: subcommand -> (module, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {
-    "envs": ("harness.cli", "list the registered environments"),
-    "agents": ("harness.cli", "list the registered agents"),
-    "eval": ("harness.evaluate", "closed-loop evaluation of an agent on an env's test split"),
-    "rollout": ("harness.evaluate", "roll out an agent on any split and log the episodes"),
-    "train": ("distill.cli", "supervised fine-tuning on logged episodes (e.g. a teacher from expert demos)"),
-    "distill": ("distill.cli", "distil a student from a teacher's logged episodes (sad | token_kd | sft)"),
-    "pipeline": ("harness.pipeline", "the closed loop: demos -> teacher -> students -> eval -> report"),
-    "report": ("harness.report", "rebuild a pipeline's report from its stored runs"),
-    "bench": ("harness.bench", "speed and memory figures, measured side by side"),
-    "serve": ("envs.webshop.server", "serve the WebShop engine as a website on 127.0.0.1"),
+from harness.errors import UserError, user_input
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: the module with ``add_arguments``/``run``, its help, and optionally a function
+    of that module that only checks the options (its ``ValueError``/``KeyError``/... are user errors)."""
+
+    module: str
+    help: str
+    check: str | None = None
+
+
+COMMANDS: dict[str, Command] = {
+    "envs": Command("harness.cli", "list the registered environments"),
+    "agents": Command("harness.cli", "list the registered agents"),
+    "eval": Command("harness.evaluate", "closed-loop evaluation of an agent on an env's test split"),
+    "rollout": Command("harness.evaluate", "roll out an agent on any split and log the episodes"),
+    "train": Command("distill.cli", "supervised fine-tuning on logged episodes (e.g. a teacher from expert demos)",
+                     check="config_from_args"),
+    "distill": Command("distill.cli", "distil a student from a teacher's logged episodes (sad | token_kd | sft)",
+                       check="config_from_args"),
+    "pipeline": Command("harness.experiment.pipeline", "the closed loop: demos -> teacher -> students -> eval -> report"),
+    "report": Command("harness.report", "rebuild a pipeline's report from its stored runs"),
+    "bench": Command("harness.bench.cli", "speed and memory figures, measured side by side"),
+    "serve": Command("envs.webshop.server", "serve the WebShop engine as a website on 127.0.0.1"),
 }
-
-
-class UserError(Exception):
-    """A mistake in what the user asked for; printed without a traceback."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """List the registered environments or agents."""
     if args.command == "envs":
         import envs
 
@@ -50,32 +64,37 @@ def run(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand; one whose module cannot be imported says why when run."""
     parser = argparse.ArgumentParser(prog="agentdistill", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (module, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(_module=module)
+    for name, command in COMMANDS.items():
+        p = sub.add_parser(name, help=command.help, description=command.help)
         try:
-            import_module(module).add_arguments(p)
+            import_module(command.module).add_arguments(p)
         except ModuleNotFoundError as err:
             p.set_defaults(_missing=f"'{name}' is not available: {err}")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; the exit status (0 done, 1 failed, 2 user error, 130 interrupted)."""
     args = build_parser().parse_args(argv)
     if getattr(args, "_missing", None):
         print(f"agentdistill: {args._missing}", file=sys.stderr)
         return 2
     from agents.http import HTTPError  # a refusing or unreachable server is the user's to fix
 
+    command = COMMANDS[args.command]
+    module = import_module(command.module)
     try:
-        return int(import_module(args._module).run(args) or 0)
-    except (UserError, KeyError, FileNotFoundError, ValueError, HTTPError) as err:
+        if command.check:
+            with user_input("options"):
+                getattr(module, command.check)(args)
+        return int(module.run(args) or 0)
+    except (UserError, FileNotFoundError, HTTPError) as err:
         if os.environ.get("AGENTDISTILL_DEBUG"):
             raise
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"agentdistill {args.command}: error: {message}", file=sys.stderr)
+        print(f"agentdistill {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"agentdistill {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)

@@ -22,18 +22,18 @@ from typing import Any
 import agents
 import envs
 from agents.base import Agent
-from harness.cli import UserError
+from harness.errors import UserError, user_input
 from harness.logs import EpisodeWriter, read_episodes
 from harness.metrics import format_table, summarize
 from harness.rollout import EpisodeJob, Rollout
 
-#: the marker file the trainer writes into every saved model dir (keys kind, env, method, preset, created)
-MODEL_MARKER = "agentdistill.json"
-
 
 # --- agent resolution ----------------------------------------------------------------------------
 def newest_student(env: str, runs_dir: str | Path = "runs") -> Path | None:
-    """The newest model dir under ``runs_dir`` whose ``agentdistill.json`` says kind "student" for ``env``."""
+    """The newest model dir under ``runs_dir`` whose ``agentdistill.json`` (the trainer's model marker,
+    ``distill.models.MARKER``) says kind "student" for ``env``."""
+    from distill.models import MARKER as MODEL_MARKER
+
     best: tuple[str, float, Path] | None = None
     for marker in Path(runs_dir).glob(f"**/{MODEL_MARKER}"):
         try:
@@ -71,7 +71,8 @@ def resolve_agent(agent: str | None, env: str, runs_dir: str | Path = "runs") ->
 
 def split_task_ids(env: str, split: str, env_kwargs: dict[str, Any]) -> list[str]:
     """``env.unwrapped.task_ids`` of ``split``."""
-    instance = envs.make(env, split=split, **env_kwargs)
+    with user_input(f"env {env!r} split {split!r} with options {env_kwargs}"):
+        instance = envs.make(env, split=split, **env_kwargs)
     try:
         ids = list(instance.unwrapped.task_ids)
     finally:
@@ -122,7 +123,8 @@ def evaluate(
     ``run`` is a name under ``runs_dir`` or a path; a rerun with the same run skips finished episodes.
     ``in_flight`` (episodes played at once = the policy's batch) defaults to 4 per worker, at least 8.
     """
-    envs.spec(env)  # unknown env -> KeyError listing the known ones
+    with user_input("--env"):
+        envs.spec(env)  # unknown env -> KeyError listing the known ones
     if episodes < 1:
         raise UserError(f"episodes must be >= 1, got {episodes}")
     if workers < 0:
@@ -144,10 +146,8 @@ def evaluate(
         agent_name, extra, label = resolve_agent(agent, env, runs_dir)
         agent_kwargs = {**extra, **agent_kwargs}
         kwargs = {"env": env, **agent_kwargs}
-        try:
+        with user_input(f"agent {agent_name!r} rejected its options {sorted(kwargs)}"):
             built = agents.make(agent_name, **kwargs)  # fails fast here on a bad name, model or option
-        except TypeError as err:
-            raise UserError(f"agent {agent_name!r} rejected its options {sorted(kwargs)}: {err}") from None
         policy = (agent_name, kwargs) if workers > 0 else built
 
     run_name = run or f"{env}-{agent_name}-{split}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"

@@ -3,8 +3,10 @@ import json
 
 import pytest
 
-from harness.bench import FIGURES, Result, alternate, format_table, select_figures, spread
+from harness.bench.cli import FIGURES, format_table, select_figures
+from harness.bench.core import Result, alternate, spread
 from harness.cli import main as cli_main
+from harness.errors import UserError
 
 
 def test_alternate_runs_sides_in_alternating_order():
@@ -26,14 +28,14 @@ def test_result_reports_median_spread_ratio_and_floor():
     failed = Result(3, "z", "tokens/s", [], error="no model").to_json()
     assert failed["error"] == "no model" and "value" not in failed
     assert "not measured: no model" in format_table([failed])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="spread of no values"):
         spread([])
 
 
 def test_select_figures_by_name_or_number():
     assert select_figures(None) == sorted(FIGURES)
     assert select_figures(["policy", "1", "overhead"]) == [1, 3]
-    with pytest.raises(ValueError, match="'speed'.*overhead"):
+    with pytest.raises(UserError, match="'speed'.*overhead"):
         select_figures(["speed"])
 
 

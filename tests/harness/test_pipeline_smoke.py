@@ -9,11 +9,11 @@ import pytest
 
 from harness import cli
 from harness.logs import read_episodes
-from harness.pipeline import STAGES, read_marker
+from harness.experiment.stages import STAGES, read_marker
 
 #: every knob at its smallest useful value: the run takes ~1-2 minutes on 2 cores
 TINY_BUDGET = ["--demo-episodes", "8", "--teacher-steps", "8", "--rollout-episodes", "4", "--eval-episodes", "3",
-               "--student-steps", "4", "--offline-states", "4", "--max-length", "256", "--max-new-tokens", "24",
+               "--student-steps", "4", "--offline-states", "4", "--max-length", "512", "--max-new-tokens", "24",
                "--max-steps", "4", "--batch-size", "2", "--workers", "0"]
 
 

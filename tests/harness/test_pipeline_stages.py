@@ -6,17 +6,10 @@ import json
 
 import pytest
 
-from harness.cli import UserError
-from harness.pipeline import (
-    KNOBS,
-    PRESETS,
-    StageRunner,
-    Unit,
-    parse_force,
-    preset_from_args,
-    read_marker,
-    student_specs,
-)
+from harness.errors import UserError
+from harness.experiment.pipeline import KNOBS, preset_from_args
+from harness.experiment.presets import PRESETS, student_specs
+from harness.experiment.stages import StageRunner, Unit, parse_force, read_marker
 
 
 def _unit(root, stage, name, calls, inputs=(), params=None, fail=False, tokenizer=None):

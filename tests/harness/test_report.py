@@ -14,10 +14,13 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
+from distill.models import count_parameters
 from harness import report
+from harness.experiment.layout import OFFLINE_METRICS, STAGE_MARKER, Layout
+from harness.experiment.offline_metrics import action_match_rate, rouge_l_f
 from harness.logs import EpisodeWriter
-from harness.offline_metrics import action_match_rate, count_parameters, rouge_l_f
-from harness.report_html import ACT_COLOUR, REASON_COLOUR, highlight
+from harness.report.html import ACT_COLOUR, REASON_COLOUR, highlight
+from harness.report.tables import wilson_interval
 
 TASKS = ["t-0", "t-1", "t-2"]
 
@@ -53,8 +56,8 @@ def _write_model(model_dir: Path, width: int) -> None:
 
 
 def make_stored_pipeline(root: Path, env: str = "webshop") -> Path:
-    """A pipeline directory as harness.pipeline leaves it: teacher, baselines, 3 methods x 2 seeds."""
-    layout = report.Layout(root)
+    """A pipeline directory as the pipeline leaves it: teacher, baselines, 3 methods x 2 seeds."""
+    layout = Layout(root)
     root.mkdir(parents=True, exist_ok=True)
     layout.manifest.write_text(json.dumps({"env": env, "preset": "tiny", "seeds": 2, "command": "agentdistill pipeline",
                                            "commit": "abc123", "methods": ["sad", "token_kd", "sft"]}))
@@ -70,10 +73,10 @@ def make_stored_pipeline(root: Path, env: str = "webshop") -> Path:
             (layout.student(label) / "student.json").write_text(
                 json.dumps({"method": method, "student": "tiny-student", "variant": "", "seed": seed}))
             _write_run(layout.student_eval(label), env, wins if seed == 0 else wins[::-1])
-            layout.offline(label).parent.mkdir(parents=True, exist_ok=True)
-            layout.offline(label).write_text(json.dumps({"action_match": 0.5 + 0.1 * seed, "reasoning_match": 0.25}))
+            layout.offline(label).mkdir(parents=True, exist_ok=True)
+            (layout.offline(label) / OFFLINE_METRICS).write_text(json.dumps({"action_match": 0.5 + 0.1 * seed, "reasoning_match": 0.25}))
     (layout.demos).mkdir(exist_ok=True)
-    (layout.marker(layout.demos)).write_text(json.dumps({"stage": "demos", "wall_s": 1.5, "finished_at": 1.0}))
+    (layout.demos / STAGE_MARKER).write_text(json.dumps({"stage": "demos", "wall_s": 1.5, "finished_at": 1.0}))
     return root
 
 
@@ -114,7 +117,7 @@ def test_report_csv_holds_numbers_and_intervals(built):
 
 
 def test_wilson_interval_and_offline_metrics():
-    low, high = report.wilson_interval(0, 10)
+    low, high = wilson_interval(0, 10)
     assert low == 0.0 and 0.2 < high < 0.35
     assert action_match_rate(["Search[ Red shoes ]", "click[x]"], ["search[red shoes]", "click[y]"]) == 0.5
     assert rouge_l_f(["the red shoes"], ["the red shoes"]) == pytest.approx(1.0)

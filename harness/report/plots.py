@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from harness.report import Row
+from harness.report.tables import Row
 
 COLOURS = {"expert": "#4d4d4d", "teacher": "#1f77b4", "baseline": "#bbbbbb",
            "sad": "#d62728", "token_kd": "#2ca02c", "sft": "#9467bd"}

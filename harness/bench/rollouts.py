@@ -1,5 +1,5 @@
 """Bench figures about the environments and the harness: 1 overhead, 2 parallel scaling, 5 step
-latency and data generation, 6 rollout memory (see ``harness.bench``)."""
+latency and data generation, 6 rollout memory (see ``harness.bench.cli``)."""
 from __future__ import annotations
 
 import contextlib
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.bench import BenchContext, Result, alternate, available_envs
+from harness.bench.core import BenchContext, Result, alternate, available_envs
 
 #: episodes per repeat where an env's episodes are slow (ALFWorld: ~0.4 s each on the real engine)
 SLOW_ENV_EPISODES = {"alfworld": 10}
@@ -76,9 +76,9 @@ def peak_rss_mib() -> float:
 
 
 def run_child(function: str, **kwargs: Any) -> dict[str, Any]:
-    """Run ``harness.bench_envs.<function>(**kwargs)`` in a fresh Python process (its own memory and
+    """Run ``harness.bench.rollouts.<function>(**kwargs)`` in a fresh Python process (its own memory and
     caches) and return the dict it prints as JSON on its last stdout line."""
-    code = (f"import json, harness.bench_envs as b; "
+    code = (f"import json, harness.bench.rollouts as b; "
             f"print(json.dumps(b.{function}(**json.loads({json.dumps(json.dumps(kwargs))}))))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
                           cwd=Path(__file__).resolve().parents[1])

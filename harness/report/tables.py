@@ -1,27 +1,11 @@
-"""A pipeline's report, rebuilt from its stored runs: ``report.md``, ``report.csv``, ``plots/*.png``
-and ``report.html``. ``agentdistill report runs/<pipeline>`` (``make report RUN=...``).
-
-The stored layout (written by :mod:`harness.pipeline`, read here) of ``runs/<pipeline>/``::
-
-    pipeline.json                  the manifest: env, preset, seeds, methods, command, commit
-    <stage>/.complete.json         a stage's completion marker (wall time, inputs, env, tokenizer)
-    demos/                         expert demonstrations, train split   (episodes.parquet, summary.json)
-    teacher/                       the SFT teacher (save_pretrained dir + metrics.csv)
-    teacher_rollouts/              teacher on the train split with top-k log-probs
-    teacher_eval/                  teacher, closed loop on the test split
-    baselines/{expert,random}/     scripted expert and random agent on the test split
-    students/<label>/              one student per method x variant x size x seed (+ student.json)
-    student_eval/<label>/          that student, closed loop on the test split
-    offline/<label>/metrics.json   its offline metrics against the teacher
-    report.md  report.csv  report.html  plots/
-
-``--env all`` makes ``runs/<pipeline>/<env>/`` one such layout per env, and a combined report at
-the top. Rows: expert, teacher, random agent, then each student (size x method x variant), with
-mean ± std over seeds and a 95% Wilson interval on success over all episodes.
+"""The report's numbers: one :class:`Row` per agent (expert, teacher, random agent, each student
+size x method x variant) with its closed-loop metrics per seed, the offline metrics of students,
+parameters and compression; formatted as markdown and CSV tables; stage wall times, training
+curves and sample trajectories. Rows report mean ± std over seeds and a 95% Wilson interval on
+success over all episodes.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import math
@@ -31,91 +15,31 @@ from typing import Any
 
 import pandas as pd
 
-from harness.offline_metrics import compression_ratio, count_parameters
+from harness.experiment.layout import (
+    MANIFEST,
+    OFFLINE_METRICS,
+    STAGE_MARKER,
+    STUDENT_DESCRIPTION,
+    Layout,
+    read_manifest,
+)
+from distill.models import count_parameters
+from harness.experiment.offline_metrics import compression_ratio
+from harness.logs import read_episodes
+from harness.metrics import per_episode
 
-MANIFEST = "pipeline.json"
-MARKER = ".complete.json"
 #: method order in tables and plots
 METHOD_ORDER = ("sad", "token_kd", "sft")
 METHOD_TITLES = {"sad": "SAD (span KL)", "token_kd": "token-level KD", "sft": "imitation (SFT)"}
 
 
-@dataclass(frozen=True)
-class Layout:
-    """Paths of one env's pipeline directory (see the module docstring)."""
-
-    root: Path
-
-    @property
-    def manifest(self) -> Path:
-        return self.root / MANIFEST
-
-    def stage(self, name: str) -> Path:
-        return self.root / name
-
-    def marker(self, stage_dir: Path) -> Path:
-        return stage_dir / MARKER
-
-    @property
-    def demos(self) -> Path:
-        return self.root / "demos"
-
-    @property
-    def teacher(self) -> Path:
-        return self.root / "teacher"
-
-    @property
-    def teacher_rollouts(self) -> Path:
-        return self.root / "teacher_rollouts"
-
-    @property
-    def teacher_eval(self) -> Path:
-        return self.root / "teacher_eval"
-
-    def baseline(self, agent: str) -> Path:
-        return self.root / "baselines" / agent
-
-    def student(self, label: str) -> Path:
-        return self.root / "students" / label
-
-    def student_eval(self, label: str) -> Path:
-        return self.root / "student_eval" / label
-
-    def offline(self, label: str) -> Path:
-        return self.root / "offline" / label / "metrics.json"
-
-    @property
-    def plots(self) -> Path:
-        return self.root / "plots"
-
-
-def read_manifest(root: Path) -> dict[str, Any]:
-    """The pipeline manifest at ``root/pipeline.json``; a missing one is an error naming the path."""
-    path = Path(root) / MANIFEST
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no pipeline manifest; expected a directory made by `agentdistill pipeline`")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from err
-
-
 # --- per-run numbers ------------------------------------------------------------------------------
-
-
-def read_run_episodes(run_dir: Path) -> pd.DataFrame:
-    """The episode log of a finished evaluation run (``harness.logs.read_episodes``)."""
-    from harness.logs import read_episodes
-
-    return read_episodes(run_dir)
 
 
 def run_metrics(run_dir: Path) -> dict[str, float]:
     """Closed-loop numbers of one evaluation run, from its episode log (:func:`harness.metrics.per_episode`:
     an episode that errored out counts as lost)."""
-    from harness.metrics import per_episode
-
-    episodes = per_episode(read_run_episodes(run_dir))
+    episodes = per_episode(read_episodes(run_dir))
     steps = float(episodes["steps"].sum())
     return {
         "episodes": float(len(episodes)),
@@ -182,7 +106,7 @@ class Row:
 
 
 def _student_meta(layout: Layout, label: str) -> dict[str, Any]:
-    path = layout.student(label) / "student.json"
+    path = layout.student(label) / STUDENT_DESCRIPTION
     if not path.is_file():
         raise FileNotFoundError(f"{path}: missing; every student_eval/{label} needs the student's description there")
     return json.loads(path.read_text())
@@ -232,7 +156,7 @@ def collect_rows(root: Path) -> list[Row]:
         for i, eval_dir in enumerate(row.eval_dirs):
             numbers = run_metrics(eval_dir)
             if row.kind == "student":
-                offline_path = layout.offline(eval_dir.name)
+                offline_path = layout.offline(eval_dir.name) / OFFLINE_METRICS
                 if offline_path.is_file():
                     offline = json.loads(offline_path.read_text())
                     numbers["action_match"] = float(offline["action_match"])
@@ -259,7 +183,8 @@ TABLE_NOTE = (
 )
 
 
-def _fmt(mean: float, std: float, digits: int = 2) -> str:
+def format_mean_std(mean: float, std: float, digits: int = 2) -> str:
+    """``mean ± std`` (just the mean when std is NaN: one seed; "–" when there is no value)."""
     if math.isnan(mean):
         return "–"
     return f"{mean:.{digits}f} ± {std:.{digits}f}" if not math.isnan(std) else f"{mean:.{digits}f}"
@@ -278,15 +203,15 @@ def table_cells(row: Row) -> list[str]:
         row.name,
         _params(row.params),
         f"{row.compression:.1f}×" if row.compression else "–",
-        _fmt(row.mean("success"), row.std("success")),
+        format_mean_std(row.mean("success"), row.std("success")),
         f"[{low:.2f}, {high:.2f}]" if not math.isnan(low) else "–",
-        _fmt(row.mean("score"), row.std("score")),
-        _fmt(row.mean("steps"), row.std("steps"), 1),
-        _fmt(row.mean("invalid"), row.std("invalid")),
-        _fmt(row.mean("latency_ms"), row.std("latency_ms"), 1),
-        _fmt(row.mean("action_match"), row.std("action_match")),
-        _fmt(row.mean("reasoning_match"), row.std("reasoning_match")),
-        _fmt(row.mean("reason_len"), row.std("reason_len"), 1),
+        format_mean_std(row.mean("score"), row.std("score")),
+        format_mean_std(row.mean("steps"), row.std("steps"), 1),
+        format_mean_std(row.mean("invalid"), row.std("invalid")),
+        format_mean_std(row.mean("latency_ms"), row.std("latency_ms"), 1),
+        format_mean_std(row.mean("action_match"), row.std("action_match")),
+        format_mean_std(row.mean("reasoning_match"), row.std("reasoning_match")),
+        format_mean_std(row.mean("reason_len"), row.std("reason_len"), 1),
         str(row.episodes),
         str(len(row.per_seed)),
     ]
@@ -330,7 +255,7 @@ def stage_times(root: Path) -> list[tuple[str, float]]:
     root = Path(root)
     walls: dict[str, float] = {}
     last: dict[str, float] = {}
-    for marker in root.rglob(MARKER):
+    for marker in root.rglob(STAGE_MARKER):
         data = json.loads(marker.read_text())
         parts = marker.parent.relative_to(root).parts
         nested = len(parts) > 1 and (root / parts[0] / MANIFEST).is_file()
@@ -369,7 +294,7 @@ class Trajectory:
 def sample_trajectories(rows: list[Row], n_tasks: int = 3, max_steps: int = 10) -> list[list[Trajectory]]:
     """For up to ``n_tasks`` test tasks that every row played (first seed), each row's episode on it,
     so a reader compares what each agent does on the same task."""
-    logs = {row.name: read_run_episodes(row.eval_dirs[0]) for row in rows if row.eval_dirs}
+    logs = {row.name: read_episodes(row.eval_dirs[0]) for row in rows if row.eval_dirs}
     if not logs:
         return []
     common = None
@@ -390,76 +315,3 @@ def sample_trajectories(rows: list[Row], n_tasks: int = 3, max_steps: int = 10) 
             group.append(Trajectory(name, task_id, task, bool(last["won"]), float(last["score"]), steps))
         groups.append(group)
     return groups
-
-
-# --- the whole report -----------------------------------------------------------------------------
-
-
-def env_dirs(root: Path) -> list[Path]:
-    """The per-env pipeline directories of ``root``: itself, or its ``<env>/`` children for ``--env all``."""
-    manifest = read_manifest(root)
-    if manifest.get("env") == "all":
-        return [Path(root) / env for env in manifest["envs"] if (Path(root) / env / MANIFEST).is_file()]
-    return [Path(root)]
-
-
-def build_report(root: str | Path) -> dict[str, Path]:
-    """Write ``report.md``, ``report.csv``, ``plots/*.png`` and ``report.html`` under ``root`` from its stored
-    runs (for ``--env all`` also one report per env); returns the paths written."""
-    from harness import plots
-    from harness.report_html import render_html
-
-    root = Path(root)
-    manifest = read_manifest(root)
-    dirs = env_dirs(root)
-    if manifest.get("env") == "all":
-        for sub in dirs:
-            build_report(sub)
-    rows_by_env = {read_manifest(d)["env"]: collect_rows(d) for d in dirs}
-    all_rows = [row for rows in rows_by_env.values() for row in rows]
-    if not all_rows:
-        raise FileNotFoundError(f"{root}: no finished evaluation to report; run `agentdistill pipeline` first")
-
-    plot_dir = root / "plots"
-    plot_dir.mkdir(parents=True, exist_ok=True)
-    figures: dict[str, Path] = {}
-    figures["success by method"] = plots.success_by_method(rows_by_env, plot_dir / "success_by_method.png")
-    curves = {}
-    for d in dirs:
-        prefix = f"{read_manifest(d)['env']}: " if len(dirs) > 1 else ""
-        curves.update({prefix + k: v for k, v in training_curves(d).items()})
-    if curves:
-        figures["training curves"] = plots.training_curves(curves, plot_dir / "training_curves.png")
-    sizes = {r.student for r in all_rows if r.kind == "student"}
-    if len(sizes) > 1:
-        figures["success vs student size"] = plots.success_vs_size(rows_by_env, plot_dir / "success_vs_size.png")
-
-    times = stage_times(root)
-    md = [f"# Structured Agent Distillation: {', '.join(rows_by_env)} ({manifest.get('preset', '?')} preset)", ""]
-    md += [f"- command: `{manifest.get('command', '?')}`", f"- commit: `{manifest.get('commit', '?')}`",
-           f"- seeds: {manifest.get('seeds', '?')}; methods: {', '.join(manifest.get('methods', []))}", ""]
-    for env, rows in rows_by_env.items():
-        md += [f"## {env}", "", markdown_table(rows), ""]
-    md += [TABLE_NOTE, ""]
-    md += ["## Plots", ""] + [f"![{title}](plots/{path.name})" for title, path in figures.items()] + [""]
-    md += ["## Stage wall times", "", "| stage | wall (s) |", "|---|---|"]
-    md += [f"| {stage} | {wall:.1f} |" for stage, wall in times] + [""]
-    md_path = root / "report.md"
-    md_path.write_text("\n".join(md))
-    csv_path = root / "report.csv"
-    write_csv(all_rows, csv_path)
-    trajectories = {env: sample_trajectories(rows) for env, rows in rows_by_env.items()}
-    html_path = root / "report.html"
-    html_path.write_text(render_html(manifest, rows_by_env, figures, trajectories, times))
-    return {"markdown": md_path, "csv": csv_path, "html": html_path, **{k: v for k, v in figures.items()}}
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", help="a pipeline directory, e.g. runs/webshop-tiny")
-
-
-def run(args: argparse.Namespace) -> int:
-    written = build_report(Path(args.run))
-    for what, path in written.items():
-        print(f"{what:<24} {path}")
-    return 0

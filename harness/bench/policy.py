@@ -1,5 +1,5 @@
 """Bench figure 3, batched policy: generated tokens/s of the ``lm`` agent's batched path against what a
-user would otherwise run (see ``harness.bench``).
+user would otherwise run (see ``harness.bench.cli``).
 
 CPU: the ``tiny`` preset serving 32 WebShop environments with ``act_batch`` vs the same model called
 with ``model.generate`` one environment at a time on the same prompts, each asked for exactly as many
@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from harness.bench import BenchContext, Result, alternate
+from harness.bench.core import BenchContext, Result, alternate
 
 ENV = "webshop"
 

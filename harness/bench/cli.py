@@ -30,129 +30,26 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import import_module
 from pathlib import Path
 from typing import Any
 
+from harness.bench.core import BenchContext, Result, machine
+from harness.errors import UserError
+
 #: figure number -> (name, "module:function"); each function takes a BenchContext and returns Results
 FIGURES: dict[int, tuple[str, str]] = {
-    1: ("overhead", "harness.bench_envs:harness_overhead"),
-    2: ("scaling", "harness.bench_envs:parallel_scaling"),
-    3: ("policy", "harness.bench_policy:batched_policy"),
-    4: ("distill", "harness.bench_distill:distill_throughput"),
-    5: ("latency", "harness.bench_envs:step_latency"),
-    6: ("memory", "harness.bench_envs:rollout_memory"),
+    1: ("overhead", "harness.bench.rollouts:harness_overhead"),
+    2: ("scaling", "harness.bench.rollouts:parallel_scaling"),
+    3: ("policy", "harness.bench.policy:batched_policy"),
+    4: ("distill", "harness.bench.training:distill_throughput"),
+    5: ("latency", "harness.bench.rollouts:step_latency"),
+    6: ("memory", "harness.bench.rollouts:rollout_memory"),
 }
-ENV_NAMES = ("alfworld", "hotpotqa", "webshop")
-
-
-@dataclass
-class Result:
-    """One row of the table: a value per repeat, optionally a baseline per repeat and a ratio floor."""
-
-    figure: int
-    name: str
-    unit: str
-    values: list[float]
-    baseline: list[float] = field(default_factory=list)
-    baseline_label: str = ""
-    floor: float | None = None
-    higher_is_better: bool = True
-    details: dict[str, Any] = field(default_factory=dict)
-    note: str = ""
-    error: str = ""
-
-    def ratios(self) -> list[float]:
-        """ours / baseline per repeat (higher is better), or baseline / ours where lower is better."""
-        pairs = zip(self.values, self.baseline)
-        if self.higher_is_better:
-            return [a / b for a, b in pairs if b > 0]
-        return [b / a for a, b in pairs if a > 0]
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"figure": self.figure, "name": self.name, "unit": self.unit}
-        if self.error:
-            return {**out, "error": self.error, "note": self.note}
-        out["value"] = spread(self.values)
-        if self.baseline and self.ratios():
-            ratio = spread(self.ratios())
-            out.update(baseline=spread(self.baseline), baseline_label=self.baseline_label, ratio=ratio)
-            if self.floor is not None:
-                out.update(floor=self.floor, meets_floor=ratio["median"] >= self.floor)
-        out.update(details=self.details, note=self.note)
-        return out
-
-
-def spread(values: Sequence[float]) -> dict[str, Any]:
-    """Median, min, max and the values themselves."""
-    if not values:
-        raise ValueError("spread of no values")
-    return {"median": statistics.median(values), "min": min(values), "max": max(values), "values": list(values)}
-
-
-def alternate(sides: dict[str, Callable[[], float]], repeats: int) -> dict[str, list[float]]:
-    """Run each side once per repeat, in alternating order (A B, B A, ...); each side's list of results."""
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}")
-    names = list(sides)
-    out: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(repeats):
-        for name in (names if r % 2 == 0 else names[::-1]):
-            out[name].append(float(sides[name]()))
-    return out
-
-
-@dataclass
-class BenchContext:
-    """What every figure gets: device, repeats, the quick flag, a scratch dir and the machine's cores."""
-
-    device: str
-    repeats: int
-    quick: bool
-    work_dir: Path
-    cores: int
-
-    def pick(self, full: Any, quick: Any) -> Any:
-        """The full budget's value, or the tiny one under ``--quick``."""
-        return quick if self.quick else full
-
-
-def available_envs() -> tuple[list[str], dict[str, str]]:
-    """(envs that build, {env: why not}) among alfworld, hotpotqa, webshop."""
-    import envs
-
-    ready, missing = [], {}
-    for name in ENV_NAMES:
-        try:
-            envs.make(name, split="test").close()
-            ready.append(name)
-        except Exception as err:  # noqa: BLE001 -- an env still in progress must not stop the other figures
-            missing[name] = f"{type(err).__name__}: {err}"
-    return ready, missing
-
-
-def machine() -> dict[str, Any]:
-    """Cores, CPU, memory, torch and GPU of this machine."""
-    import torch
-
-    info: dict[str, Any] = {
-        "cores": os.cpu_count(), "cpu": platform.processor() or platform.machine(), "python": platform.python_version(),
-        "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-    }
-    try:
-        info["memory_GiB"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (ValueError, OSError):
-        pass
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name()
-    return info
 
 
 # --- selection, table, output ---------------------------------------------------------------------
@@ -166,19 +63,20 @@ def select_figures(only: Sequence[str] | None) -> list[int]:
         number = int(item) if item.isdigit() else by_name.get(item)
         if number not in FIGURES:
             known = ", ".join(f"{n} {name}" for n, (name, _) in FIGURES.items())
-            raise ValueError(f"--only {item!r}: unknown figure; choose from {known}")
+            raise UserError(f"--only {item!r}: unknown figure; choose from {known}")
         chosen.append(number)
     return sorted(set(chosen))
 
 
-def _fmt(value: float) -> str:
+def format_number(value: float) -> str:
+    """3 significant digits below 10, one decimal below 1000, thousands separators above."""
     if abs(value) >= 1000:
         return f"{value:,.0f}"
     return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
 
 
 def _range(s: dict[str, Any]) -> str:
-    return f"{_fmt(s['median'])} [{_fmt(s['min'])}–{_fmt(s['max'])}]"
+    return f"{format_number(s['median'])} [{format_number(s['min'])}–{format_number(s['max'])}]"
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
@@ -191,7 +89,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             continue
         base = _range(row["baseline"]) + f" ({row['baseline_label']})" if "baseline" in row else ""
         ratio = _range(row["ratio"]) if "ratio" in row else ""
-        floor = f"≥ {_fmt(row['floor'])}" if "floor" in row else ""
+        floor = f"≥ {format_number(row['floor'])}" if "floor" in row else ""
         verdict = ("ok" if row["meets_floor"] else "MISS") if "meets_floor" in row else ""
         lines.append((str(row["figure"]), row["name"], row["unit"], _range(row["value"]), base, ratio, floor, verdict))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
@@ -216,12 +114,12 @@ def run(args: argparse.Namespace) -> int:
     import tempfile
 
     if args.repeats < 1:
-        raise ValueError(f"--repeats must be >= 1, got {args.repeats}")
+        raise UserError(f"--repeats must be >= 1, got {args.repeats}")
     if args.device == "cuda":
         import torch
 
         if not torch.cuda.is_available():
-            raise ValueError("--device cuda: torch sees no CUDA device here (torch.cuda.is_available() is False)")
+            raise UserError("--device cuda: torch sees no CUDA device here (torch.cuda.is_available() is False)")
     figures = select_figures(args.only)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@
 - action match rate: the student's greedy action equals the teacher's on held-out teacher states;
 - reasoning match: ROUGE-L F (``rouge-score``) of the student's thought against the teacher's
   on the same states;
-- parameters (from the saved safetensors) and compression ratio (teacher / student).
+- compression ratio (teacher / student parameters, counted by ``distill.models.count_parameters``).
 
 A *teacher state* is one step of a logged teacher episode: the task, the observations and the
 teacher's turns up to that step. The student is asked for the next turn from exactly that state,
@@ -15,7 +15,6 @@ import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -53,25 +52,6 @@ def rouge_l_f(candidates: Sequence[str], references: Sequence[str]) -> float:
     return sum(scores) / len(scores) if scores else float("nan")
 
 
-def count_parameters(model_dir: str | Path) -> int:
-    """Parameters of a ``save_pretrained`` model, read from its safetensors headers (no weights loaded).
-    Tied weights are stored once, so they count once."""
-    from safetensors import safe_open
-
-    files = sorted(Path(model_dir).glob("*.safetensors"))
-    if not files:
-        raise FileNotFoundError(f"{model_dir}: no *.safetensors file; expected a model saved with save_pretrained")
-    total = 0
-    for file in files:
-        with safe_open(str(file), framework="pt") as handle:
-            for key in handle.keys():  # noqa: SIM118 (safe_open is not iterable)
-                numel = 1
-                for dim in handle.get_slice(key).get_shape():
-                    numel *= dim
-                total += numel
-    return total
-
-
 def compression_ratio(teacher_params: int, student_params: int) -> float:
     """How many times smaller the student is than the teacher."""
     if student_params <= 0:
@@ -96,7 +76,7 @@ def teacher_states(episodes: pd.DataFrame, max_states: int, seed: int = 0) -> li
     needed = {"episode", "step", "observation", "thought", "action", "completion"}
     missing = needed - set(episodes.columns)
     if missing:
-        raise ValueError(f"teacher episode log lacks columns {sorted(missing)}; expected the DESIGN.md schema")
+        raise ValueError(f"teacher episode log lacks columns {sorted(missing)}; expected the episode-log schema of docs/design.md")
     task_column = "task" if "task" in episodes.columns else None
     states: list[TeacherState] = []
     for _, ep in episodes.sort_values(["episode", "step"]).groupby("episode", sort=True):

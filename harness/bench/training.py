@@ -1,5 +1,5 @@
 """Bench figure 4, distillation throughput: student tokens/s of ``agentdistill distill --method sad``
-against a straightforward distillation loop on the same models and batches (see ``harness.bench``).
+against a straightforward distillation loop on the same models and batches (see ``harness.bench.cli``).
 
 The baseline is what a user writes by hand (after ``shared/anchors/gpu_anchor.py``): teacher forward
 and student forward/backward under bf16 autocast (CUDA; fp32 on CPU), full-vocabulary forward KL in
@@ -30,7 +30,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from harness.bench import BenchContext, Result, alternate
+from harness.bench.core import BenchContext, Result, alternate
 
 ENV = "webshop"
 TOPK = 20  # the pipeline's --log-topk

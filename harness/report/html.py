@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from distill.spans import segment
-from harness.report import TABLE_COLUMNS, TABLE_NOTE, Row, Trajectory, table_cells
+from harness.report.tables import TABLE_COLUMNS, TABLE_NOTE, Row, Trajectory, table_cells
 
 #: span background colours (solid fills, so a screenshot shows them as exact pixels)
 REASON_COLOUR = "#9ecbff"

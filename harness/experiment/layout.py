@@ -1,0 +1,93 @@
+"""Where a pipeline keeps everything: the directory layout of ``runs/<pipeline>/`` (written by
+:mod:`harness.experiment.pipeline`, read by :mod:`harness.report`)::
+
+    pipeline.json                  the manifest: env, preset, seeds, methods, command, commit
+    <unit>/.complete.json          a unit's completion marker (params, inputs, env, tokenizer, wall time)
+    demos/                         expert demonstrations, train split   (episodes.parquet, summary.json)
+    teacher/                       the SFT teacher (save_pretrained dir + metrics.csv)
+    teacher_rollouts/              teacher on the train split with top-k log-probs
+    teacher_eval/                  teacher, closed loop on the test split
+    baselines/{expert,random}/     scripted expert and random agent on the test split
+    students/<label>/              one student per method x variant x size x seed (+ student.json)
+    student_eval/<label>/          that student, closed loop on the test split
+    offline/<label>/metrics.json   its offline metrics against the teacher
+    report.md  report.csv  report.html  plots/
+
+``--env all`` makes ``runs/<pipeline>/<env>/`` one such layout per env, with a manifest of
+``"env": "all"`` and the combined report at the top.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UserError
+
+MANIFEST = "pipeline.json"
+#: the file that marks a unit of work (a stage dir, or one student in it) complete
+STAGE_MARKER = ".complete.json"
+#: the offline metrics file in each ``offline/<label>/`` folder
+OFFLINE_METRICS = "metrics.json"
+#: what the report groups a student's rows by, next to its model
+STUDENT_DESCRIPTION = "student.json"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The folders of one env's pipeline directory (see the module docstring)."""
+
+    root: Path
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / MANIFEST
+
+    @property
+    def demos(self) -> Path:
+        return self.root / "demos"
+
+    @property
+    def teacher(self) -> Path:
+        return self.root / "teacher"
+
+    @property
+    def teacher_rollouts(self) -> Path:
+        return self.root / "teacher_rollouts"
+
+    @property
+    def teacher_eval(self) -> Path:
+        return self.root / "teacher_eval"
+
+    def baseline(self, agent: str) -> Path:
+        return self.root / "baselines" / agent
+
+    def student(self, label: str) -> Path:
+        return self.root / "students" / label
+
+    def student_eval(self, label: str) -> Path:
+        return self.root / "student_eval" / label
+
+    def offline(self, label: str) -> Path:
+        return self.root / "offline" / label
+
+
+def read_manifest(root: Path) -> dict[str, Any]:
+    """The pipeline manifest at ``root/pipeline.json``; a missing one is an error naming the path."""
+    path = Path(root) / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no pipeline manifest; expected a directory made by `agentdistill pipeline`")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise UserError(f"{path}: not valid JSON ({err}); expected the manifest `agentdistill pipeline` writes") from err
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` as JSON atomically (temp file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
+    tmp.replace(path)

@@ -1,0 +1,107 @@
+"""The pipeline's sizes (``--preset tiny`` for 2 CPU cores, ``gpu`` for one H100/H200), the
+distillation methods and ablations it compares, and the students it trains."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+ENVS = ("alfworld", "webshop", "hotpotqa")
+METHODS = ("sad", "token_kd", "sft")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Models and budget of one pipeline size. Every budget field is also a command-line knob."""
+
+    name: str
+    teacher: str  # model preset of the teacher (SFT on the demos)
+    students: tuple[str, ...]  # student model presets of the main table
+    ablation_students: tuple[str, ...]  # extra sizes for --ablations
+    demo_episodes: int  # expert episodes on the train split
+    rollout_episodes: int  # teacher episodes on the train split (the students' data)
+    eval_episodes: int  # test episodes per evaluated agent
+    teacher_steps: int
+    student_steps: int
+    batch_size: int
+    micro_batch_size: int
+    max_length: int  # tokens per training sequence (and prompt + completion at play time)
+    teacher_lr: float
+    student_lr: float
+    max_new_tokens: int  # per agent turn
+    log_topk: int  # teacher top-k logged for distillation
+    offline_states: int  # held-out teacher states for action / reasoning match
+    workers: int  # Ray env workers
+    device: str
+    init_from_teacher: tuple[str, ...]  # students (same width as the teacher) that start from its layers
+    max_steps: int | None = None  # env steps per episode; None: ENV_MAX_STEPS[preset][env]
+
+
+#: env steps per episode: enough for the scripted expert (webshop ~5, hotpotqa ~3-5, alfworld ~10-20)
+ENV_MAX_STEPS = {"tiny": {"webshop": 10, "hotpotqa": 7, "alfworld": 25},
+                 "gpu": {"webshop": 15, "hotpotqa": 7, "alfworld": 40}}
+
+PRESETS: dict[str, Preset] = {
+    # 2 CPU cores: a 2-layer 256-wide teacher (~2M params) and a 2-layer 128-wide student (~0.6M).
+    # The teacher must learn to copy (queries, product ids, options) from the page, which takes ~2M
+    # tokens of SFT (~4k tokens a step); 512 demos keep it from memorising the train tasks. 1536 tokens
+    # hold a whole WebShop episode (<= ~1450 tokens): no windows, and no header cut from the play-time prompt
+    "tiny": Preset(
+        name="tiny", teacher="tiny", students=("tiny-student",), ablation_students=("tiny",),
+        demo_episodes=512, rollout_episodes=64, eval_episodes=20, teacher_steps=500, student_steps=200,
+        batch_size=4, micro_batch_size=4, max_length=1536, teacher_lr=5e-3, student_lr=3e-3,
+        max_new_tokens=64, log_topk=20, offline_states=32, workers=2, device="cpu", init_from_teacher=(),
+    ),
+    # one H100/H200: SmolLM2-135M teacher, ~46M and ~15M students
+    "gpu": Preset(
+        name="gpu", teacher="smollm2-135m", students=("smol-45m", "smol-15m"), ablation_students=(),
+        demo_episodes=400, rollout_episodes=400, eval_episodes=100, teacher_steps=400, student_steps=600,
+        batch_size=32, micro_batch_size=16, max_length=1536, teacher_lr=1e-4, student_lr=5e-4,
+        max_new_tokens=96, log_topk=20, offline_states=200, workers=4, device="auto", init_from_teacher=("smol-45m",),
+    ),
+}
+
+
+#: ablation variants of SAD: label -> config overrides (λ_r = 0, λ_a = 0, curriculum off)
+ABLATIONS: dict[str, dict[str, Any]] = {
+    "act only (λ_r=0)": {"lambda_reason": 0.0},
+    "reason only (λ_a=0)": {"lambda_act": 0.0},
+    "no curriculum": {"curriculum": False},
+}
+#: SAD as the paper runs it: span KL with the curriculum; the baselines train on the same data in random order
+METHOD_DEFAULTS: dict[str, dict[str, Any]] = {"sad": {"curriculum": True}, "token_kd": {}, "sft": {}}
+
+#: measured costs (tiny: 2 shared CPU cores; gpu: one H100) behind the time estimate printed at the start
+COSTS = {
+    "tiny": {"startup": 8.0, "expert_episode": 0.03, "lm_step": 0.12, "teacher_tokens_per_s": 5000.0,
+             "student_tokens_per_s": 8000.0, "offline_state": 0.15},
+    "gpu": {"startup": 20.0, "expert_episode": 0.05, "lm_step": 0.05, "teacher_tokens_per_s": 150_000.0,
+            "student_tokens_per_s": 300_000.0, "offline_state": 0.02},
+}
+
+
+@dataclass(frozen=True)
+class StudentSpec:
+    """One student to train: model preset, method, ablation variant, seed."""
+
+    student: str
+    method: str
+    seed: int
+    variant: str = ""
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        slug = "".join(c if c.isalnum() else "-" for c in self.variant.split(" (")[0]).strip("-")
+        return f"{self.student}_{self.method}{'_' + slug if slug else ''}_s{self.seed}"
+
+
+def student_specs(preset: Preset, methods: tuple[str, ...], seeds: int, ablations: bool) -> list[StudentSpec]:
+    """Every student of the run: each size x method x seed, plus the SAD ablations and extra sizes."""
+    specs = [StudentSpec(s, m, seed) for s in preset.students for m in methods for seed in range(seeds)]
+    if ablations:
+        main = preset.students[0]
+        specs += [StudentSpec(main, "sad", seed, variant, overrides)
+                  for variant, overrides in ABLATIONS.items() for seed in range(seeds)]
+        specs += [StudentSpec(s, m, seed) for s in preset.ablation_students for m in methods for seed in range(seeds)
+                  if s not in preset.students]
+    return specs

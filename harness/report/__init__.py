@@ -1,0 +1,91 @@
+"""A pipeline's report, rebuilt from its stored runs: ``report.md``, ``report.csv``, ``plots/*.png``
+and ``report.html``. ``agentdistill report runs/<pipeline>`` (``make report RUN=...``).
+
+The numbers and tables are in :mod:`.tables`, the figures in :mod:`.plots`, the page in :mod:`.html`;
+the directory they read is :mod:`harness.experiment.layout`.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from harness.experiment.layout import MANIFEST, read_manifest
+from harness.report.tables import (
+    TABLE_NOTE,
+    collect_rows,
+    markdown_table,
+    sample_trajectories,
+    stage_times,
+    training_curves,
+    write_csv,
+)
+
+
+def env_dirs(root: Path) -> list[Path]:
+    """The per-env pipeline directories of ``root``: itself, or its ``<env>/`` children for ``--env all``."""
+    manifest = read_manifest(root)
+    if manifest.get("env") == "all":
+        return [Path(root) / env for env in manifest["envs"] if (Path(root) / env / MANIFEST).is_file()]
+    return [Path(root)]
+
+
+def build_report(root: str | Path) -> dict[str, Path]:
+    """Write ``report.md``, ``report.csv``, ``plots/*.png`` and ``report.html`` under ``root`` from its stored
+    runs (for ``--env all`` also one report per env); returns the paths written."""
+    from harness.report import plots
+    from harness.report.html import render_html
+
+    root = Path(root)
+    manifest = read_manifest(root)
+    dirs = env_dirs(root)
+    if manifest.get("env") == "all":
+        for sub in dirs:
+            build_report(sub)
+    rows_by_env = {read_manifest(d)["env"]: collect_rows(d) for d in dirs}
+    all_rows = [row for rows in rows_by_env.values() for row in rows]
+    if not all_rows:
+        raise FileNotFoundError(f"{root}: no finished evaluation to report; run `agentdistill pipeline` first")
+
+    plot_dir = root / "plots"
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    figures: dict[str, Path] = {}
+    figures["success by method"] = plots.success_by_method(rows_by_env, plot_dir / "success_by_method.png")
+    curves = {}
+    for d in dirs:
+        prefix = f"{read_manifest(d)['env']}: " if len(dirs) > 1 else ""
+        curves.update({prefix + k: v for k, v in training_curves(d).items()})
+    if curves:
+        figures["training curves"] = plots.training_curves(curves, plot_dir / "training_curves.png")
+    sizes = {r.student for r in all_rows if r.kind == "student"}
+    if len(sizes) > 1:
+        figures["success vs student size"] = plots.success_vs_size(rows_by_env, plot_dir / "success_vs_size.png")
+
+    times = stage_times(root)
+    md = [f"# Structured Agent Distillation: {', '.join(rows_by_env)} ({manifest.get('preset', '?')} preset)", ""]
+    md += [f"- command: `{manifest.get('command', '?')}`", f"- commit: `{manifest.get('commit', '?')}`",
+           f"- seeds: {manifest.get('seeds', '?')}; methods: {', '.join(manifest.get('methods', []))}", ""]
+    for env, rows in rows_by_env.items():
+        md += [f"## {env}", "", markdown_table(rows), ""]
+    md += [TABLE_NOTE, ""]
+    md += ["## Plots", ""] + [f"![{title}](plots/{path.name})" for title, path in figures.items()] + [""]
+    md += ["## Stage wall times", "", "| stage | wall (s) |", "|---|---|"]
+    md += [f"| {stage} | {wall:.1f} |" for stage, wall in times] + [""]
+    md_path = root / "report.md"
+    md_path.write_text("\n".join(md))
+    csv_path = root / "report.csv"
+    write_csv(all_rows, csv_path)
+    trajectories = {env: sample_trajectories(rows) for env, rows in rows_by_env.items()}
+    html_path = root / "report.html"
+    html_path.write_text(render_html(manifest, rows_by_env, figures, trajectories, times))
+    return {"markdown": md_path, "csv": csv_path, "html": html_path, **{k: v for k, v in figures.items()}}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", help="a pipeline directory, e.g. runs/webshop-tiny")
+
+
+def run(args: argparse.Namespace) -> int:
+    written = build_report(Path(args.run))
+    for what, path in written.items():
+        print(f"{what:<24} {path}")
+    return 0

@@ -1,0 +1,56 @@
+"""The episode-parallel loop: for an agent that does not batch (experts, random), one shared policy
+call per round gains nothing, so each Ray env worker gets its own copy of the agent and plays whole
+episodes, a few at a time (:meth:`EnvWorker.play`, the round loop run inside the worker). That
+scales with the workers.
+
+Faults: a chunk of episodes lost with its worker is re-run on a fresh one ``max_retries`` times,
+then its episodes are written as failed. Every job ends written exactly once.
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from harness.rollout.rows import EpisodeRows
+from harness.rollout.workers import EpisodeJob, WorkerPool, actor_death, actor_died_errors
+
+#: the most episodes one worker plays per call (smaller chunks when there are few jobs)
+MAX_CHUNK = 16
+
+
+def run_episode_parallel(jobs: Sequence[EpisodeJob], pool: WorkerPool, rows: EpisodeRows,
+                         on_episode: Callable[[list[dict[str, Any]]], None], *, max_retries: int,
+                         on_round: Callable[[], None] | None = None) -> None:
+    """Keep every Ray worker of ``pool`` (built with an agent) busy with chunks of whole episodes;
+    hand each finished episode's rows to ``on_episode``."""
+    import ray
+
+    size = max(1, min(MAX_CHUNK, math.ceil(len(jobs) / (4 * len(pool)))))
+    pending = deque((list(jobs[i:i + size]), 0) for i in range(0, len(jobs), size))
+    idle = list(range(len(pool)))
+    in_flight: dict[Any, tuple[int, list[EpisodeJob], int]] = {}
+    while pending or in_flight:
+        while idle and pending:
+            w = idle.pop()
+            chunk, attempt = pending.popleft()
+            ref = pool.handles[w].play.remote(chunk, rows.row_base, max_retries)
+            in_flight[ref] = (w, chunk, attempt)
+        if on_round is not None:
+            on_round()
+        (ref,), _ = ray.wait(list(in_flight), num_returns=1)
+        w, chunk, attempt = in_flight.pop(ref)
+        idle.append(w)
+        try:
+            episodes = ray.get(ref)
+        except actor_died_errors() as err:
+            pool.replace(w)
+            if attempt < max_retries:
+                pending.appendleft((chunk, attempt + 1))
+            else:
+                for job in chunk:
+                    on_episode(rows.failed(job, attempt + 1, actor_death(err)))
+            continue
+        for episode_rows in episodes:
+            on_episode(episode_rows)
