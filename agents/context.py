@@ -19,6 +19,14 @@ top-k are rebuilt under exactly the context they were produced in):
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
+
+
+def bos_ids(tokenizer: Any) -> list[int]:
+    """``[bos]`` when ``tokenizer`` puts one before a text by default, else ``[]``: the first ids of
+    every head, at play time and in training."""
+    bos = tokenizer.bos_token_id
+    return [bos] if bos is not None and tokenizer("a")["input_ids"][:1] == [bos] else []
 
 
 def omitted_note(dropped: int) -> str:

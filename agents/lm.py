@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from agents.base import Agent, AgentStep
-from agents.context import fit_ids, omitted_note
+from agents.context import bos_ids, fit_ids, omitted_note
 from agents.prompts import few_shot as env_few_shot
 from agents.prompts import instructions as env_instructions
 from agents.react import Turn, completion_end, fit_prompt, header, parse, render_turn
@@ -163,10 +163,6 @@ class LMAgent(Agent):
     def _ids(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    def _bos(self) -> list[int]:
-        bos = self.tokenizer.bos_token_id
-        return [bos] if bos is not None and self.tokenizer("a")["input_ids"][:1] == [bos] else []
-
     def prompt_ids(self, slot: int) -> list[int]:
         """Token ids of the prompt for the next turn of the episode in ``slot``."""
         return self.prompt(slot)[0]
@@ -186,7 +182,7 @@ class LMAgent(Agent):
             ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
             ids = ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids
             return list(ids)[-budget:], dropped
-        head = self._bos() + self._ids(header(episode.task, first, self.instructions, self.few_shot))
+        head = bos_ids(self.tokenizer) + self._ids(header(episode.task, first, self.instructions, self.few_shot))
         generated = self._turn_ids.get(slot, [])
         blocks = []
         for i, turn in enumerate(episode.turns):

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from agents.context import context_ids, omitted_note, turns_to_drop
+from agents.context import bos_ids, context_ids, omitted_note, turns_to_drop
 from agents.prompts import instructions as env_instructions
 from agents.react import Turn, header, render_turn
 from distill.spans import completion_masks_from_ids, completion_token_masks
@@ -238,7 +238,7 @@ class _Episode:
 
     def __init__(self, ep: EpisodeLog, tokenizer: Any, instructions: str) -> None:
         self.ep, self.tokenizer = ep, tokenizer
-        self.head = _bos(tokenizer) + _plain(tokenizer, header(ep.task, ep.observations[0], instructions)).ids
+        self.head = bos_ids(tokenizer) + _plain(tokenizer, header(ep.task, ep.observations[0], instructions)).ids
         self.completions: list[_Piece] = []
         self.observations: list[list[int]] = []
         for step, turn in enumerate(ep.turns()):
@@ -333,12 +333,6 @@ def encode_episode(
         _join(f"{ep.key}#{w}", episode.window(context, steps), max_length)
         for w, (context, steps) in enumerate(windows)
     ]
-
-
-def _bos(tokenizer: Any) -> list[int]:
-    """[bos] when the tokenizer adds one by default, else []."""
-    bos = tokenizer.bos_token_id
-    return [bos] if bos is not None and tokenizer("a")["input_ids"][:1] == [bos] else []
 
 
 def _join(key: str, pieces: list[_Piece], max_length: int) -> Example:

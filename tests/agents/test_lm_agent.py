@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import agents
-from agents.context import omitted_note
+from agents.context import bos_ids, omitted_note
 from agents.lm import LMAgent, completion_end
 from agents.react import build_prompt, header
 
@@ -90,7 +90,7 @@ def test_topk_logprobs_are_normalised_and_match_a_full_forward_pass(tiny_model):
     for token, ids in zip(step.token_ids, step.topk_ids):  # greedy: the chosen token is the top-1
         assert ids[0] == token
     # the logged log-probs are the model's own: recompute them with one forward pass over prompt + tokens
-    prompt_ids = agent._bos() + agent._ids(build_prompt(INFOS[1]["task"], "Search the page store.", [],
+    prompt_ids = bos_ids(agent.tokenizer) + agent._ids(build_prompt(INFOS[1]["task"], "Search the page store.", [],
                                                           instructions=agent.instructions))
     full = torch.tensor([prompt_ids + step.token_ids])
     with torch.no_grad():
@@ -112,7 +112,7 @@ def test_prompt_is_the_react_prompt_with_the_generated_ids_spliced_in(tiny_model
     agent = LMAgent(tiny_model, env="webshop", max_new_tokens=16)
     agent.reset(INFOS[0], slot=3)
     agent._episode(3).observe("WebShop [Search]")
-    head = agent._bos() + agent._ids(header(INFOS[0]["task"], "WebShop [Search]", agent.instructions))
+    head = bos_ids(agent.tokenizer) + agent._ids(header(INFOS[0]["task"], "WebShop [Search]", agent.instructions))
     assert agent.prompt_ids(3) == head
     first = agent.tokenizer.decode(agent.prompt_ids(3), skip_special_tokens=True)
     assert first == build_prompt(INFOS[0]["task"], "WebShop [Search]", [], instructions=agent.instructions)
@@ -133,7 +133,7 @@ def test_prompt_over_budget_drops_old_turns_then_cuts_its_start(tiny_model):
     agent.generate = lambda prompts: fed.extend(prompts) or generate(prompts)  # records what the model is fed
     agent.reset(INFOS[0])
     observations = ["WebShop [Search]", "Results", "Item page", "Item " * 30, "Done", "Back", "Bought"]
-    head = agent._bos() + agent._ids(header(INFOS[0]["task"], observations[0], agent.instructions))
+    head = bos_ids(agent.tokenizer) + agent._ids(header(INFOS[0]["task"], observations[0], agent.instructions))
     budget = agent.max_prompt_tokens = len(head) + 70
     steps = [agent.act(obs) for obs in observations]
     blocks = [s.token_ids + agent._ids(f"\nObservation: {obs.strip()}\n") for s, obs in zip(steps, observations[1:])]
