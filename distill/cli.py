@@ -31,7 +31,9 @@ def _without_none(hint: Any) -> Any:
 
 def _option_kwargs(f: Any, hint: Any) -> dict[str, Any]:
     """argparse keyword arguments for one dataclass field."""
-    kwargs: dict[str, Any] = {"help": f.metadata.get("help", ""), "default": argparse.SUPPRESS, "dest": f.name}
+    kwargs: dict[str, Any] = {
+        "help": f.metadata.get("help", ""), "default": argparse.SUPPRESS, "dest": f.name,
+    }
     base = _without_none(hint)
     if base is bool:
         kwargs["action"] = argparse.BooleanOptionalAction
@@ -55,7 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     distill = _is_distill(parser)
     cls: type[TrainConfig] = SADConfig if distill else SFTConfig
     if distill:
-        parser.add_argument("--method", choices=list(METHODS), default="sad", help="distillation method (default sad)")
+        parser.add_argument("--method", choices=list(METHODS), default="sad",
+                            help="distillation method (default sad)")
     hints = typing.get_type_hints(cls)
     for f in fields(cls):
         flags = f.metadata.get("flags") or (f"--{f.name.replace('_', '-')}",)
@@ -65,7 +68,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The method's config from parsed options; an option the method does not take is an error."""
+    """The method's config from parsed options, checked against the files it names (a non-empty --out
+    without --resume or --overwrite, damaged model files, a checkpoint trained with other settings: see
+    :func:`distill.train.preflight`; nothing is changed). An option the method does not take is an error."""
+    from distill.train import preflight
+
     method = getattr(args, "method", None) or "sft"
     command = getattr(args, "command", "distill")
     cls = METHODS[method]
@@ -77,7 +84,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         raise ValueError(f"{names}: not an option of --method {method}")
     if command == "train":
         given.setdefault("role", "teacher")
-    return cls(**given)
+    config = cls(**given)
+    preflight(config)
+    return config
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
     if summary_path.is_file():
         summary = json.loads(summary_path.read_text())
         rate = summary.get("tokens_per_s")
-        print(f"[{args.command}] saved {out}  ({summary['steps']} steps, {rate or 0:,.0f} tokens/s on {summary['device']})")
+        print(f"[{args.command}] saved {out}  ({summary['steps']} steps, {rate or 0:,.0f} tokens/s "
+              f"on {summary['device']})")
     return 0
 
 

@@ -28,19 +28,33 @@ def _opt(default: Any, help: str, **extra: Any) -> Any:
 class TrainConfig:
     """Supervised fine-tuning (imitation) on logged episodes; the base of every method's config."""
 
-    data: list[str] = field(metadata={"help": "run directories (runs/<id>) or episodes.parquet files to train on"})
+    data: list[str] = field(
+        metadata={"help": "run directories (runs/<id>) or episodes.parquet files to train on"}
+    )
     out: str = field(metadata={"help": "output directory: the trained model, checkpoints/, metrics.csv, tb/"})
     model: str = _opt(
         "tiny",
-        "model to train: a preset (tiny, tiny-student, smollm2-135m, smol-45m, smol-15m) or a model directory",
+        "model to train: a preset (tiny, tiny-student, smollm2-135m, smol-45m, smol-15m) or a model "
+        "directory",
         flags=("--model", "--student"),
     )
     teacher: str | None = _opt(None, "teacher model directory (its vocabulary must match the student's)")
-    role: Literal["teacher", "student"] = _opt("student", "what the saved model is recorded as in agentdistill.json")
+    role: Literal["teacher", "student"] = _opt(
+        "student", "what the saved model is recorded as in agentdistill.json"
+    )
+    loss_on: Literal["completion", "episode"] = _opt(
+        "completion",
+        "tokens the loss is computed on: completion (only the agent's own Thought/Action turns; prompt and "
+        "observations are context) or episode (sft only: every token from a sequence's first completion on, "
+        "observations too, for a model trained from scratch that must first learn to read the pages it acts "
+        "on). Held-out metrics are always on completions",
+    )
     max_steps: int = _opt(200, "optimizer steps")
     batch_size: int = _opt(8, "sequences per optimizer step, over all processes and accumulation")
     micro_batch_size: int = _opt(4, "sequences per forward pass per process")
-    max_length: int = _opt(1024, "tokens per sequence; longer episodes are split into windows that keep the prompt")
+    max_length: int = _opt(
+        1024, "tokens per sequence; longer episodes are split into windows that keep the prompt"
+    )
     lr: float = _opt(1e-3, "peak learning rate (AdamW)")
     weight_decay: float = _opt(0.01, "AdamW weight decay on matrices (not on norms and biases)")
     warmup_steps: int = _opt(10, "linear warm-up steps before the cosine decay")
@@ -50,6 +64,14 @@ class TrainConfig:
     eval_fraction: float = _opt(0.1, "fraction of episodes held out for evaluation")
     save_every: int = _opt(100, "write a resumable checkpoint every N steps (and always at the end)")
     resume: bool = _opt(False, "continue from OUT/checkpoints/last.pt on the same curve")
+    overwrite: bool = _opt(
+        False, "start over in a non-empty OUT, deleting the earlier training there (without it, or --resume, "
+        "a non-empty OUT is refused)"
+    )
+    allow_changes: bool = _opt(
+        False, "with --resume: continue although training settings differ from the checkpoint's "
+        "(they are listed; without this flag they are refused)"
+    )
     stop_at_step: int | None = _opt(
         None, "stop after this step (the schedule still targets --max-steps); resume later with --resume"
     )
@@ -59,12 +81,16 @@ class TrainConfig:
     init_from_teacher: bool = _opt(
         False, "initialise a shrunk student preset from a subset of the teacher's layers (same width only)"
     )
-    curriculum: bool = _opt(False, "order episodes simple -> complex and pace them in (see distill/curriculum.py)")
+    curriculum: bool = _opt(
+        False, "order episodes simple -> complex and pace them in (see distill/curriculum.py)"
+    )
     curriculum_alpha: float = _opt(1.0, "complexity weight of reason length")
     curriculum_beta: float = _opt(1.0, "complexity weight of action length")
     curriculum_gamma: float = _opt(1.0, "complexity weight of teacher entropy (needs logged top-k)")
     curriculum_start: float = _opt(0.25, "fraction of the easiest episodes available at step 0")
-    curriculum_steps: int | None = _opt(None, "steps until every episode is available (default: half of --max-steps)")
+    curriculum_steps: int | None = _opt(
+        None, "steps until every episode is available (default: half of --max-steps)"
+    )
     tensorboard: bool = _opt(True, "also write TensorBoard events to OUT/tb (needs the tensorboard package)")
     progress: bool = _opt(True, "show a progress bar")
 
@@ -86,6 +112,15 @@ class TrainConfig:
         _check(self, "eval_fraction", 0 <= self.eval_fraction < 1, "in [0, 1)")
         _check(self, "save_every", self.save_every >= 1, ">= 1")
         _check(self, "role", self.role in ("teacher", "student"), "'teacher' or 'student'")
+        _check(self, "loss_on", self.loss_on in ("completion", "episode"), "'completion' or 'episode'")
+        if self.loss_on == "episode" and self.method != "sft":
+            raise ValueError(f"loss_on='episode' is for sft only; {self.method} aligns the teacher's "
+                             "distribution on completion tokens, which is all the teacher signal covers")
+        if self.resume and self.overwrite:
+            raise ValueError("resume and overwrite: choose one (continue the training in --out, or "
+                             "replace it)")
+        if self.allow_changes and not self.resume:
+            raise ValueError("allow_changes: only applies with --resume")
         if self.stop_at_step is not None:
             _check(self, "stop_at_step", 1 <= self.stop_at_step <= self.max_steps, "in [1, max_steps]")
         for name in ("curriculum_alpha", "curriculum_beta", "curriculum_gamma"):
@@ -120,12 +155,15 @@ class DistillConfig(TrainConfig):
     teacher_signal: Literal["auto", "logits", "topk"] = _opt(
         "auto", "auto: logged top-k when every episode has it, else the teacher model's logits"
     )
-    kl_chunk: int = _opt(256, "sequence positions per chunk of the fp32 KL (bounds memory for large vocabularies)")
+    kl_chunk: int = _opt(
+        256, "sequence positions per chunk of the fp32 KL (bounds memory for large vocabularies)"
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check(self, "temperature", 0 < self.temperature <= 20, "in (0, 20]")
-        _check(self, "teacher_signal", self.teacher_signal in ("auto", "logits", "topk"), "auto, logits or topk")
+        signals = ("auto", "logits", "topk")
+        _check(self, "teacher_signal", self.teacher_signal in signals, "auto, logits or topk")
         _check(self, "kl_chunk", self.kl_chunk >= 1, ">= 1")
         if self.teacher_signal == "logits" and not self.teacher:
             raise ValueError("teacher: --teacher-signal logits needs --teacher PATH")

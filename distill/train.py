@@ -25,10 +25,13 @@ import csv
 import json
 import math
 import os
+import pickle
 import random
+import shutil
+import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from agents.model_files import check_model_dir
 from agents.prompts import instructions as env_instructions
 from agents.react import render
 from distill import losses
@@ -174,12 +178,14 @@ def load_models(config: TrainConfig, episodes: list[EpisodeLog], runtime: Runtim
     return student, tokenizer, teacher
 
 
-def reads_whole_episodes(config: TrainConfig) -> bool:
-    """True for the SFT of a teacher built from a config preset (``tiny``): with no pretraining it
-    must first learn to read the pages it acts on, so its loss covers every token from a sequence's
-    first completion on (observations too), not only the completions. Held-out metrics stay on completions."""
-    preset = PRESETS.get(config.model)
-    return config.method == "sft" and config.role == "teacher" and preset is not None and preset.source == "config"
+def loss_mask(batch: dict[str, torch.Tensor], loss_on: str) -> torch.Tensor:
+    """The tokens the training loss covers (B, T): the completions, or with ``loss_on="episode"`` every
+    real next token from a sequence's first completion on (observations too). Not the prompt header
+    before it, whose "(... N earlier turns omitted ...)" line a model must never learn to write first."""
+    if loss_on == "completion":
+        return batch["completion_mask"]
+    started = batch["completion_mask"].cumsum(-1) > 0  # (B, T)
+    return (batch["labels"] != -100) & started
 
 
 def teacher_signal(config: TrainConfig, episodes: list[EpisodeLog]) -> str | None:
@@ -315,26 +321,129 @@ def _atomic_save(obj: Any, path: Path) -> None:
     tmp.replace(path)
 
 
-def load_checkpoint(config: TrainConfig, model: Any, optimizer: Any, scheduler: Any, runtime: Runtime) -> int:
-    """Restore model, optimizer, scheduler and RNG from ``checkpoints/``; returns the step reached."""
+#: what a checkpoint holds (``checkpoints/last.pt``)
+CHECKPOINT_KEYS = ("step", "model", "optimizer", "scheduler", "config", "method")
+#: settings that may differ on --resume without changing what is trained
+RUN_CONTROL = frozenset({
+    "resume", "overwrite", "allow_changes", "stop_at_step", "device", "compile", "progress", "tensorboard",
+    "save_every", "eval_every",
+})
+
+
+def _load(path: Path, what: str, mmap: bool = False) -> Any:
+    """``torch.load`` of one of our own files (``mmap``: tensors mapped, not read); a damaged one is a
+    one-line error naming it."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False, mmap=mmap)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError, OSError) as err:
+        detail = (str(err).splitlines() or [""])[0][:160]
+        raise ValueError(f"{path}: not a readable {what} ({type(err).__name__}: {detail}); it is truncated "
+                         "or damaged: start over with --overwrite") from None
+
+
+def settings_changes(saved: dict[str, Any], config: TrainConfig) -> list[str]:
+    """``name: old -> new`` for every training setting of ``config`` that differs from ``saved`` (a
+    checkpoint's config), run-control options (device, progress, ...) left out; settings the checkpoint
+    predates are not compared."""
+    current = asdict(config)
+    return [
+        f"{f.name}: {saved[f.name]!r} -> {current[f.name]!r}" for f in fields(config)
+        if f.name not in RUN_CONTROL and f.name in saved and saved[f.name] != current[f.name]
+    ]
+
+
+def read_checkpoint(config: TrainConfig, rank: int = 0, mmap: bool = False) -> dict[str, Any]:
+    """``checkpoints/last.pt`` (and process ``rank``'s RNG state, as ``state["rng"]``), checked: readable,
+    written by the same method, and with the same training settings unless ``allow_changes``."""
     path = checkpoint_dir(config) / "last.pt"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: nothing to resume from; run without --resume first")
-    state = torch.load(path, map_location=runtime.device, weights_only=False)
+    state = _load(path, "checkpoint", mmap)
+    missing = [k for k in CHECKPOINT_KEYS if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise ValueError(f"{path}: not a checkpoint of this trainer (no {', '.join(missing)})")
     if state["method"] != config.method:
         raise ValueError(f"{path} was written by method {state['method']!r}, not {config.method!r}")
+    changes = settings_changes(state["config"], config)
+    if changes and not config.allow_changes:
+        raise ValueError(f"{path} was trained with other settings ({'; '.join(changes)}): pass "
+                         "--allow-changes to continue with the new ones, or --overwrite to start over")
+    rng_path = checkpoint_dir(config) / f"rng-{rank}.pt"
+    state["rng"] = _load(rng_path, "RNG state") if rng_path.is_file() else None
+    return state
+
+
+def restore_checkpoint(state: dict[str, Any], model: Any, optimizer: Any, scheduler: Any) -> int:
+    """Restore model, optimizer, scheduler and RNG from a :func:`read_checkpoint` state; returns its step."""
     unwrap(model).load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
-    rng_path = checkpoint_dir(config) / f"rng-{runtime.rank}.pt"
-    if rng_path.is_file():
-        rng = torch.load(rng_path, weights_only=False)
+    rng = state["rng"]
+    if rng is not None:
         random.setstate(rng["python"])
         np.random.set_state(rng["numpy"])
         torch.set_rng_state(rng["torch"])
         if rng["cuda"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(rng["cuda"])
     return int(state["step"])
+
+
+#: what :func:`train` writes in ``out`` besides the saved model: a folder holding one is a training output
+TRAINING_OUTPUTS = frozenset({"checkpoints", "init", "tb", "metrics.csv", "train_summary.json", MARKER})
+
+
+def check_out_dir(config: TrainConfig) -> bool:
+    """Refuse a non-empty ``out`` unless resuming it or, with ``overwrite``, unless it holds an earlier
+    training (a folder of other things is never deleted). True when ``out`` must be emptied first."""
+    out = Path(config.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out={out}: exists and is not a directory")
+    entries = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    if config.resume or not entries:
+        return False
+    shown = ", ".join(entries[:6]) + (", ..." if len(entries) > 6 else "")
+    if not config.overwrite:
+        raise ValueError(f"out={out} is not empty ({shown}): pass --resume to continue the training there, "
+                         "--overwrite to replace it, or choose another --out")
+    if not TRAINING_OUTPUTS & set(entries):
+        raise ValueError(f"out={out} holds no earlier training ({shown}); --overwrite replaces only a "
+                         "training output: choose an empty or new --out")
+    return True
+
+
+def prepare_out_dir(config: TrainConfig, runtime: Runtime) -> None:
+    """:func:`check_out_dir`, then (``overwrite``) empty ``out``."""
+    clear = check_out_dir(config)
+    runtime.barrier()  # every process has looked before anything in out is deleted or written
+    if clear and runtime.is_main:
+        for entry in Path(config.out).iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+    runtime.barrier()
+
+
+def check_model_inputs(config: TrainConfig) -> None:
+    """One-line errors for missing or damaged model files (student, teacher, a resumed run's init), before
+    any data or model is loaded."""
+    preset = PRESETS.get(config.model)
+    if preset is None or preset.source == "pretrained":
+        resolve_model_path(config.model)
+    if config.teacher:
+        resolve_model_path(config.teacher)
+    init = Path(config.out) / "init"
+    if config.resume and init.is_dir():
+        check_model_dir(init)
+
+
+def preflight(config: TrainConfig) -> None:
+    """Everything :func:`train` checks before it starts, without changing anything: ``out`` (not empty
+    without --resume / --overwrite), the model files, and on --resume the checkpoint and its settings."""
+    check_out_dir(config)
+    check_model_inputs(config)
+    if config.resume:
+        read_checkpoint(config, mmap=True)
 
 
 def unwrap(model: Any) -> Any:
@@ -388,6 +497,7 @@ def save_final(config: TrainConfig, model: Any, tokenizer: Any, env: str, summar
         "kind": config.role,
         "env": env,
         "method": config.method,
+        "loss_on": config.loss_on,
         "preset": config.model if config.model in PRESETS else None,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "data": [str(d) for d in config.data],
@@ -404,6 +514,13 @@ def save_final(config: TrainConfig, model: Any, tokenizer: Any, env: str, summar
 def train(config: TrainConfig) -> Path:
     """Train the student (or a teacher, with role="teacher") described by ``config``; returns ``config.out``."""
     runtime = setup_runtime(config.device)
+    prepare_out_dir(config, runtime)
+    check_model_inputs(config)
+    resumed = read_checkpoint(config, runtime.rank) if config.resume else None
+    changes = settings_changes(resumed["config"], config) if resumed is not None else []
+    if changes and runtime.is_main:
+        tqdm.write(f"[distill] resuming {config.out} with changed settings: {'; '.join(changes)}",
+                   file=sys.stderr)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     random.seed(config.seed)
@@ -426,7 +543,6 @@ def train(config: TrainConfig) -> Path:
         order = easiest_first(train_set, config.curriculum_alpha, config.curriculum_beta, config.curriculum_gamma)
         pacing = RootPacing(config.curriculum_start, config.curriculum_steps or max(1, config.max_steps // 2))
     plan = BatchPlan([len(e) for e in train_set], config.batch_size, config.seed, order, pacing)
-    every_token = reads_whole_episodes(config)
 
     decay = [p for p in model.parameters() if p.ndim >= 2]
     no_decay = [p for p in model.parameters() if p.ndim < 2]
@@ -437,7 +553,8 @@ def train(config: TrainConfig) -> Path:
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_multiplier(s, config.warmup_steps, config.max_steps, config.min_lr_ratio)
     )
-    start_step = load_checkpoint(config, model, optimizer, scheduler, runtime) if config.resume else 0
+    start_step = restore_checkpoint(resumed, model, optimizer, scheduler) if resumed is not None else 0
+    del resumed  # its tensors now live in the model and optimizer
     model.train()
     if config.compile:
         model = torch.compile(model)
@@ -456,12 +573,8 @@ def train(config: TrainConfig) -> Path:
         t0 = time.perf_counter()
         mine = micro_batches(plan.global_batch(step), config.micro_batch_size, runtime.rank, runtime.world_size)
         batches = [collate([train_set[i] for i in ids], pad_id, signal == "topk") for ids in mine]
-        if every_token:
-            for batch in batches:
-                # every real next token from the first completion on (B, T); not the prompt header, whose
-                # "(... N earlier turns omitted ...)" line a model must never learn to write first
-                started = batch["completion_mask"].cumsum(-1) > 0  # (B, T)
-                batch["completion_mask"] = (batch["labels"] != -100) & started
+        for batch in batches:
+            batch["completion_mask"] = loss_mask(batch, config.loss_on)
         counts = runtime.sum(count_tokens(batches))  # global [completion, reason, act]
         step_loss, step_tokens = 0.0, 0
         for index, batch in enumerate(batches):
