@@ -198,7 +198,7 @@ class HTTPAgent(Agent):
         when the server fails, TurnErrors (with the other slots' steps) when some replies are not text."""
         slots = list(range(len(observations))) if slots is None else list(slots)
         prompts = []
-        for obs, slot in zip(observations, slots):
+        for obs, slot in zip(observations, slots, strict=True):
             episode = self._episode(slot)
             episode.observe(obs)
             prompts.append(build_prompt(episode.task, episode.first_observation or "", episode.turns,
@@ -211,7 +211,7 @@ class HTTPAgent(Agent):
                 raise reply
         steps: dict[int, AgentStep] = {}
         errors: dict[int, EpisodeError] = {}
-        for slot, reply in zip(slots, replies):
+        for slot, reply in zip(slots, replies, strict=True):
             if isinstance(reply, EpisodeError):
                 errors[slot] = reply
                 continue

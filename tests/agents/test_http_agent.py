@@ -81,7 +81,7 @@ def test_http_agent_plays_turns_with_retries_and_cuts_after_the_action(server, a
     for slot in range(3):
         agent.reset({"task": f"question {slot}"}, slot=slot)
     steps = agent.act_batch([f"obs {s}" for s in range(3)], [{}] * 3, slots=[0, 1, 2])
-    for slot, step in enumerate(steps):
+    for step in steps:
         assert step.action.startswith("search[") and step.text.endswith(step.action)
         assert "invented" not in step.text and step.thought
     second = agent.act("next obs", slot=0)  # the prompt grew by the first turn and its observation
