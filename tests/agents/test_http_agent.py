@@ -1,6 +1,7 @@
 """The HTTP agent against a small OpenAI-compatible server started on 127.0.0.1 by the test."""
 from __future__ import annotations
 
+import asyncio
 import json
 import pickle
 import socket
@@ -195,3 +196,13 @@ def test_a_dripping_server_cannot_hold_a_request_past_its_deadline(dripping_serv
     with pytest.raises(HTTPError, match=r"no complete answer .* within timeout_s=1 s; gave up after 1 "):
         agent.act("o")
     assert time.monotonic() - began < 2.0
+
+
+def test_the_agent_also_works_where_an_event_loop_is_running(server):  # e.g. in a notebook
+    agent = agents.make("http", env="webshop", base_url=server, model="odd", api_key=KEY, retries=0)
+    agent.reset({"task": "t"})
+
+    async def inside_a_loop():
+        return agent.act("fine")
+
+    assert asyncio.run(inside_a_loop()).action == "search[x]"
