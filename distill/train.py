@@ -336,6 +336,8 @@ def _load(path: Path, what: str, mmap: bool = False) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=False, mmap=mmap)
     except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError, OSError) as err:
+        if mmap:  # torch's mmap error does not say what is wrong: a plain read does
+            return _load(path, what)
         detail = (str(err).splitlines() or [""])[0][:160]
         raise ValueError(f"{path}: not a readable {what} ({type(err).__name__}: {detail}); it is truncated "
                          "or damaged: start over with --overwrite") from None
