@@ -1,239 +1,641 @@
-"""Scripted ALFWorld teacher: the engine-checked plan, a plausible search, ReAct-style thoughts.
+"""Honest scripted ALFWorld teacher: plays from what a player sees, thinks in grounded ReAct style.
 
-The env's ``info`` carries (for experts) ``walkthrough``, a command sequence that solves the game from
-its start, and ``initial_contents``, where every object starts. The expert replays the walkthrough,
-but before walking to where a target is, it first checks a few receptacles a searcher would try
-first (the most specific receptacle types that can hold the target, as listed in ALFRED's
-vocabulary), never ones that hold the target or that the plan uses, and only as many as the step
-budget leaves room for. Its thoughts follow the ReAct ALFWorld prompts: the plan at the start,
-where the object is likely to be, and progress when an object is found, taken, changed or placed.
+The expert reads only the task sentence, the observations so far and the admissible commands:
+
+1. the goal from "Your task is to: ..." (matched against ALFWorld's own goal templates): the object
+   type, the destination receptacle type or the lamp, and the task type;
+2. the receptacles from the first observation; it visits those that ALFRED lets hold the object
+   (most specific holder types first, as ALFRED's compatibility lists rank them; open surfaces of a
+   type before closed ones of the same rank cost one step less), opens closed ones, and remembers
+   what every visit showed;
+3. it takes a matching object, cleans / heats / cools it at the sinkbasin / microwave / fridge if the
+   task asks, then puts it in the destination (twice, into the same receptacle, for pick_two) or
+   switches on a lamp it has seen while holding it (look_at).
+
+Its thoughts name only receptacles of the first observation and objects an observation showed, say
+why the action follows, and are drawn (seeded by the task id) from >= 20 phrasings per decision kind.
+:meth:`ALFWorldExpert.relabel` is the exception that may look at privileged info: it returns the
+engine planner's next command (``info["extra.expert_plan"]``), and its thought says so.
 """
+
 from __future__ import annotations
 
 import random
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from agents.base import Agent, AgentStep, Episode
+from agents.base import AgentStep, Episode
+from agents.experts import Expert
 from agents.react import format_turn
+from envs.alfworld.generator import TASK_TYPES, goal_templates
 from envs.alfworld.scenes import likely_holders
 
-_SEEN = re.compile(r"you see (?P<items>.+?)\.(?:\n|$)", re.IGNORECASE)
+_NAME = r"[a-z]+ \d+"
+_ARRIVE = re.compile(rf"You arrive at (?P<r>{_NAME})\.")
+_ON = re.compile(rf"On the (?P<r>{_NAME}), you see (?P<items>[^.]*)\.")
+_IN = re.compile(rf"The (?P<r>{_NAME}) is open\. In it, you see (?P<items>[^.]*)\.")
+_CLOSED = re.compile(rf"The (?P<r>{_NAME}) is closed\.")
+_PICK = re.compile(rf"You pick up the (?P<o>{_NAME}) from the (?P<r>{_NAME})\.")
+_MOVE = re.compile(rf"You move the (?P<o>{_NAME}) to the (?P<r>{_NAME})\.")
+_CHANGE = re.compile(rf"You (?P<verb>heat|cool|clean) the (?P<o>{_NAME}) using the (?P<r>{_NAME})\.")
+_ROOM = re.compile(r"Looking quickly around you, you see (?P<items>[^.]*)\.")
+#: task type -> (appliance receptacle type, verb, past participle) for the state-change tasks
+STATE_CHANGES: dict[str, tuple[str, str, str]] = {
+    "pick_clean_then_place_in_recep": ("sinkbasin", "clean", "cleaned"),
+    "pick_heat_then_place_in_recep": ("microwave", "heat", "heated"),
+    "pick_cool_then_place_in_recep": ("fridge", "cool", "cooled"),
+}
 
 
-def _split_name(name: str) -> tuple[str, str]:
-    """``"mug 1"`` -> ``("mug", "1")``."""
-    base, _, num = name.rpartition(" ")
-    return (base, num) if num.isdigit() else (name, "")
+@dataclass(frozen=True)
+class Goal:
+    """What the task sentence asks: object type, destination type or lamp type (lower case)."""
+
+    task_type: str
+    obj: str
+    recep: str = ""
+    lamp: str = ""
+
+    @property
+    def count(self) -> int:
+        return 2 if self.task_type == "pick_two_obj_and_place" else 1
 
 
-def _article(word: str) -> str:
-    return "an" if word[:1] in "aeiou" else "a"
+@cache
+def _goal_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    patterns = []
+    for task_type in TASK_TYPES:
+        for template in goal_templates(task_type):
+            regex = re.escape(template)
+            for slot in ("obj", "recep", "toggle"):
+                regex = regex.replace(re.escape("{" + slot + "}"), f"(?P<{slot}>[a-z]+)")
+            patterns.append((task_type, re.compile(regex)))
+    return tuple(patterns)
 
 
-def _receptacles_in_view(observation: str) -> list[str]:
-    """Receptacle names listed in the first observation (``You ... see a cabinet 4, ..., and a toaster 1.``)."""
-    match = _SEEN.search(observation)
-    if not match:
-        return []
-    items = re.split(r",\s*(?:and\s+)?|\s+and\s+", match["items"])
-    return [re.sub(r"^(?:a|an)\s+", "", item.strip()) for item in items if item.strip()]
+def parse_goal(task: str) -> Goal:
+    """The goal of an ALFWorld task sentence ("put a clean mug in coffeemachine"); unknown text raises."""
+    text = task.rpartition("Your task is to:")[2].strip().rstrip(".").lower()
+    for task_type, pattern in _goal_patterns():
+        match = pattern.fullmatch(text)
+        if match:
+            found = match.groupdict()
+            return Goal(task_type, found["obj"], found.get("recep") or "", found.get("toggle") or "")
+    raise ValueError(f"ALFWorld task {task!r} matches none of ALFWorld's goal templates (six task types)")
 
 
-def _ranges(names: list[str], kind: str) -> str:
-    """``cabinet (1-4)`` for the instances of ``kind`` among ``names``."""
-    nums = sorted(int(n) for b, n in map(_split_name, names) if b == kind and n)
-    if not nums:
-        return kind
-    return f"{kind} ({nums[0]})" if len(nums) == 1 else f"{kind} ({nums[0]}-{nums[-1]})"
+def _items(text: str) -> list[str]:
+    """``a mug 1, a knife 2, and a apple 1`` -> ``["mug 1", "knife 2", "apple 1"]`` ("nothing" -> [])."""
+    names = []
+    for item in re.split(r",\s*(?:and\s+)?|\s+and\s+", text):
+        item = re.sub(r"^(?:a|an|the)\s+", "", item.strip())
+        if re.fullmatch(_NAME, item):
+            names.append(item)
+    return names
+
+
+def _kind(name: str) -> str:
+    return name.rpartition(" ")[0] or name
+
+
+def _number(name: str) -> int:
+    num = name.rpartition(" ")[2]
+    return int(num) if num.isdigit() else 0
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
+def _ranges(receptacles: list[str]) -> str:
+    """``cabinet (1-4), countertop (1)``: receptacle types in order of first appearance, with numbers."""
+    by_kind: dict[str, list[int]] = {}
+    for name in receptacles:
+        by_kind.setdefault(_kind(name), []).append(_number(name))
+    parts = []
+    for kind, nums in by_kind.items():
+        low, high = min(nums), max(nums)
+        parts.append(f"{kind} ({low})" if low == high else f"{kind} ({low}-{high})")
+    return ", ".join(parts)
 
 
 @dataclass
-class _Script:
-    """The turns still to play: (thought, action) pairs, and the detour whose door may need opening."""
+class _Memory:
+    """What the expert knows about one episode, all of it from observations."""
 
-    turns: list[tuple[str, str]] = field(default_factory=list)
-    detours: set[str] = field(default_factory=set)
+    goal: Goal
+    receptacles: list[str]
+    rng: random.Random
+    location: str = ""
+    contents: dict[str, list[str]] = field(default_factory=dict)
+    closed: set[str] = field(default_factory=set)
+    visited: set[str] = field(default_factory=set)
+    holding: str = ""
+    changed: set[str] = field(default_factory=set)
+    placed: list[str] = field(default_factory=list)
+    destination: str = ""
     last_action: str = ""
+    turns: int = 0
+
+    def observe(self, observation: str) -> None:
+        """Update from the feedback to the last action."""
+        arrive = _ARRIVE.search(observation)
+        if arrive:
+            self.location = arrive["r"]
+            self.visited.add(arrive["r"])
+        for match in (*_ON.finditer(observation), *_IN.finditer(observation)):
+            self.contents[match["r"]] = _items(match["items"])
+            self.closed.discard(match["r"])
+            self.visited.add(match["r"])
+        for match in _CLOSED.finditer(observation):
+            self.closed.add(match["r"])
+            self.contents.pop(match["r"], None)
+        pick = _PICK.search(observation)
+        if pick:
+            self.holding = pick["o"]
+            if pick["o"] in self.contents.get(pick["r"], []):
+                self.contents[pick["r"]].remove(pick["o"])
+        move = _MOVE.search(observation)
+        if move:
+            self.holding = ""
+            self.contents.setdefault(move["r"], []).append(move["o"])
+            if _kind(move["o"]) == self.goal.obj and _kind(move["r"]) == self.goal.recep:
+                self.placed.append(move["o"])
+                self.destination = move["r"]
+        change = _CHANGE.search(observation)
+        if change:
+            self.changed.add(change["o"])
+
+    def seen(self, kind: str, exclude: str = "") -> list[tuple[str, str]]:
+        """(object, receptacle) for every seen object of ``kind``, nearest (current location) first."""
+        found = [
+            (o, r) for r, objs in self.contents.items() if r != exclude for o in objs if _kind(o) == kind
+        ]
+        return sorted(found, key=lambda pair: (pair[1] != self.location, _number(pair[1])))
+
+    def search_order(self, kind: str) -> list[str]:
+        """Unvisited receptacles, likely holders of ``kind`` first (ALFRED's compatibility, most specific
+        type first), then the rest; within a rank, open surfaces before closed ones, then by number."""
+        rank = {r: i for i, r in enumerate(likely_holders(kind))}
+        todo = [r for r in self.receptacles if r not in self.visited and r != self.destination]
+        return sorted(todo, key=lambda r: (rank.get(_kind(r), len(rank)), _number(r)))
+
+    def likely_places(self, kind: str) -> str:
+        """The first observation's receptacles that may hold ``kind``, as ReAct writes them."""
+        rank = {r: i for i, r in enumerate(likely_holders(kind))}
+        places = sorted(
+            (r for r in self.receptacles if _kind(r) in rank), key=lambda r: (rank[_kind(r)], _number(r))
+        )
+        return _ranges(places) if places else "any of the places I can see"
 
 
-class ALFWorldExpert(Agent):
-    """Replays the env's walkthrough with a short, plausible search first; ReAct-style thoughts."""
+# --- thoughts: every decision kind has >= 20 phrasings (a first part times a second part) ---------------
+PHRASES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "plan": (
+        (
+            "To solve the task, I need to {steps}.",
+            "My plan: {steps}.",
+            "The task means I have to {steps}.",
+            "So the job is to {steps}.",
+            "Here is what I need to do: {steps}.",
+        ),
+        ("", " Let me get started.", " I'll work through it step by step.", " Nothing is in my hands yet."),
+    ),
+    "search_first": (
+        (
+            "First I need to find {a_obj}.",
+            "I should start by looking for {a_obj}.",
+            "The first thing is to locate {a_obj}.",
+            "I don't know where {a_obj} is yet.",
+            "Before anything else I have to find {a_obj}.",
+        ),
+        (
+            " {A_obj} is more likely to appear in {places}. I can check one by one, starting with {next}.",
+            " Likely spots are {places}; I'll begin with {next}.",
+            " It could be in {places}, so {next} comes first.",
+            " The places that usually hold one are {places}. Let me try {next}.",
+        ),
+    ),
+    "search_next": (
+        (
+            "There is no {obj} at {last}.",
+            "{last} has no {obj}.",
+            "No {obj} at {last}.",
+            "I don't see {a_obj} at {last}.",
+            "{last} doesn't have what I need.",
+        ),
+        (
+            " Next, I check {next}.",
+            " Let me try {next} next.",
+            " I'll go to {next}.",
+            " {next} is the next place to look.",
+            " Moving on to {next}.",
+        ),
+    ),
+    "search_more": (
+        (
+            "I still need {a_obj}.",
+            "I have not found {a_obj} yet.",
+            "Now I need {a_obj}.",
+            "Next, I need to find {a_obj}.",
+            "What I need now is {a_obj}.",
+        ),
+        (
+            " {A_obj} may be in {places}; I'll check {next}.",
+            " Of the places left, {next} is the most likely.",
+            " Let me look at {next}.",
+            " I'll try {next} next.",
+        ),
+    ),
+    "open": (
+        (
+            "{here} is closed.",
+            "The {here} is shut.",
+            "{here} has a door, and it's closed.",
+            "I can't see inside {here} while it's closed.",
+            "{here} is closed, so its contents are hidden.",
+        ),
+        (
+            " I'll open it.",
+            " Let me open it and look inside.",
+            " Opening it will show what's in it.",
+            " I need to open it to check for {a_obj}.",
+        ),
+    ),
+    "take": (
+        (
+            "Now I find {a_obj} ({num}) at {here}.",
+            "There is {a_target} at {here}.",
+            "{here} has {a_target}.",
+            "Found it: {target} is at {here}.",
+            "I see {a_target} here at {here}.",
+        ),
+        (" Next, I need to take it.", " I'll pick it up.", " Let me take {target}.", " Taking it now."),
+    ),
+    "go_seen": (
+        (
+            "I saw {a_target} at {there} earlier.",
+            "Earlier, {there} had {a_target}.",
+            "{target} was at {there} when I checked it.",
+            "I remember {a_target} at {there}.",
+            "{there} held {a_target} when I looked.",
+        ),
+        (
+            " I'll go back there to get it.",
+            " Let me return to {there}.",
+            " Going back for it.",
+            " That's where I'll find one, so I'll head there.",
+        ),
+    ),
+    "go_appliance": (
+        (
+            "Now I take {held}.",
+            "I have {held} in hand.",
+            "Got {held}.",
+            "{held} is picked up.",
+            "I'm holding {held} now.",
+        ),
+        (
+            " Next, I need to go to {appliance} and {verb} it.",
+            " It has to be {done} first, so I'll go to {appliance}.",
+            " To {verb} it I'll use {appliance}.",
+            " {appliance} can {verb} it, so that's where I'm going.",
+        ),
+    ),
+    "change": (
+        (
+            "I'm at {appliance} with {held}.",
+            "Here at {appliance}.",
+            "{appliance} is right here.",
+            "Now at {appliance}, holding {held}.",
+            "I reached {appliance}.",
+        ),
+        (
+            " I'll {verb} {held} with it.",
+            " Time to {verb} {held}.",
+            " Let me {verb} {held} using {appliance}.",
+            " Now I {verb} {held}.",
+        ),
+    ),
+    "go_destination": (
+        (
+            "{status}",
+            "{status} That part is done.",
+            "{status} Good.",
+            "{status} One step closer.",
+            "{status} So far so good.",
+        ),
+        (
+            " Next, I need to put it in/on {destination}.",
+            " Now it goes to {destination}.",
+            " I'll carry it to {destination}.",
+            " {destination} is where the task wants it, so I'll go there.",
+        ),
+    ),
+    "open_destination": (
+        (
+            "{destination} is closed.",
+            "The {destination} is shut.",
+            "I can't put anything in {destination} while it's closed.",
+            "{destination} needs to be opened first.",
+            "The door of {destination} is closed.",
+        ),
+        (
+            " I'll open it.",
+            " Let me open it.",
+            " Opening it so I can put {held} inside.",
+            " I'll open it up.",
+        ),
+    ),
+    "put": (
+        (
+            "I'm at {destination}.",
+            "Here is {destination}.",
+            "{destination} is in front of me.",
+            "Now I'm at {destination}, holding {held}.",
+            "I reached {destination}.",
+        ),
+        (
+            " I'll put {held} in/on it.",
+            " Let me put {held} in/on {destination}.",
+            " Time to put {held} down here.",
+            " Putting {held} in/on {destination} now.",
+        ),
+    ),
+    "go_lamp": (
+        (
+            "{status}",
+            "{status} Now for the light.",
+            "{status} Next comes the {lamp}.",
+            "{status} Good.",
+            "{status} Half done.",
+        ),
+        (
+            " I saw {a_lamp_name} at {there}, so I'll go there.",
+            " {there} has {a_lamp_name}; I'll go to it.",
+            " Earlier I noticed {a_lamp_name} at {there}. Let me go back.",
+            " I'll go to {there}, where {lamp_name} is.",
+        ),
+    ),
+    "use": (
+        (
+            "{lamp_name} is here at {here}.",
+            "Here is {lamp_name}.",
+            "I'm next to {lamp_name} with {held}.",
+            "I found {lamp_name} at {here}.",
+            "Now I'm at {here}, where {lamp_name} is.",
+        ),
+        (
+            " I'll turn it on to look at {held} under it.",
+            " Let me use it.",
+            " Switching it on now.",
+            " I'll use {lamp_name} to examine {held}.",
+        ),
+    ),
+    "next_object": (
+        (
+            "Now I put the first {obj} in/on {destination}.",
+            "One {obj} is in/on {destination}.",
+            "The first {obj} is in place at {destination}.",
+            "{destination} has the first {obj} now.",
+            "That's one {obj} done.",
+        ),
+        (
+            " Next, I need the second {obj}.",
+            " Now I need another {obj}.",
+            " One more {obj} to go.",
+            " I still need a second {obj}.",
+        ),
+    ),
+}
 
-    description = "ALFWorld teacher: the engine-checked plan, searching likely places first, with ReAct thoughts"
+RELABEL_PHRASES: tuple[str, ...] = (
+    "(Relabel from the engine's plan, which knows the whole state.) The next step is: {action}.",
+    "(Relabel: the planner, seeing every object, says to continue with: {action}.)",
+    "Relabelled turn: from this state, the engine's planner would do {action}.",
+    "(Relabel.) The engine's planner continues from here with {action}.",
+    "Relabel by the engine's planner, which sees where everything is: {action}.",
+)
 
-    def __init__(self, max_detours: int = 3, max_steps: int = 50, seed: int = 0):
+
+def phrase(kind: str, rng: random.Random, **facts: str) -> str:
+    """One phrasing of decision ``kind`` with ``facts`` substituted."""
+    first, second = PHRASES[kind]
+    text = rng.choice(first) + rng.choice(second)
+    return text.format(**facts).strip()
+
+
+class ALFWorldExpert(Expert):
+    """Searches likely receptacles, remembers what it saw, takes, transforms and places; ReAct thoughts."""
+
+    env_name = "alfworld"
+    description = (
+        "ALFWorld teacher: honest search of likely receptacles from what it sees, grounded ReAct thoughts"
+    )
+
+    def __init__(self, seed: int = 0):
         super().__init__()
-        if max_detours < 0:
-            raise ValueError(f"max_detours must be >= 0, got {max_detours}")
-        self.max_detours = max_detours
-        self.max_steps = max_steps
         self.seed = seed
-        self._scripts: dict[int, _Script] = {}
+        self._memory: dict[int, _Memory] = {}
 
     def reset(self, info: dict[str, Any], slot: int = 0) -> None:
         old = self.episodes.get(slot)
         if old is not None:
-            self._scripts.pop(id(old), None)
+            self._memory.pop(id(old), None)
         super().reset(info, slot)
 
     def step(self, episode: Episode, observation: str, info: dict[str, Any]) -> AgentStep:
-        script = self._scripts.get(id(episode))
-        if script is None:
-            script = self._scripts[id(episode)] = self._plan(episode, observation)
-        previous = script.last_action
-        if previous in script.detours and f"the {previous[len('go to '):]} is closed" in observation.lower():
-            thought, action = "", f"open {previous[len('go to '):]}"
-        elif script.turns:
-            thought, action = script.turns.pop(0)
+        memory = self._memory.get(id(episode))
+        if memory is None:
+            memory = self._memory[id(episode)] = self._start(episode, observation, info)
         else:
-            thought, action = "The task should be done; let me look around.", "look"
-        script.last_action = action
+            memory.observe(observation)
+        thought, action = self._decide(memory, [str(a) for a in info.get("admissible_actions") or []])
+        if memory.turns == 0:
+            thought = f"{self._plan_thought(memory)} {thought}".strip()
+        thought = thought[:1].upper() + thought[1:]
+        memory.turns += 1
+        memory.last_action = action
         return AgentStep(thought=thought, action=action, text=format_turn(thought, action))
 
-    # --- planning -----------------------------------------------------------------------------------
-    def _plan(self, episode: Episode, observation: str) -> _Script:
-        info = episode.info
-        walkthrough = [str(a) for a in info.get("walkthrough") or []]
-        if not walkthrough:
-            raise ValueError("ALFWorldExpert needs info['walkthrough'] (the env's plan); got none")
-        contents: dict[str, list[str]] = info.get("initial_contents") or {}
-        in_view = _receptacles_in_view(episode.first_observation or observation)
-        used = {a.split(" ", 2)[-1] if a.startswith("go to ") else a[len("open "):]
-                for a in walkthrough if a.startswith(("go to ", "open "))}
-        rng = random.Random(f"{self.seed}:{info.get('task_id', '')}")
-        budget = max(0, self.max_steps - len(walkthrough) - 2)
-        script = _Script()
-        visited: set[str] = set()
-        n_takes = sum(a.startswith("take ") for a in walkthrough)
-        pending = self._task_thought(walkthrough)
-        taken, finds = 0, 0
-        i = 0
-        while i < len(walkthrough):
-            action = walkthrough[i]
-            find = self._found_at(walkthrough, i)
-            if find is not None:
-                wanted, where = find
-                kind = _split_name(wanted)[0]
-                detours = self._detours(kind, where, in_view, contents, used | visited, rng, budget)
-                budget -= 2 * len(detours)
-                visited |= set(detours)
-                order = [*detours, where]
-                which = _article(kind) if n_takes < 2 else ("the first" if taken == 0 else "the second")
-                finding = f"{'First' if finds == 0 else 'Next,'} I need to find {which} {kind}. "
-                finds += 1
-                holders = [r for r in likely_holders(kind) if any(_split_name(n)[0] == r for n in in_view)]
-                if holders:
-                    places = ", ".join(_ranges(in_view, r) for r in holders)
-                    finding += f"{_article(kind).capitalize()} {kind} is more likely to appear in {places}. "
-                finding += f"I can check one by one, starting with {order[0]}."
-                pending = f"{pending} {finding}".strip()
-                for previous, detour in zip([None, *detours], detours):
-                    if previous is not None:
-                        pending = f"There is no {kind} at {previous}. Next, I check {detour}."
-                    script.turns.append((pending, f"go to {detour}"))
-                    script.detours.add(f"go to {detour}")
-                if detours:
-                    pending = f"There is no {kind} at {detours[-1]}. Next, I check {where}."
-                script.turns.append((pending, action))
-                pending = ""
-                i += 1
-                continue
-            thought, pending_after = self._progress(walkthrough, i, taken, n_takes)
-            script.turns.append((f"{pending} {thought}".strip(), action))
-            pending = pending_after
-            if action.startswith("take "):
-                taken += 1
-            i += 1
-        return script
+    def relabel(self, episode: Episode, info: dict[str, Any]) -> AgentStep:
+        """The engine planner's next command from the current state (``info["extra.expert_plan"]``, which
+        ``envs.make("alfworld", expert_plan=True)`` provides); the thought says it is a relabel."""
+        plan = info.get("extra.expert_plan")
+        if not plan:
+            raise ValueError(
+                "ALFWorldExpert.relabel needs info['extra.expert_plan'] (the engine planner's plan from "
+                "the current state); make the env with expert_plan=True"
+            )
+        action = str(plan[0])
+        rng = random.Random(f"{self.seed}:{info.get('task_id', '')}:relabel:{len(episode.turns)}")
+        thought = rng.choice(RELABEL_PHRASES).format(action=action)
+        return AgentStep(thought=thought, action=action, text=format_turn(thought, action))
 
-    def _detours(self, kind: str, where: str, in_view: list[str], contents: dict[str, list[str]],
-                 excluded: set[str], rng: random.Random, budget: int) -> list[str]:
-        """Receptacles to check before ``where``: likely holders of ``kind`` ranked before it, none of
-        which holds a ``kind`` or is used by the plan."""
-        rank = {r: n for n, r in enumerate(likely_holders(kind))}
-        candidates = sorted(
-            (r for r in in_view if _split_name(r)[0] in rank),
-            key=lambda r: (rank[_split_name(r)[0]], int(_split_name(r)[1] or 0)),
-        )
-        before = candidates[: candidates.index(where)] if where in candidates else candidates
-        free = [r for r in before if r not in excluded and r != where
-                and not any(_split_name(o)[0] == kind for o in contents.get(r, []))]
-        count = min(rng.randint(0, self.max_detours), budget // 2, len(free))
-        return free[:count]
+    # --- state ------------------------------------------------------------------------------------------
+    def _start(self, episode: Episode, observation: str, info: dict[str, Any]) -> _Memory:
+        first = episode.first_observation or observation
+        task = str(info.get("task") or episode.task or first)
+        room = _ROOM.search(first)
+        if not room:
+            raise ValueError(f"ALFWorldExpert: the first observation lists no receptacles: {first[:200]!r}")
+        rng = random.Random(f"{self.seed}:{info.get('task_id', task)}")
+        return _Memory(goal=parse_goal(task), receptacles=_items(room["items"]), rng=rng)
 
-    @staticmethod
-    def _found_at(walkthrough: list[str], i: int) -> tuple[str, str] | None:
-        """(object, receptacle) when step ``i`` walks to where an object is then taken or used."""
-        action = walkthrough[i]
-        if not action.startswith("go to "):
-            return None
-        where = action[len("go to "):]
-        for later in walkthrough[i + 1: i + 3]:
-            take = re.fullmatch(r"take (?P<obj>.+) from (?P<recep>.+)", later)
-            if take and take["recep"] == where:
-                return take["obj"], where
-            use = re.fullmatch(r"use (?P<obj>.+)", later)
-            if use:
-                return use["obj"], where
-            if not later.startswith("open "):
-                break
-        return None
+    # --- policy -----------------------------------------------------------------------------------------
+    def _decide(self, m: _Memory, admissible: list[str]) -> tuple[str, str]:
+        goal = m.goal
+        if m.holding and _kind(m.holding) == goal.obj:
+            if goal.task_type == "look_at_obj_in_light":
+                return self._to_lamp(m)
+            if goal.task_type in STATE_CHANGES and m.holding not in m.changed:
+                return self._to_appliance(m, admissible)
+            return self._to_destination(m, admissible)
+        return self._fetch(m, admissible)
 
-    @staticmethod
-    def _task_thought(walkthrough: list[str]) -> str:
-        """The plan, in the words of ReAct's first thought."""
-        takes = [re.fullmatch(r"take (.+) from .+", a) for a in walkthrough]
-        objects = [_split_name(m[1])[0] for m in takes if m]
-        moves = [re.fullmatch(r"move .+ to (.+)", a) for a in walkthrough]
-        places = [_split_name(m[1])[0] for m in moves if m]
-        changes = [re.fullmatch(r"(clean|heat|cool) .+ with (.+)", a) for a in walkthrough]
-        change = next((m for m in changes if m), None)
-        uses = [re.fullmatch(r"use (.+)", a) for a in walkthrough]
-        lamp = next((_split_name(m[1])[0] for m in uses if m), None)
-        if not objects:
-            return "To solve the task, I follow the plan step by step."
-        obj = objects[0]
-        if lamp:
-            return f"To solve the task, I need to find and take {_article(obj)} {obj}, then find and use {_article(lamp)} {lamp}."
-        place = places[0] if places else "its place"
-        if len(objects) >= 2:
-            return (f"To solve the task, I need to find and take the first {obj}, then put it in/on {place}, "
-                    f"then find and take the second {obj}, then put it in/on {place}.")
-        middle = f", then {change[1]} it with {_split_name(change[2])[0]}" if change else ""
-        return f"To solve the task, I need to find and take {_article(obj)} {obj}{middle}, then put it in/on {place}."
+    def _facts(self, m: _Memory, kind: str, **more: str) -> dict[str, str]:
+        return {
+            "obj": kind,
+            "a_obj": _a(kind),
+            "A_obj": _a(kind).capitalize(),
+            "here": m.location,
+            "places": m.likely_places(kind),
+            **more,
+        }
 
-    @staticmethod
-    def _progress(walkthrough: list[str], i: int, taken: int, n_takes: int) -> tuple[str, str]:
-        """(thought for step ``i``, thought to carry to the next step) at the plan's milestones."""
-        action = walkthrough[i]
-        nxt = walkthrough[i + 1] if i + 1 < len(walkthrough) else ""
-        take = re.fullmatch(r"take (?P<obj>.+) from .+", action)
-        if take:
-            kind, num = _split_name(take["obj"])
-            found = f"Now I find {_article(kind)} {kind} ({num}). Next, I need to take it."
-            change = re.fullmatch(r"go to (?P<app>(?:sinkbasin|microwave|fridge)\b.*)", nxt)
-            verb = next((re.match(r"(clean|heat|cool) ", a)[1] for a in walkthrough[i:] if re.match(r"(clean|heat|cool) ", a)), None)
-            if change and verb:
-                after = f"Now I take {_article(kind)} {kind} ({num}). Next, I need to go to {change['app']} and {verb} it."
-            elif any(a.startswith("use ") for a in walkthrough):
-                after = f"Now I take {_article(kind)} {kind} ({num})."
+    def _fetch(self, m: _Memory, admissible: list[str]) -> tuple[str, str]:
+        """Go to, or take, an object of the goal type not yet placed; search when none is known."""
+        goal = m.goal
+        prefix = ""
+        if goal.count == 2 and len(m.placed) == 1 and m.last_action.startswith("move "):
+            prefix = phrase("next_object", m.rng, obj=goal.obj, destination=m.destination) + " "
+        known = m.seen(goal.obj, exclude=m.destination)
+        if known:
+            target, there = known[0]
+            facts = self._facts(
+                m, goal.obj, target=target, a_target=_a(target), there=there, num=str(_number(target))
+            )
+            if there == m.location:
+                action = f"take {target} from {there}"
+                if action in admissible or not admissible:
+                    return prefix + phrase("take", m.rng, **facts), action
             else:
-                dest = next((a.split(" to ", 1)[1] for a in walkthrough[i:] if a.startswith("move ")), "")
-                after = f"Now I take {_article(kind)} {kind} ({num}). Next, I need to put it in/on {dest}."
-            return found, after
-        use = re.fullmatch(r"use (?P<obj>.+)", action)
-        if use:
-            kind, num = _split_name(use["obj"])
-            return f"Now I find {_article(kind)} {kind} ({num}). Next, I need to use it.", ""
-        change = re.fullmatch(r"(?P<verb>clean|heat|cool) (?P<obj>.+) with .+", action)
-        if change:
-            kind, num = _split_name(change["obj"])
-            dest = next((a.split(" to ", 1)[1] for a in walkthrough[i:] if a.startswith("move ")), "")
-            return "", f"Now I {change['verb']} {_article(kind)} {kind} ({num}). Next, I need to put it in/on {dest}."
-        move = re.fullmatch(r"move (?P<obj>.+) to (?P<dest>.+)", action)
-        if move and n_takes >= 2 and taken < n_takes:
-            kind = _split_name(move["obj"])[0]
-            return "", f"Now I put the first {kind} in/on {move['dest']}."
-        return "", ""
+                return prefix + phrase("go_seen", m.rng, **facts), f"go to {there}"
+        return self._search(m, goal.obj, prefix)
+
+    def _search(self, m: _Memory, kind: str, prefix: str = "") -> tuple[str, str]:
+        """Open the receptacle here if it is closed, else go to the next likely unvisited one."""
+        if m.location in m.closed:
+            return prefix + phrase("open", m.rng, **self._facts(m, kind)), f"open {m.location}"
+        order = m.search_order(kind)
+        if not order:  # everything seen: look again where it could be (a later turn may have moved things)
+            m.visited.clear()
+            order = [r for r in m.search_order(kind) if r != m.location] or m.receptacles
+        facts = self._facts(m, kind, next=order[0], last=m.location)
+        if m.turns == 0:
+            kind_of_thought = "search_first"
+        elif m.last_action.startswith(("go to ", "open ")) and m.location and not prefix:
+            kind_of_thought = "search_next"
+        else:
+            kind_of_thought = "search_more"
+        return prefix + phrase(kind_of_thought, m.rng, **facts), f"go to {order[0]}"
+
+    def _status(self, m: _Memory) -> str:
+        """A short, varied sentence about what is in hand (and whether it is cleaned/heated/cooled yet)."""
+        held = m.holding
+        if held in m.changed:
+            done = STATE_CHANGES[m.goal.task_type][2]
+            return m.rng.choice(
+                (
+                    f"Now I have {done} {held}.",
+                    f"{held} is {done} now.",
+                    f"I have {done} {held}.",
+                    f"{held} has been {done}.",
+                    f"Done: {held} is {done}.",
+                )
+            )
+        return m.rng.choice(
+            (
+                f"Now I take {held}.",
+                f"I have {held}.",
+                f"Got {held}.",
+                f"{held} is in my hands.",
+                f"I'm holding {held}.",
+            )
+        )
+
+    def _to_appliance(self, m: _Memory, admissible: list[str]) -> tuple[str, str]:
+        kind, verb, done = STATE_CHANGES[m.goal.task_type]
+        appliances = sorted((r for r in m.receptacles if _kind(r) == kind), key=_number)
+        if not appliances:
+            raise ValueError(f"ALFWorldExpert: the task needs a {kind}, but the room shows none")
+        appliance = m.location if _kind(m.location) == kind else appliances[0]
+        facts = {"held": m.holding, "appliance": appliance, "verb": verb, "done": done}
+        command = f"{verb} {m.holding} with {appliance}"
+        if m.location == appliance and (command in admissible or not admissible):
+            return phrase("change", m.rng, **facts), command
+        return phrase("go_appliance", m.rng, **facts), f"go to {appliance}"
+
+    def _to_destination(self, m: _Memory, admissible: list[str]) -> tuple[str, str]:
+        goal = m.goal
+        if not m.destination:
+            holding_ones = [
+                r
+                for r in m.receptacles
+                if _kind(r) == goal.recep and any(_kind(o) == goal.obj for o in m.contents.get(r, []))
+            ]
+            candidates = holding_ones or sorted(
+                (r for r in m.receptacles if _kind(r) == goal.recep), key=_number
+            )
+            if not candidates:
+                raise ValueError(f"ALFWorldExpert: the task needs a {goal.recep}, but the room shows none")
+            m.destination = candidates[0]
+        destination = m.destination
+        facts = {"held": m.holding, "destination": destination, "status": self._status(m)}
+        if m.location != destination:
+            return phrase("go_destination", m.rng, **facts), f"go to {destination}"
+        command = f"move {m.holding} to {destination}"
+        if destination in m.closed and command not in admissible:
+            return phrase("open_destination", m.rng, **facts), f"open {destination}"
+        return phrase("put", m.rng, **facts), command
+
+    def _to_lamp(self, m: _Memory) -> tuple[str, str]:
+        lamp_kind = m.goal.lamp
+        lamps = m.seen(lamp_kind)
+        if not lamps:
+            status = self._status(m)
+            thought, action = self._search(m, lamp_kind)
+            return f"{status} {thought}", action
+        lamp, there = lamps[0]
+        facts = {
+            "held": m.holding,
+            "lamp": lamp_kind,
+            "lamp_name": lamp,
+            "a_lamp_name": _a(lamp),
+            "there": there,
+            "here": m.location,
+            "status": self._status(m),
+        }
+        if m.location == there:
+            return phrase("use", m.rng, **facts), f"use {lamp}"
+        return phrase("go_lamp", m.rng, **facts), f"go to {there}"
+
+    @staticmethod
+    def _plan_thought(m: _Memory) -> str:
+        goal = m.goal
+        obj = goal.obj
+        if goal.task_type == "look_at_obj_in_light":
+            steps = f"find and take {_a(obj)}, then find and use {_a(goal.lamp)}"
+        elif goal.count == 2:
+            steps = (
+                f"find and take the first {obj}, then put it in/on {goal.recep}, then find and take "
+                f"the second {obj}, then put it in/on {goal.recep}"
+            )
+        elif goal.task_type in STATE_CHANGES:
+            kind, verb, _ = STATE_CHANGES[goal.task_type]
+            steps = f"find and take {_a(obj)}, then {verb} it with {kind}, then put it in/on {goal.recep}"
+        else:
+            steps = f"find and take {_a(obj)}, then put it in/on {goal.recep}"
+        return phrase("plan", m.rng, steps=steps)

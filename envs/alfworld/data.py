@@ -1,7 +1,7 @@
 """The bundled ALFWorld games: generated into the cache in the official layout, checked on the engine.
 
-    <cache>/alfworld/v1/json_2.1.1/<split>/<task>/<trial>/{game.tw-pddl, traj_data.json}
-    <cache>/alfworld/v1/json_2.1.1/<split>/catalog.json      task ids, types and seeds of the split
+    <cache>/alfworld/<VERSION>/json_2.1.1/<split>/<task>/<trial>/{game.tw-pddl, traj_data.json}
+    <cache>/alfworld/<VERSION>/json_2.1.1/<split>/catalog.json      task ids, types and seeds of the split
 
 Split sizes and task-type mix are the official ones (train 3,553; valid_seen 140; valid_unseen 134,
 on ALFRED's unseen floor plans). Game ``i`` of a split is generated from the seed ``<split>:<i>:<try>``;
@@ -34,7 +34,7 @@ from envs.alfworld import game_files, generator, planner, scenes
 from envs.alfworld.engine import AlfredEngine
 from envs.cache import cache_dir
 
-VERSION = "v1"
+VERSION = "v2"  # v2: generated trial ids (generated_<seed>), upstream protocol
 #: official ALFWorld games per split and task type
 SPLIT_SIZES: dict[str, dict[str, int]] = {
     "train": {

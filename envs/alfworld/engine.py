@@ -159,9 +159,15 @@ class AlfredEngine:
         """The game file's walkthrough, or the engine planner's plan from the initial state."""
         return list(self._state.get("extra.walkthrough") or [])
 
+    def expert_plan(self) -> list[str]:
+        """The engine planner's plan from the current state (TextWorld's ``policy_commands``, which
+        upstream reports as ``extra.expert_plan``)."""
+        pddl_env = self._env.unwrapped
+        return list(pddl_env._pddl_state.replan(pddl_env._entity_infos))
+
     def resolve(self, action: str) -> str | None:
-        """The admissible command ``action`` means, or None. Case, spacing and a final period are free;
-        the 0.3-style ``put X in/on Y`` (also ``in``, ``on``) means ``move X to Y``."""
+        """Lenient matching: the admissible command ``action`` means, or None. Case, spacing and a final
+        period are free; the 0.3-style ``put X in/on Y`` (also ``in``, ``on``) means ``move X to Y``."""
         command = " ".join(action.lower().split()).rstrip(".")
         admissible = self._state["admissible_commands"]
         if command in admissible:

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -108,6 +109,11 @@ def _goal_library() -> dict[str, dict[str, Any]]:
     return import_alfworld("alfworld.gen.goal_library").gdict
 
 
+def goal_templates(task_type: str) -> tuple[str, ...]:
+    """ALFWorld's task sentences for ``task_type`` (``"put a clean {obj} in {recep}"``, ...)."""
+    return tuple(_goal_library()[task_type]["templates"])
+
+
 def task_types_for(scene: Scene) -> list[str]:
     """Task types ALFRED allows in this scene's room."""
     valid = constants().GOALS_VALID
@@ -139,12 +145,10 @@ def candidate_specs(scene: Scene, task_type: str) -> tuple[TaskSpec, ...]:
     return tuple(specs)
 
 
-def _trial_name(rng: random.Random) -> str:
-    """An ALFRED-style trial folder name, ``trial_T20190909_124852_071149``."""
-    return (
-        f"trial_T2019{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}_"
-        f"{rng.randint(0, 23):02d}{rng.randint(0, 59):02d}{rng.randint(0, 59):02d}_{rng.randint(0, 999999):06d}"
-    )
+def trial_name(seed: str) -> str:
+    """The trial folder of a generated game: ``generated_<seed>`` (``generated_valid_unseen_7_0``), never
+    mistaken for an official ALFRED trial (``trial_T20190909_124852_071149``)."""
+    return "generated_" + re.sub(r"[^A-Za-z0-9]+", "_", seed).strip("_")
 
 
 def _place_objects(scene: Scene, spec: TaskSpec, rng: random.Random) -> list[tuple[str, str, str]]:
@@ -238,7 +242,7 @@ def generate_game(seed: str, task_type: str, scenes: Sequence[Scene]) -> Generat
     scene = rng.choice(hosts)
     spec = rng.choice(candidate_specs(scene, task_type))
     placed = _place_objects(scene, spec, rng)
-    trial = _trial_name(rng)
+    trial = trial_name(seed)
     text = goal_text(spec, rng)
     problem = pddl_problem(scene, spec, placed, trial, rng)
     traj_data = {

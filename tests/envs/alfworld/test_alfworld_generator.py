@@ -32,10 +32,11 @@ def test_tree_has_official_layout_and_every_task_type(tiny_alfworld_root: Path) 
     assert len(records) == 12
     for record in records:
         task_folder, trial = record.task_id.split("/")
-        assert task_folder.startswith(record.task_type + "-") and trial.startswith("trial_T")
+        assert task_folder.startswith(record.task_type + "-") and trial.startswith("generated_valid_unseen_")
         assert int(task_folder.rsplit("-", 1)[1]) in scenes.UNSEEN_SCENES
         game = json.loads(record.game_file.read_text())
         assert game["solvable"] is True and game["walkthrough"]
+        assert not trial.startswith("trial_T")  # never mistaken for an official ALFRED trial
         assert "UNKNOWN GOAL" not in game["grammar"] and "(:goal" in game["pddl_problem"]
         traj = json.loads((record.folder / "traj_data.json").read_text())
         assert traj["task_type"] == record.task_type
