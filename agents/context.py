@@ -49,7 +49,9 @@ def turns_to_drop(head: int, blocks: Sequence[int], budget: int, note: Callable[
 def context_ids(head: list[int], blocks: Sequence[list[int]], dropped: int, note: list[int]) -> list[int]:
     """``head + note + blocks[dropped:]`` (no note when nothing is dropped)."""
     if not 0 <= dropped <= max(0, len(blocks) - 1):
-        raise ValueError(f"dropped={dropped} earlier turns: expected 0..{max(0, len(blocks) - 1)} of {len(blocks)}")
+        raise ValueError(
+            f"dropped={dropped} earlier turns: expected 0..{max(0, len(blocks) - 1)} of {len(blocks)}"
+        )
     return head + (note if dropped else []) + [t for block in blocks[dropped:] for t in block]
 
 

@@ -15,8 +15,9 @@ template as one user message instead.
 
 Generation: left padding, explicit position ids, the KV cache, greedy by default (``temperature``
 / ``top_p`` for sampling); a sequence stops at the end of its ``Action:`` line (or at the closing
-bracket of a ``name[argument]`` action: :func:`turn_end`), at an ``Observation:`` it starts writing itself, at EOS, or after ``max_new_tokens``. ``token_ids`` are the
-tokens generated up to the stop; the completion is their text cut at the end of the action line.
+bracket of a ``name[argument]`` action: :func:`turn_end`), at an ``Observation:`` it starts
+writing itself, at EOS, or after ``max_new_tokens``. ``token_ids`` are the tokens generated up to
+the stop; the completion is their text cut at the end of the action line.
 With ``log_topk=k`` each generated token also gets the top-k ids and log-probabilities of the
 model's distribution at temperature 1 (log-softmax over the full vocabulary).
 """
@@ -40,7 +41,9 @@ from agents.react import Turn, completion_end, fit_prompt, header, parse, render
 
 DEFAULT_TOPK = 20
 #: an ``Action:`` line whose ``name[argument]`` action has closed its bracket (WebShop, HotPotQA)
-_CLOSED_ACTION = re.compile(r"^[ \t>]*action(?:[ \t]*\d+)?[ \t]*:[ \t]*\w+\[[^\]\n]*\]", re.IGNORECASE | re.MULTILINE)
+_CLOSED_ACTION = re.compile(
+    r"^[ \t>]*action(?:[ \t]*\d+)?[ \t]*:[ \t]*\w+\[[^\]\n]*\]", re.IGNORECASE | re.MULTILINE
+)
 
 
 def turn_end(text: str) -> int | None:
@@ -101,7 +104,9 @@ class LMAgent(Agent):
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         if temperature < 0 or not 0 < top_p <= 1:
-            raise ValueError(f"need temperature >= 0 and 0 < top_p <= 1, got temperature={temperature}, top_p={top_p}")
+            raise ValueError(
+                f"need temperature >= 0 and 0 < top_p <= 1, got temperature={temperature}, top_p={top_p}"
+            )
         if log_topk is True:
             log_topk = DEFAULT_TOPK
         if log_topk < 0 or batch_size < 1:
@@ -140,11 +145,15 @@ class LMAgent(Agent):
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(self.model_path)
             dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
-            self._model = AutoModelForCausalLM.from_pretrained(self.model_path, dtype=dtype).to(self.device).eval()
+            model = AutoModelForCausalLM.from_pretrained(self.model_path, dtype=dtype)
+            self._model = model.to(self.device).eval()
         except (OSError, ValueError) as err:
-            raise ValueError(f"{self.model_path}: cannot load a causal LM and tokenizer from it ({err})") from None
+            raise ValueError(
+                f"{self.model_path}: cannot load a causal LM and tokenizer from it ({err})"
+            ) from None
         # transformers >= 5.24 names the KV-cache argument `cache`, earlier versions `past_key_values`
-        self._cache_kwarg = "cache" if "cache" in inspect.signature(self._model.forward).parameters else "past_key_values"
+        forward_args = inspect.signature(self._model.forward).parameters
+        self._cache_kwarg = "cache" if "cache" in forward_args else "past_key_values"
         if self.max_prompt_tokens is None:
             limit = getattr(self._model.config, "max_position_embeddings", 2048) or 2048
             self.max_prompt_tokens = max(16, min(2048, limit - self.max_new_tokens))
@@ -182,7 +191,9 @@ class LMAgent(Agent):
             ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
             ids = ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids
             return list(ids)[-budget:], dropped
-        head = bos_ids(self.tokenizer) + self._ids(header(episode.task, first, self.instructions, self.few_shot))
+        head = bos_ids(self.tokenizer) + self._ids(
+            header(episode.task, first, self.instructions, self.few_shot)
+        )
         generated = self._turn_ids.get(slot, [])
         blocks = []
         for i, turn in enumerate(episode.turns):
@@ -209,7 +220,9 @@ class LMAgent(Agent):
         input_ids, attention = input_ids.to(self.device), attention.to(self.device)
         positions = (attention.cumsum(-1) - 1).clamp(min=0)  # [B, T]
         cache = {self._cache_kwarg: DynamicCache()}  # filled in place by every forward pass
-        out = model(input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=True, **cache)
+        out = model(
+            input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=True, **cache
+        )
         results = [_Generated() for _ in prompts]
         for _ in range(self.max_new_tokens):
             logits = out.logits[:, -1, :].float()  # [B, V]
@@ -238,7 +251,9 @@ class LMAgent(Agent):
             step_ids = torch.where(finished, torch.full_like(next_ids, pad), next_ids)[:, None]  # [B, 1]
             attention = torch.cat([attention, torch.ones_like(step_ids)], dim=-1)  # [B, T+1]
             positions = positions[:, -1:] + 1  # [B, 1]
-            out = model(input_ids=step_ids, attention_mask=attention, position_ids=positions, use_cache=True, **cache)
+            out = model(
+                input_ids=step_ids, attention_mask=attention, position_ids=positions, use_cache=True, **cache
+            )
         for result in results:
             text = tok.decode(result.token_ids, skip_special_tokens=True)
             stop = turn_end(text)
@@ -272,7 +287,7 @@ class LMAgent(Agent):
         slots = list(range(len(observations))) if slots is None else list(slots)
         if len(slots) != len(observations):
             raise ValueError(f"act_batch got {len(observations)} observations and {len(slots)} slots")
-        for obs, slot in zip(observations, slots):
+        for obs, slot in zip(observations, slots, strict=True):
             self._episode(slot).observe(obs)
         steps: list[AgentStep] = []
         for start in range(0, len(slots), self.batch_size):
@@ -281,7 +296,7 @@ class LMAgent(Agent):
             prompts = [self.prompt(slot) for slot in chunk]
             generated = self.generate([ids for ids, _ in prompts])
             share = (time.perf_counter() - began) / len(chunk)
-            for slot, result, (ids, dropped) in zip(chunk, generated, prompts):
+            for slot, result, (ids, dropped) in zip(chunk, generated, prompts, strict=True):
                 steps.append(self._to_step(slot, result, share, dropped, len(ids)))
         return steps
 

@@ -22,11 +22,15 @@ from agents.context import omitted_note, turns_to_drop
 
 _ACTION = re.compile(r"^[ \t>]*action(?:[ \t]*\d+)?[ \t]*:[ \t]*(?P<rest>.*)$", re.IGNORECASE | re.MULTILINE)
 #: an ``Action:`` line with content, ended by a newline: where a completion stops
-_ACTION_LINE_END = re.compile(r"^[ \t>]*action(?:[ \t]*\d+)?[ \t]*:[ \t]*\S[^\n]*\n", re.IGNORECASE | re.MULTILINE)
+_ACTION_LINE_END = re.compile(
+    r"^[ \t>]*action(?:[ \t]*\d+)?[ \t]*:[ \t]*\S[^\n]*\n", re.IGNORECASE | re.MULTILINE
+)
 #: the model starting to write the environment's reply itself
 _OBSERVATION = re.compile(r"^[ \t]*observation(?:[ \t]*\d+)?[ \t]*:", re.IGNORECASE | re.MULTILINE)
 
-_THOUGHT = re.compile(r"^[ \t>]*(?:thought|reasoning|think)(?:[ \t]*\d+)?[ \t]*:[ \t]*", re.IGNORECASE | re.MULTILINE)
+_THOUGHT = re.compile(
+    r"^[ \t>]*(?:thought|reasoning|think)(?:[ \t]*\d+)?[ \t]*:[ \t]*", re.IGNORECASE | re.MULTILINE
+)
 
 
 @dataclass

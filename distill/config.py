@@ -178,15 +178,22 @@ class TokenKDConfig(DistillConfig):
 
 @dataclass
 class SADConfig(DistillConfig):
-    """Structured Agent Distillation: λ_r · KL over [REASON] tokens + λ_a · KL over [ACT] tokens."""
+    """Structured Agent Distillation: (λ_r · Σ KL over [REASON] tokens + λ_a · Σ KL over [ACT] tokens) / N."""
 
-    lambda_reason: float = _opt(1.0, "weight of the mean KL over reason-span tokens")
-    lambda_act: float = _opt(1.0, "weight of the mean KL over act-span tokens")
+    lambda_reason: float = _opt(1.0, "weight of the KL on reason-span tokens")
+    lambda_act: float = _opt(1.0, "weight of the KL on act-span tokens")
+    span_norm: Literal["sum", "per_span_mean"] = _opt(
+        "sum",
+        "sum (the paper's): both span sums divided by the completion-token count token-KD divides by, so "
+        "λ_r = λ_a = 1 is token-KD; per_span_mean (an ablation): the mean KL of each span, which gives "
+        "the tokens of the shorter span more weight",
+    )
 
     method = "sad"
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        _check(self, "span_norm", self.span_norm in ("sum", "per_span_mean"), "sum or per_span_mean")
         _check(self, "lambda_reason", self.lambda_reason >= 0, ">= 0")
         _check(self, "lambda_act", self.lambda_act >= 0, ">= 0")
         if self.lambda_reason == 0 and self.lambda_act == 0:

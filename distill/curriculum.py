@@ -46,7 +46,8 @@ def easiest_first(examples: Sequence[Example], alpha: float, beta: float, gamma:
 
 @dataclass(frozen=True)
 class RootPacing:
-    """c(s) = min(1, sqrt(c0² + (1 − c0²) · s / S)): the fraction of the easiest examples available at step s."""
+    """c(s) = min(1, sqrt(c0² + (1 − c0²) · s / S)): the fraction of the easiest examples available
+    at step s."""
 
     start: float
     steps: int

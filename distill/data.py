@@ -77,7 +77,10 @@ class EpisodeLog:
     def turns(self) -> list[Turn]:
         """The agent's turns, each followed by the next step's observation (the last by none)."""
         nexts: list[str | None] = [*self.observations[1:], None]
-        return [Turn(thought="", action="", text=c, observation=o) for c, o in zip(self.completions, nexts)]
+        return [
+            Turn(thought="", action="", text=c, observation=o)
+            for c, o in zip(self.completions, nexts, strict=True)
+        ]
 
 
 @dataclass
@@ -114,7 +117,9 @@ def load_episodes(paths: Sequence[str | Path]) -> list[EpisodeLog]:
         frame = pd.read_parquet(file)
         missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
         if missing:
-            raise ValueError(f"{file}: missing column(s) {missing}; an episode log needs {list(REQUIRED_COLUMNS)}")
+            raise ValueError(
+                f"{file}: missing column(s) {missing}; an episode log needs {list(REQUIRED_COLUMNS)}"
+            )
         for (run_id, episode), rows in frame.groupby(["run_id", "episode"], sort=True):
             episodes.append(_episode_from_rows(file, f"{run_id}/{episode}", rows.sort_values("step")))
     if not episodes:
@@ -125,9 +130,11 @@ def load_episodes(paths: Sequence[str | Path]) -> list[EpisodeLog]:
 def _episode_from_rows(file: Path, key: str, rows: pd.DataFrame) -> EpisodeLog:
     steps = rows["step"].tolist()
     if steps != list(range(len(steps))):
-        raise ValueError(f"{file}: episode {key} has steps {steps}; expected 0..{len(steps) - 1}, one row each")
+        raise ValueError(
+            f"{file}: episode {key} has steps {steps}; expected 0..{len(steps) - 1}, one row each"
+        )
     for column in ("task", "observation", "completion"):
-        bad = [s for s, v in zip(steps, rows[column]) if not isinstance(v, str)]
+        bad = [s for s, v in zip(steps, rows[column], strict=True) if not isinstance(v, str)]
         if bad:
             raise ValueError(f"{file}: episode {key} column {column!r} is not text at step(s) {bad}")
     envs = set(rows["env"])
@@ -145,8 +152,9 @@ def _episode_from_rows(file: Path, key: str, rows: pd.DataFrame) -> EpisodeLog:
         if {"topk_ids", "topk_logprobs"} <= set(rows.columns) and rows["topk_ids"].notna().all():
             ep.topk_ids = [[[int(i) for i in k] for k in step] for step in rows["topk_ids"]]
             ep.topk_logprobs = [[[float(x) for x in k] for k in step] for step in rows["topk_logprobs"]]
-            for s, ids, top, lps in zip(steps, ep.token_ids, ep.topk_ids, ep.topk_logprobs):
-                if len(top) != len(ids) or len(lps) != len(ids) or any(len(a) != len(b) for a, b in zip(top, lps)):
+            for s, ids, top, lps in zip(steps, ep.token_ids, ep.topk_ids, ep.topk_logprobs, strict=True):
+                uneven = any(len(a) != len(b) for a, b in zip(top, lps, strict=False))
+                if len(top) != len(ids) or len(lps) != len(ids) or uneven:
                     raise ValueError(
                         f"{file}: episode {key} step {s}: topk_ids/topk_logprobs must hold one k-list per "
                         f"generated token ({len(ids)} token_ids); got {len(top)} / {len(lps)}"
@@ -154,7 +162,7 @@ def _episode_from_rows(file: Path, key: str, rows: pd.DataFrame) -> EpisodeLog:
     if {"n_dropped_turns", "prompt_tokens"} <= set(rows.columns) and rows["prompt_tokens"].notna().all():
         ep.n_dropped_turns = [int(d) for d in rows["n_dropped_turns"]]
         ep.prompt_tokens = [int(p) for p in rows["prompt_tokens"]]
-        for s, dropped, length in zip(steps, ep.n_dropped_turns, ep.prompt_tokens):
+        for s, dropped, length in zip(steps, ep.n_dropped_turns, ep.prompt_tokens, strict=True):
             if not 0 <= dropped <= max(0, s - 1) or length < 1:
                 raise ValueError(
                     f"{file}: episode {key} step {s}: n_dropped_turns={dropped}, prompt_tokens={length}; "
@@ -238,14 +246,15 @@ class _Episode:
 
     def __init__(self, ep: EpisodeLog, tokenizer: Any, instructions: str) -> None:
         self.ep, self.tokenizer = ep, tokenizer
-        self.head = bos_ids(tokenizer) + _plain(tokenizer, header(ep.task, ep.observations[0], instructions)).ids
+        head = header(ep.task, ep.observations[0], instructions)
+        self.head = bos_ids(tokenizer) + _plain(tokenizer, head).ids
         self.completions: list[_Piece] = []
         self.observations: list[list[int]] = []
         for step, turn in enumerate(ep.turns()):
             completion, observation = render_turn(turn)
             self.completions.append(_completion(tokenizer, ep, step, completion))
             self.observations.append(_plain(tokenizer, observation or "\n").ids)
-        self.blocks = [c.ids + o for c, o in zip(self.completions, self.observations)]
+        self.blocks = [c.ids + o for c, o in zip(self.completions, self.observations, strict=True)]
         self._notes: dict[int, list[int]] = {}
 
     def note(self, dropped: int) -> list[int]:
@@ -266,8 +275,8 @@ class _Episode:
             lengths = [len(b) for b in self.blocks[:step]]
             if budget < 1:
                 raise ValueError(
-                    f"episode {self.ep.key} step {step}: its completion alone is {len(completion.ids)} tokens; "
-                    f"raise max_length above {max_length}"
+                    f"episode {self.ep.key} step {step}: its completion alone is {len(completion.ids)} "
+                    f"tokens; raise max_length above {max_length}"
                 )
             dropped = turns_to_drop(len(self.head), lengths, budget, lambda n: len(self.note(n)))
             over = self.context_length(step, dropped) > budget  # then it keeps its last `budget` ids
@@ -278,21 +287,23 @@ class _Episode:
         """Every step's context as the log records it, checked against the rebuilt prompt's length."""
         assert self.ep.n_dropped_turns is not None and self.ep.prompt_tokens is not None
         contexts = []
-        for step, (dropped, length) in enumerate(zip(self.ep.n_dropped_turns, self.ep.prompt_tokens)):
+        logged = zip(self.ep.n_dropped_turns, self.ep.prompt_tokens, strict=True)
+        for step, (dropped, length) in enumerate(logged):
             rebuilt = self.context_length(step, dropped)
             only_latest = dropped == max(0, step - 1)
             if rebuilt != length and not (rebuilt > length and only_latest):
                 raise ValueError(
-                    f"episode {self.ep.key} step {step}: the agent's prompt had {length} tokens but the context "
-                    f"rebuilt from the log ({dropped} turns dropped) has {rebuilt}: the episode was played with "
-                    "another prompt (few-shot examples, instructions, chat template) or tokenizer, so its logged "
-                    "top-k cannot be matched to a training context; use --teacher-signal logits"
+                    f"episode {self.ep.key} step {step}: the agent's prompt had {length} tokens but the "
+                    f"context rebuilt from the log ({dropped} turns dropped) has {rebuilt}: the episode was "
+                    "played with another prompt (few-shot examples, instructions, chat template) or "
+                    "tokenizer, so its logged top-k cannot be matched to a training context; use "
+                    "--teacher-signal logits"
                 )
             if length + len(self.completions[step].ids) > max_length:
                 raise ValueError(
                     f"episode {self.ep.key} step {step}: the agent's prompt ({length} tokens) and completion "
-                    f"({len(self.completions[step].ids)}) exceed max_length={max_length}; raise max_length to at "
-                    "least the agent's max_prompt_tokens + max_new_tokens"
+                    f"({len(self.completions[step].ids)}) exceed max_length={max_length}; raise max_length "
+                    "to at least the agent's max_prompt_tokens + max_new_tokens"
                 )
             contexts.append(_Context(dropped, None if rebuilt == length else length))
         return contexts
@@ -300,7 +311,8 @@ class _Episode:
     def window(self, context: _Context, steps: range) -> list[_Piece]:
         """The pieces of one training sequence: ``context`` (no loss), then the turns ``steps``."""
         if context.keep is not None:
-            ids = context_ids(self.head, self.blocks[:steps.start], context.dropped, self.note(context.dropped))
+            note = self.note(context.dropped)
+            ids = context_ids(self.head, self.blocks[:steps.start], context.dropped, note)
             pieces = [_context_only(ids[-context.keep:])]
         else:
             pieces = [_context_only(self.head)]
@@ -313,7 +325,12 @@ class _Episode:
 
 
 def encode_episode(
-    ep: EpisodeLog, tokenizer: Any, max_length: int, instructions: str | None = None, *, logged_context: bool = True
+    ep: EpisodeLog,
+    tokenizer: Any,
+    max_length: int,
+    instructions: str | None = None,
+    *,
+    logged_context: bool = True,
 ) -> list[Example]:
     """The training sequence(s) of one episode: one, or several windows when contexts differ.
 
@@ -376,7 +393,7 @@ def _mean_topk_entropy(example: Example) -> float:
     if example.topk_logprobs is None:
         return 0.0
     values = []
-    for lps, is_completion in zip(example.topk_logprobs, example.completion_mask):
+    for lps, is_completion in zip(example.topk_logprobs, example.completion_mask, strict=True):
         if is_completion and lps:
             p = np.exp(np.asarray(lps, dtype=np.float64))
             tail = max(0.0, 1.0 - float(p.sum()))
@@ -397,15 +414,20 @@ def encode_episodes(
     unknown = [ep.key for ep in episodes if logged_context and ep.topk_ids is not None and not ep.has_context]
     if unknown:
         warnings.warn(
-            f"{len(unknown)} episode(s) (e.g. {unknown[0]}) logged top-k but not the context they were produced "
-            "in (no n_dropped_turns/prompt_tokens columns): their top-k are paired with the context the "
-            "prompt-fitting rule gives at this max_length, which may differ from the agent's",
+            f"{len(unknown)} episode(s) (e.g. {unknown[0]}) logged top-k but not the context they were "
+            "produced in (no n_dropped_turns/prompt_tokens columns): their top-k are paired with the context "
+            "the prompt-fitting rule gives at this max_length, which may differ from the agent's",
             stacklevel=2,
         )
-    return [ex for ep in episodes for ex in encode_episode(ep, tokenizer, max_length, logged_context=logged_context)]
+    return [
+        example for ep in episodes
+        for example in encode_episode(ep, tokenizer, max_length, logged_context=logged_context)
+    ]
 
 
-def split_heldout(episodes: Sequence[EpisodeLog], fraction: float, seed: int) -> tuple[list[EpisodeLog], list[EpisodeLog]]:
+def split_heldout(
+    episodes: Sequence[EpisodeLog], fraction: float, seed: int
+) -> tuple[list[EpisodeLog], list[EpisodeLog]]:
     """(train, held-out) by episode, deterministic in ``seed``; at least one of each when possible."""
     if fraction <= 0 or len(episodes) < 2:
         return list(episodes), []
@@ -430,10 +452,15 @@ def collate(examples: Sequence[Example], pad_id: int, topk: bool = False) -> dic
     input_ids = torch.full((batch, length), pad_id, dtype=torch.long)  # (B, T)
     attention = torch.zeros((batch, length), dtype=torch.long)  # (B, T)
     labels = torch.full((batch, length), -100, dtype=torch.long)  # (B, T)
-    masks = {name: torch.zeros((batch, length), dtype=torch.bool) for name in ("reason_mask", "act_mask", "completion_mask")}
+    masks = {
+        name: torch.zeros((batch, length), dtype=torch.bool)  # (B, T)
+        for name in ("reason_mask", "act_mask", "completion_mask")
+    }
     lacking = [e.key for e in examples if e.topk_ids is None]
     if topk and lacking:
-        raise ValueError(f"episode(s) {lacking[:3]} have no logged topk_ids/topk_logprobs; use the teacher's logits")
+        raise ValueError(
+            f"episode(s) {lacking[:3]} have no logged topk_ids/topk_logprobs; use the teacher's logits"
+        )
     with_topk = topk
     k = max((len(t) for e in examples if e.topk_ids for t in e.topk_ids), default=0) if with_topk else 0
     if with_topk:
@@ -516,7 +543,9 @@ class BatchPlan:
         return [int(i) for i in chosen[np.argsort(self.lengths[chosen], kind="stable")]]
 
 
-def micro_batches(indices: Sequence[int], micro_batch_size: int, rank: int, world_size: int) -> list[list[int]]:
+def micro_batches(
+    indices: Sequence[int], micro_batch_size: int, rank: int, world_size: int
+) -> list[list[int]]:
     """This process's micro-batches of a global batch: consecutive (length-sorted) slices, dealt
     to processes in contiguous blocks so every process gets ``len / (micro * world)`` of them."""
     slices = [list(indices[i:i + micro_batch_size]) for i in range(0, len(indices), micro_batch_size)]

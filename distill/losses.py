@@ -9,9 +9,9 @@ KL is forward KL(p_T ‖ p_S) on temperature-softened distributions, multiplied 
 KD. With a top-k teacher the distribution is the k logged tokens plus one *tail* bucket holding the
 remaining mass, at temperature 1 as logged; the student is bucketed the same way at temperature 1 (its
 tail is its probability outside those k ids), and then both k + 1 bucket vectors are softened by T, so
-a student equal to the teacher has KL 0 at every T. It is computed in fp32 over chunks of the sequence; under autograd each chunk
-is recomputed in the backward pass (activation checkpointing), so the fp32 (B, T, V) intermediates of a
-49k vocabulary never all live at once.
+a student equal to the teacher has KL 0 at every T. It is computed in fp32 over chunks of the
+sequence; under autograd each chunk is recomputed in the backward pass (activation checkpointing),
+so the fp32 (B, T, V) intermediates of a 49k vocabulary never all live at once.
 
 ``normalizer`` (keyword): the count to divide the masked sum by. The default is the mask's own
 count (a mean); the trainer passes the global count over all micro-batches and processes, so that
@@ -40,7 +40,9 @@ def _kl_full(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -
     return (log_p.exp() * (log_p - log_q)).sum(-1)  # (B, C)
 
 
-def _kl_topk(student: torch.Tensor, ids: torch.Tensor, logprobs: torch.Tensor, temperature: float) -> torch.Tensor:
+def _kl_topk(
+    student: torch.Tensor, ids: torch.Tensor, logprobs: torch.Tensor, temperature: float
+) -> torch.Tensor:
     """Per-position KL over the k logged tokens plus a tail bucket: (B, C, V), (B, C, k) x2 -> (B, C).
 
     Both sides are bucketed at temperature 1 (the teacher's log-probs are logged at T = 1), then both
@@ -72,8 +74,8 @@ def kl_per_token(
     if isinstance(teacher, torch.Tensor):
         if teacher.shape != student_logits.shape:
             raise ValueError(
-                f"teacher logits {tuple(teacher.shape)} and student logits {tuple(student_logits.shape)} differ; "
-                "teacher and student must share a vocabulary"
+                f"teacher logits {tuple(teacher.shape)} and student logits {tuple(student_logits.shape)} "
+                "differ; teacher and student must share a vocabulary"
             )
         parts: tuple[torch.Tensor, ...] = (teacher,)
         fn = _kl_full
@@ -85,7 +87,9 @@ def kl_per_token(
                 f"student logits {tuple(student_logits.shape)}: expected (B, T, k) for both"
             )
         if ids.numel() and int(ids.max()) >= vocab:
-            raise ValueError(f"top-k teacher id {int(ids.max())} is outside the student's vocabulary of {vocab}")
+            raise ValueError(
+                f"top-k teacher id {int(ids.max())} is outside the student's vocabulary of {vocab}"
+            )
         parts, fn = (ids.long(), logprobs), _kl_topk
     out = []
     for start in range(0, length, chunk):
@@ -176,7 +180,9 @@ def sft_loss(
     return _divide(masked_sum(nll_per_token(student_logits, labels, chunk), mask), mask, normalizer)
 
 
-def nll_per_token(student_logits: torch.Tensor, labels: torch.Tensor, chunk: int = DEFAULT_CHUNK) -> torch.Tensor:
+def nll_per_token(
+    student_logits: torch.Tensor, labels: torch.Tensor, chunk: int = DEFAULT_CHUNK
+) -> torch.Tensor:
     """Negative log-likelihood of ``labels`` at every position, (B, T) fp32, chunked over T."""
     if labels.shape != student_logits.shape[:2]:
         raise ValueError(f"labels {tuple(labels.shape)} do not match logits {tuple(student_logits.shape)}")

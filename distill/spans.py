@@ -110,7 +110,9 @@ def token_masks(text: str, tokenizer, spans: Sequence[Span] | None = None) -> tu
     Needs a fast tokenizer (character offsets).
     """
     if not getattr(tokenizer, "is_fast", False):
-        raise TypeError(f"token_masks needs a fast tokenizer with offset mapping, got {type(tokenizer).__name__}")
+        raise TypeError(
+            f"token_masks needs a fast tokenizer with offset mapping, got {type(tokenizer).__name__}"
+        )
     offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
     return offsets_to_masks(offsets, len(text), segment(text) if spans is None else spans)
 
@@ -163,7 +165,7 @@ def completion_spans(text: str) -> list[Span]:
         start = line_start
     else:
         start = 0
-    for span, following in zip(spans, [*spans[1:], None]):
+    for span, following in zip(spans, [*spans[1:], None], strict=True):
         if following is None:
             end = len(text)
         else:
@@ -181,7 +183,7 @@ def partition_completion(reason: Sequence[bool], act: Sequence[bool]) -> tuple[l
         raise ValueError(f"reason mask has {len(reason)} tokens, act mask {len(act)}; expected one length")
     out_reason, out_act = [], []
     current = "reason"
-    for r, a in zip(reason, act):
+    for r, a in zip(reason, act, strict=True):
         if r and a:
             raise ValueError("a token is in both the reason and the act span")
         current = "reason" if r else "act" if a else current

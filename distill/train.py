@@ -63,7 +63,8 @@ from distill.models import MARKER, PRESETS, build_student, check_same_vocabulary
 
 METRIC_COLUMNS = [
     "step", "loss", "lr", "grad_norm", "tokens", "tokens_per_s",
-    "eval_loss", "eval_kl_reason", "eval_kl_act", "eval_nll_reason", "eval_nll_act",
+    "eval_loss", "eval_kl_reason", "eval_kl_act", "eval_bucket_kl_reason", "eval_bucket_kl_act",
+    "eval_nll_reason", "eval_nll_act",
 ]
 
 
@@ -152,8 +153,10 @@ def prepare_student(config: TrainConfig, episodes: list[EpisodeLog], runtime: Ru
     return init
 
 
-def load_models(config: TrainConfig, episodes: list[EpisodeLog], runtime: Runtime, need_teacher: bool):
-    """(student, tokenizer, teacher or None); checks that teacher and student share a vocabulary."""
+def load_models(config: TrainConfig, episodes: list[EpisodeLog], runtime: Runtime):
+    """(student, tokenizer, teacher model or None); the teacher is loaded whenever ``--teacher`` names one:
+    the live-teacher signal, and the held-out full-vocabulary KL of every method. Checks that teacher and
+    student share a vocabulary."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     student_dir = prepare_student(config, episodes, runtime)
@@ -166,15 +169,14 @@ def load_models(config: TrainConfig, episodes: list[EpisodeLog], runtime: Runtim
     if config.teacher:
         teacher_dir = resolve_model_path(config.teacher)
         check_same_vocabulary(AutoTokenizer.from_pretrained(teacher_dir), tokenizer, str(teacher_dir), str(student_dir))
-        if need_teacher:
-            dtype = torch.bfloat16 if runtime.device.type == "cuda" else torch.float32
-            teacher = AutoModelForCausalLM.from_pretrained(teacher_dir, dtype=dtype).to(runtime.device).eval()
-            teacher.requires_grad_(False)
-            if teacher.config.vocab_size != student.config.vocab_size:
-                raise ValueError(
-                    f"teacher {teacher_dir} has {teacher.config.vocab_size} output logits, student {student_dir} "
-                    f"{student.config.vocab_size}: they must match for logit distillation"
-                )
+        dtype = torch.bfloat16 if runtime.device.type == "cuda" else torch.float32
+        teacher = AutoModelForCausalLM.from_pretrained(teacher_dir, dtype=dtype).to(runtime.device).eval()
+        teacher.requires_grad_(False)
+        if teacher.config.vocab_size != student.config.vocab_size:
+            raise ValueError(
+                f"teacher {teacher_dir} has {teacher.config.vocab_size} output logits, student {student_dir} "
+                f"{student.config.vocab_size}: they must match for logit distillation"
+            )
     return student, tokenizer, teacher
 
 
@@ -226,7 +228,8 @@ def method_loss(
     if isinstance(config, SADConfig):
         return losses.sad_loss(
             logits, teacher, batch["reason_mask"], batch["act_mask"], config.lambda_reason, config.lambda_act,
-            config.temperature, normalizers=(counts[1], counts[2]), chunk=config.kl_chunk,
+            config.temperature, span_norm=config.span_norm, normalizer=counts[0],
+            normalizers=(counts[1], counts[2]), chunk=config.kl_chunk,
         )
     return losses.token_kd_loss(
         logits, teacher, batch["completion_mask"], config.temperature, normalizer=counts[0], chunk=config.kl_chunk
@@ -252,39 +255,58 @@ def evaluate(
     config: TrainConfig, model: Any, teacher_model: Any, signal: str | None, examples: list[Example],
     pad_id: int, runtime: Runtime,
 ) -> dict[str, float]:
-    """Held-out loss of the method, KL(p_T ‖ p_S) per span (at T = 1) and NLL per span.
+    """Held-out metrics on completion tokens (each process evaluates its share; sums are added over
+    processes):
 
-    Each process evaluates its share of ``examples``; sums and counts are added over processes."""
+    - ``eval_loss``: the method's objective, with its teacher signal and temperature;
+    - ``eval_kl_reason`` / ``eval_kl_act``: full-vocabulary KL(p_T ‖ p_S) at T = 1 against the teacher
+      *model*, per span; only when one is loaded (``--teacher``): logged top-k alone cannot give it;
+    - ``eval_bucket_kl_reason`` / ``eval_bucket_kl_act``: KL over the logged top-k + tail buckets at
+      T = 1, when the held-out episodes logged top-k. Bucketing can only lose information, so this is
+      a lower bound of the full KL and can look converged while the full KL is not;
+    - ``eval_nll_reason`` / ``eval_nll_act``: NLL of the logged tokens.
+    """
     model.eval()
-    eval_signal = signal or ("topk" if all(e.topk_ids is not None for e in examples) else None)
+    logged = all(e.topk_ids is not None for e in examples)
     temperature = config.temperature if isinstance(config, DistillConfig) else 1.0
-    # per mask (completion, reason, act): count, NLL sum, KL sum at T=1, KL sum at the training T
-    sums = np.zeros((3, 4))
+    # per mask (completion, reason, act): count, NLL, full KL (T=1), bucket KL (T=1), KL of the objective
+    sums = np.zeros((3, 5))
     mine = examples[runtime.rank::runtime.world_size]
     for start in range(0, len(mine), config.micro_batch_size):
         chunk = mine[start:start + config.micro_batch_size]
-        batch = to_device(collate(chunk, pad_id, eval_signal == "topk"), runtime.device)
+        batch = to_device(collate(chunk, pad_id, logged), runtime.device)
         with runtime.autocast():
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-            teacher = teacher_of(batch, teacher_model, eval_signal)
+            live = teacher_of(batch, teacher_model, "logits")
+        bucket = teacher_of(batch, None, "topk") if logged else None
         nll = losses.nll_per_token(logits, batch["labels"])  # (B, T)
-        kl = losses.kl_per_token(logits, teacher) if teacher is not None else torch.zeros_like(nll)  # (B, T)
-        kl_t = losses.kl_per_token(logits, teacher, temperature) if teacher is not None and temperature != 1 else kl
+        nothing = torch.zeros_like(nll)
+        full_kl = losses.kl_per_token(logits, live) if live is not None else nothing  # (B, T)
+        bucket_kl = losses.kl_per_token(logits, bucket) if bucket is not None else nothing  # (B, T)
+        objective = {"logits": live, "topk": bucket}.get(signal or "")
+        objective_kl = nothing if objective is None else losses.kl_per_token(logits, objective, temperature)
         for i, name in enumerate(("completion_mask", "reason_mask", "act_mask")):
             mask = batch[name]
-            sums[i] += [float(mask.sum()), *(float(losses.masked_sum(v, mask)) for v in (nll, kl, kl_t))]
+            values = (nll, full_kl, bucket_kl, objective_kl)
+            sums[i] += [float(mask.sum()), *(float(losses.masked_sum(v, mask)) for v in values)]
     model.train()
-    sums = np.asarray(runtime.sum(sums.ravel().tolist())).reshape(3, 4)
+    sums = np.asarray(runtime.sum(sums.ravel().tolist())).reshape(3, 5)
+    counts = sums[:, 0]  # (3,)
     with np.errstate(invalid="ignore", divide="ignore"):
-        means = sums[:, 1:] / sums[:, :1]  # (3 masks, [nll, kl, kl_t])
-    (nll_c, _, klt_c), (nll_r, kl_r, klt_r), (nll_a, kl_a, klt_a) = means.tolist()
+        means = sums[:, 1:] / sums[:, :1]  # (3 masks, [nll, full KL, bucket KL, objective KL])
+    (nll_c, _, _, kl_c), (nll_r, full_r, bucket_r, kl_r), (nll_a, full_a, bucket_a, kl_a) = means.tolist()
     metrics = {"eval_nll_reason": nll_r, "eval_nll_act": nll_a}
-    if eval_signal is not None:
-        metrics.update(eval_kl_reason=kl_r, eval_kl_act=kl_a)
-    if isinstance(config, SADConfig):
-        metrics["eval_loss"] = temperature**2 * (config.lambda_reason * klt_r + config.lambda_act * klt_a)
+    if teacher_model is not None:
+        metrics.update(eval_kl_reason=full_r, eval_kl_act=full_a)
+    if logged:
+        metrics.update(eval_bucket_kl_reason=bucket_r, eval_bucket_kl_act=bucket_a)
+    if isinstance(config, SADConfig) and config.span_norm == "sum":
+        weighted = config.lambda_reason * sums[1, 4] + config.lambda_act * sums[2, 4]
+        metrics["eval_loss"] = temperature**2 * weighted / max(counts[0], 1.0)
+    elif isinstance(config, SADConfig):
+        metrics["eval_loss"] = temperature**2 * (config.lambda_reason * kl_r + config.lambda_act * kl_a)
     elif isinstance(config, DistillConfig) and config.method != "sft":
-        metrics["eval_loss"] = temperature**2 * klt_c
+        metrics["eval_loss"] = temperature**2 * kl_c
     else:
         metrics["eval_loss"] = nll_c
     return metrics
@@ -533,11 +555,12 @@ def train(config: TrainConfig) -> Path:
     if len(env_names) != 1:
         raise ValueError(f"{config.data}: episodes from several envs {env_names}; train one env at a time")
     signal = teacher_signal(config, episodes)
-    model, tokenizer, teacher_model = load_models(config, episodes, runtime, need_teacher=signal == "logits")
+    model, tokenizer, teacher_model = load_models(config, episodes, runtime)
     pad_id = int(tokenizer.pad_token_id)
     train_eps, eval_eps = split_heldout(episodes, config.eval_fraction, config.seed)
-    train_set = encode_episodes(train_eps, tokenizer, config.max_length)
-    eval_set = encode_episodes(eval_eps, tokenizer, config.max_length)
+    # logged top-k are trained (and their bucket KL evaluated) under the context they were logged in
+    train_set = encode_episodes(train_eps, tokenizer, config.max_length, logged_context=signal == "topk")
+    eval_set = encode_episodes(eval_eps, tokenizer, config.max_length, logged_context=has_topk(eval_eps))
 
     config.accumulation_steps(runtime.world_size)  # rejects a batch size that does not split evenly
     order = pacing = None

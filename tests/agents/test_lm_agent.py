@@ -31,10 +31,12 @@ def tiny_model(tmp_path_factory) -> str:
     trainer = trainers.BpeTrainer(vocab_size=VOCAB, special_tokens=["<|endoftext|>", "<|pad|>"],
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     bpe.train_from_iterator(TEXTS, trainer=trainer)
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>", bos_token="<|endoftext|>",
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>",
+                                        bos_token="<|endoftext|>",
                                         pad_token="<|pad|>", clean_up_tokenization_spaces=False)
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
+                         num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
                          bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                          pad_token_id=tokenizer.pad_token_id)
@@ -52,7 +54,11 @@ INFOS = [
     {"task": "Which magazine was started first, Arthur's Magazine or First for Women?"},
     {"task": "put a clean mug on the shelf"},
 ]
-OBSERVATIONS = ["WebShop [Search]", "Search the page store.", "You are in the middle of a room. Looking around you, you see a shelf."]
+OBSERVATIONS = [
+    "WebShop [Search]",
+    "Search the page store.",
+    "You are in the middle of a room. Looking around you, you see a shelf.",
+]
 
 
 def play(agent: LMAgent, batched: bool, turns: int = 2):
@@ -70,8 +76,9 @@ def play(agent: LMAgent, batched: bool, turns: int = 2):
 
 
 def test_batched_generation_equals_one_at_a_time_greedy(tiny_model):
-    batched = play(agents.make("lm", model=tiny_model, env="webshop", max_new_tokens=16, log_topk=5), batched=True)
-    single = play(agents.make("lm", model=tiny_model, env="webshop", max_new_tokens=16, log_topk=5), batched=False)
+    options = {"model": tiny_model, "env": "webshop", "max_new_tokens": 16, "log_topk": 5}
+    batched = play(agents.make("lm", **options), batched=True)
+    single = play(agents.make("lm", **options), batched=False)
     assert batched == single
     lengths = {len(ids) for turn in batched for _, ids, _ in turn}
     assert max(lengths) > 0
@@ -83,19 +90,20 @@ def test_topk_logprobs_are_normalised_and_match_a_full_forward_pass(tiny_model):
     step = agent.act("Search the page store.", {}, slot=0)
     assert step.token_ids and len(step.topk_ids) == len(step.token_ids) == len(step.topk_logprobs)
     vocab = len(agent.tokenizer)
-    for ids, lps in zip(step.topk_ids, step.topk_logprobs):
+    for ids, lps in zip(step.topk_ids, step.topk_logprobs, strict=True):
         assert len(ids) == vocab  # k > vocab is clipped to the full vocabulary
         assert abs(torch.logsumexp(torch.tensor(lps, dtype=torch.float64), 0).item()) < 1e-4
         assert lps == sorted(lps, reverse=True)
-    for token, ids in zip(step.token_ids, step.topk_ids):  # greedy: the chosen token is the top-1
+    # greedy: the chosen token is the top-1
+    for token, ids in zip(step.token_ids, step.topk_ids, strict=True):
         assert ids[0] == token
     # the logged log-probs are the model's own: recompute them with one forward pass over prompt + tokens
-    prompt_ids = bos_ids(agent.tokenizer) + agent._ids(build_prompt(INFOS[1]["task"], "Search the page store.", [],
-                                                          instructions=agent.instructions))
+    prompt = build_prompt(INFOS[1]["task"], "Search the page store.", [], instructions=agent.instructions)
+    prompt_ids = bos_ids(agent.tokenizer) + agent._ids(prompt)
     full = torch.tensor([prompt_ids + step.token_ids])
     with torch.no_grad():
         logprobs = torch.log_softmax(agent.model(full).logits[0].float(), -1)  # [T, V]
-    for t, (ids, lps) in enumerate(zip(step.topk_ids, step.topk_logprobs)):
+    for t, (ids, lps) in enumerate(zip(step.topk_ids, step.topk_logprobs, strict=True)):
         expected = logprobs[len(prompt_ids) - 1 + t, ids[:5]]
         assert torch.allclose(expected, torch.tensor(lps[:5]), atol=1e-4)
 
@@ -112,7 +120,9 @@ def test_prompt_is_the_react_prompt_with_the_generated_ids_spliced_in(tiny_model
     agent = LMAgent(tiny_model, env="webshop", max_new_tokens=16)
     agent.reset(INFOS[0], slot=3)
     agent._episode(3).observe("WebShop [Search]")
-    head = bos_ids(agent.tokenizer) + agent._ids(header(INFOS[0]["task"], "WebShop [Search]", agent.instructions))
+    head = bos_ids(agent.tokenizer) + agent._ids(
+        header(INFOS[0]["task"], "WebShop [Search]", agent.instructions)
+    )
     assert agent.prompt_ids(3) == head
     first = agent.tokenizer.decode(agent.prompt_ids(3), skip_special_tokens=True)
     assert first == build_prompt(INFOS[0]["task"], "WebShop [Search]", [], instructions=agent.instructions)
@@ -133,16 +143,20 @@ def test_prompt_over_budget_drops_old_turns_then_cuts_its_start(tiny_model):
     agent.generate = lambda prompts: fed.extend(prompts) or generate(prompts)  # records what the model is fed
     agent.reset(INFOS[0])
     observations = ["WebShop [Search]", "Results", "Item page", "Item " * 30, "Done", "Back", "Bought"]
-    head = bos_ids(agent.tokenizer) + agent._ids(header(INFOS[0]["task"], observations[0], agent.instructions))
+    head = bos_ids(agent.tokenizer) + agent._ids(header(INFOS[0]["task"], observations[0],
+                                                        agent.instructions))
     budget = agent.max_prompt_tokens = len(head) + 70
     steps = [agent.act(obs) for obs in observations]
-    blocks = [s.token_ids + agent._ids(f"\nObservation: {obs.strip()}\n") for s, obs in zip(steps, observations[1:])]
+    # the last step has no observation after it (strict=False)
+    blocks = [s.token_ids + agent._ids(f"\nObservation: {obs.strip()}\n")
+              for s, obs in zip(steps, observations[1:], strict=False)]
 
     def context(step: int, dropped: int) -> list[int]:
-        return head + (agent._ids(omitted_note(dropped)) if dropped else []) + [t for b in blocks[dropped:step] for t in b]
+        note = agent._ids(omitted_note(dropped)) if dropped else []
+        return head + note + [t for b in blocks[dropped:step] for t in b]
 
     cuts = 0
-    for step, (s, prompt) in enumerate(zip(steps, fed)):
+    for step, (s, prompt) in enumerate(zip(steps, fed, strict=True)):
         dropped = s.n_dropped_turns
         assert s.prompt_tokens == len(prompt) <= budget
         if len(context(step, dropped)) <= budget:
@@ -155,7 +169,8 @@ def test_prompt_over_budget_drops_old_turns_then_cuts_its_start(tiny_model):
 
 
 def test_stop_rule():
-    assert completion_end("Thought: go\nAction: search[x]\nThought: more") == len("Thought: go\nAction: search[x]")
+    text = "Thought: go\nAction: search[x]\nThought: more"
+    assert completion_end(text) == len("Thought: go\nAction: search[x]")
     assert completion_end("Thought: go\nAction: search[x]") is None  # the line is not finished yet
     assert completion_end("Thought: hmm\nObservation: made up") == len("Thought: hmm\n")
 

@@ -43,7 +43,10 @@ def test_parse_without_action_passes_text_through(completion):
 
 
 def turns(n):
-    return [Turn(f"t{i}", f"a{i}", f"Thought: t{i}\nAction: a{i}", observation=f"obs {i} " + "x" * 40) for i in range(n)]
+    return [
+        Turn(f"t{i}", f"a{i}", f"Thought: t{i}\nAction: a{i}", observation=f"obs {i} " + "x" * 40)
+        for i in range(n)
+    ]
 
 
 def test_prompt_layout():

@@ -67,7 +67,7 @@ def episode_rows(run_id: str, episodes: list[dict], env: str = "alfworld") -> li
     rows = []
     for e, ep in enumerate(episodes):
         observations = [ep["first_observation"]] + [obs for _, _, obs in ep["turns"][:-1]]
-        for s, ((thought, action, _), obs) in enumerate(zip(ep["turns"], observations)):
+        for s, ((thought, action, _), obs) in enumerate(zip(ep["turns"], observations, strict=True)):
             last = s == len(ep["turns"]) - 1
             rows.append({
                 "run_id": run_id, "env": env, "split": "train", "task_id": f"{ep['task_type']}-{e}",
@@ -85,7 +85,8 @@ def write_run(root: Path, run_id: str, rows: list[dict]) -> Path:
     run = root / run_id
     run.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_parquet(run / "episodes.parquet", index=False)
-    (run / "summary.json").write_text(json.dumps({"env": rows[0]["env"], "agent": "test", "episodes": len({r["episode"] for r in rows})}))
+    summary = {"env": rows[0]["env"], "agent": "test", "episodes": len({r["episode"] for r in rows})}
+    (run / "summary.json").write_text(json.dumps(summary))
     return run
 
 
@@ -120,7 +121,8 @@ def add_teacher_topk(rows: list[dict], model_dir: Path, k: int, max_prompt_token
             row.update(token_ids=completion, topk_ids=top.indices.tolist(), topk_logprobs=top.values.tolist(),
                        n_dropped_turns=dropped, prompt_tokens=len(prompt))
             following = steps[i + 1]["observation"] if i + 1 < len(steps) else None
-            blocks.append(completion + ids_of("\n" if following is None else f"\nObservation: {following.strip()}\n"))
+            observation = "\n" if following is None else f"\nObservation: {following.strip()}\n"
+            blocks.append(completion + ids_of(observation))
             out.append(row)
     return out
 
@@ -134,8 +136,8 @@ def play_logged_episode(
     the latest turn alone exceed the budget (the branch that cuts the prompt's start)."""
     from agents.lm import LMAgent
 
-    agent = LMAgent(model_dir, env="alfworld", max_new_tokens=max_new_tokens, max_prompt_tokens=max_prompt_tokens,
-                    log_topk=10_000, device="cpu")
+    agent = LMAgent(model_dir, env="alfworld", max_new_tokens=max_new_tokens,
+                    max_prompt_tokens=max_prompt_tokens, log_topk=10_000, device="cpu")
     fed: list[list[int]] = []
     generate = agent.generate
 
@@ -156,7 +158,8 @@ def play_logged_episode(
             "step": step, "observation": observation, "thought": s.thought, "action": s.action,
             "completion": s.text, "reward": 0.0, "terminated": False, "truncated": False, "won": False,
             "score": 0.0, "invalid_action": False, "n_reason_tokens": s.n_reason_tokens,
-            "n_act_tokens": s.n_act_tokens, "latency_s": s.latency_s, "task": episode["task"], "task_type": "",
+            "n_act_tokens": s.n_act_tokens, "latency_s": s.latency_s, "task": episode["task"],
+            "task_type": "",
             "token_ids": s.token_ids, "topk_ids": s.topk_ids, "topk_logprobs": s.topk_logprobs,
             "n_dropped_turns": s.n_dropped_turns, "prompt_tokens": s.prompt_tokens,
         })
@@ -183,8 +186,11 @@ def expert_run(distill_root, react_episodes) -> Path:
 def bpe_tokenizer(react_episodes):
     from distill.models import train_bpe
 
-    texts = [ep["first_observation"] + "\n" + "\n".join(completion_text(t, a) + "\n" + o for t, a, o in ep["turns"])
-             for ep in react_episodes]
+    texts = [
+        ep["first_observation"] + "\n"
+        + "\n".join(completion_text(t, a) + "\n" + o for t, a, o in ep["turns"])
+        for ep in react_episodes
+    ]
     return train_bpe(texts, 1024)
 
 

@@ -36,10 +36,10 @@ def test_sequence_is_the_rendered_episode_with_masks_only_on_completions(logs, b
     assert tok.decode(example.input_ids) == text
     assert text.startswith(instructions("alfworld"))
     # the completion tokens decode to exactly the completions, in order
-    completion_tokens = [i for i, m in zip(example.input_ids, example.completion_mask) if m]
+    completion_tokens = [i for i, m in zip(example.input_ids, example.completion_mask, strict=True) if m]
     assert tok.decode(completion_tokens) == "".join(text[s:e] for s, e in ranges)
     # the spans partition the completion tokens; prompt and observation tokens are in no span
-    for r, a, c in zip(example.reason_mask, example.act_mask, example.completion_mask):
+    for r, a, c in zip(example.reason_mask, example.act_mask, example.completion_mask, strict=True):
         assert (r or a) == c and not (r and a)
     # the masks of each completion are completion_token_masks of that completion
     expected_reason, expected_act = [], []
@@ -47,12 +47,13 @@ def test_sequence_is_the_rendered_episode_with_masks_only_on_completions(logs, b
         r, a = completion_token_masks(text[s:e], tok)
         expected_reason += r
         expected_act += a
-    assert [r for r, c in zip(example.reason_mask, example.completion_mask) if c] == expected_reason
-    assert [a for a, c in zip(example.act_mask, example.completion_mask) if c] == expected_act
-    reason_text = tok.decode([i for i, m in zip(example.input_ids, example.reason_mask) if m])
-    act_text = tok.decode([i for i, m in zip(example.input_ids, example.act_mask) if m])
+    in_completion = example.completion_mask
+    assert [r for r, c in zip(example.reason_mask, in_completion, strict=True) if c] == expected_reason
+    assert [a for a, c in zip(example.act_mask, example.completion_mask, strict=True) if c] == expected_act
+    reason_text = tok.decode([i for i, m in zip(example.input_ids, example.reason_mask, strict=True) if m])
+    act_text = tok.decode([i for i, m in zip(example.input_ids, example.act_mask, strict=True) if m])
     assert "Thought:" in reason_text and "Action:" not in reason_text and "Observation" not in reason_text
-    assert reason_text.count("\n") >= reason_text.count("Thought:"), "the newline ending each Thought is reason"
+    assert reason_text.count("\n") >= reason_text.count("Thought:"), "each Thought's newline is reason"
     assert act_text.startswith("Action: ") and "Thought" not in act_text and "Observation" not in act_text
 
 
@@ -61,20 +62,23 @@ def test_logged_token_ids_are_spliced_with_their_top_k(tmp_path, react_episodes,
     rows = episode_rows("spliced", react_episodes[:1])
     for row in rows:
         # one token per character: a segmentation re-tokenising would never produce
-        row["token_ids"] = [t for ch in row["completion"] for t in tok(ch, add_special_tokens=False)["input_ids"]]
+        row["token_ids"] = [
+            t for ch in row["completion"] for t in tok(ch, add_special_tokens=False)["input_ids"]
+        ]
         row["topk_ids"] = [[t, 1] for t in row["token_ids"]]
         row["topk_logprobs"] = [[-0.1, -3.0] for _ in row["token_ids"]]
     (ep,) = load_episodes([write_run(tmp_path, "spliced", rows)])
     (example,) = encode_episode(ep, tok, max_length=100_000)
-    completion_ids = [i for i, m in zip(example.input_ids, example.completion_mask) if m]
+    completion_ids = [i for i, m in zip(example.input_ids, example.completion_mask, strict=True) if m]
     assert completion_ids == [t for row in rows for t in row["token_ids"]]
-    assert completion_ids != [t for row in rows for t in tok(row["completion"], add_special_tokens=False)["input_ids"]]
+    retokenised = [t for row in rows for t in tok(row["completion"], add_special_tokens=False)["input_ids"]]
+    assert completion_ids != retokenised
     # masks from the decoded characters: the "Action: ..." characters are act, "Thought: ..." reason
     first = rows[0]["completion"]
     n = len(rows[0]["token_ids"])
     start = example.completion_mask.index(True)
-    act_chars = "".join(ch for ch, a in zip(first, example.act_mask[start:start + n]) if a)
-    reason_chars = "".join(ch for ch, r in zip(first, example.reason_mask[start:start + n]) if r)
+    act_chars = "".join(ch for ch, a in zip(first, example.act_mask[start:start + n], strict=True) if a)
+    reason_chars = "".join(ch for ch, r in zip(first, example.reason_mask[start:start + n], strict=True) if r)
     assert act_chars == first[first.index("Action:"):]
     assert reason_chars == first[: first.index("\n") + 1]
     # collate puts each token's teacher top-k at the logit position that predicts it
@@ -116,7 +120,9 @@ def test_demo_windows_give_each_step_the_context_the_agent_rule_gives_it(logs, b
             completion = w.input_ids[start:end]
             # the context of every trained completion is the one the LM agent's rule builds with the
             # room max_length leaves for that completion
-            expected, dropped = fit_ids(head, blocks, max_length - len(completion), lambda n: ids_of(omitted_note(n)))
+            expected, dropped = fit_ids(
+                head, blocks, max_length - len(completion), lambda n: ids_of(omitted_note(n))
+            )
             assert w.input_ids[:start] == expected, f"step {step}"
             dropped_any |= dropped > 0
             following = ep.observations[step + 1] if step + 1 < len(ep.observations) else None
@@ -151,7 +157,8 @@ def test_played_episode_goes_through_every_branch_of_the_context_rule(played_log
     ep, fed = played_log
     assert ep.has_context and len(ep.completions) >= 12
     assert max(ep.n_dropped_turns) > 0, "old turns were dropped"
-    cut = [s for s, (d, p) in enumerate(zip(ep.n_dropped_turns, ep.prompt_tokens)) if d == s - 1 and p == PLAY_PROMPT_TOKENS]
+    contexts = enumerate(zip(ep.n_dropped_turns, ep.prompt_tokens, strict=True))
+    cut = [s for s, (d, p) in contexts if d == s - 1 and p == PLAY_PROMPT_TOKENS]
     assert cut, "one prompt was over the budget with only the latest turn kept"
     assert [len(ids) for ids in fed] == ep.prompt_tokens
 
@@ -199,7 +206,7 @@ def test_every_completion_token_is_in_exactly_one_span_in_logged_encodings(playe
     examples = encode_episode(ep, tok, max_length=PLAY_PROMPT_TOKENS + PLAY_NEW_TOKENS)
     examples += encode_episodes(logs, tok, 384)
     for example in examples:
-        for r, a, c in zip(example.reason_mask, example.act_mask, example.completion_mask):
+        for r, a, c in zip(example.reason_mask, example.act_mask, example.completion_mask, strict=True):
             assert (r or a) == c and not (r and a)
     batch = collate(examples[:4], pad_id=0)
     assert torch.equal(batch["reason_mask"] | batch["act_mask"], batch["completion_mask"])

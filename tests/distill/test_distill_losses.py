@@ -62,7 +62,10 @@ def test_sad_with_one_lambda_zero_ignores_that_span(logits, masks, zeroed):
     student, teacher = logits
     reason, act = masks
     student = student.clone().requires_grad_(True)
-    lambdas = {"lambda_reason": 1.0, "lambda_act": 0.0} if zeroed == "act" else {"lambda_reason": 0.0, "lambda_act": 1.0}
+    if zeroed == "act":
+        lambdas = {"lambda_reason": 1.0, "lambda_act": 0.0}
+    else:
+        lambdas = {"lambda_reason": 0.0, "lambda_act": 1.0}
     sad_loss(student, teacher, reason, act, **lambdas).backward()
     dead, live = (act, reason) if zeroed == "act" else (reason, act)
     grad_norm = student.grad.norm(dim=-1)  # (B, T)
@@ -98,7 +101,8 @@ def test_sad_with_unit_lambdas_is_token_kd_exactly(logits, masks, temperature, s
     # with the trainer's global normaliser (the completion count over all micro-batches) too
     n = 3 * completion.sum()
     kd = token_kd_loss(student, teacher_signal, completion, temperature, normalizer=n)
-    assert abs(float(sad_loss(student, teacher_signal, reason, act, temperature=temperature, normalizer=n) - kd)) < 1e-6
+    sad = sad_loss(student, teacher_signal, reason, act, temperature=temperature, normalizer=n)
+    assert abs(float(sad - kd)) < 1e-6
 
 
 def test_sad_is_the_lambda_weighted_sum_over_span_tokens(logits, masks):
@@ -120,13 +124,14 @@ def test_per_span_mean_is_an_option(logits, masks):
     reason, act = masks
     kl = kl_per_token(student, teacher)  # (B, T)
     expected = 0.3 * kl[reason].mean() + 2.0 * kl[act].mean()
-    torch.testing.assert_close(sad_loss(student, teacher, reason, act, 0.3, 2.0, span_norm="per_span_mean"), expected)
+    per_span = sad_loss(student, teacher, reason, act, 0.3, 2.0, span_norm="per_span_mean")
+    torch.testing.assert_close(per_span, expected)
     torch.testing.assert_close(
         sad_loss(student, teacher, reason, act, 0.3, 2.0, span_norm="per_span_mean", normalizers=(10, 20)),
         0.3 * kl[reason].sum() / 10 + 2.0 * kl[act].sum() / 20,
     )
-    assert abs(float(sad_loss(student, teacher, reason, act, span_norm="per_span_mean")
-                     - token_kd_loss(student, teacher, reason | act))) > 1e-3, "the option is a different objective"
+    per_span = sad_loss(student, teacher, reason, act, span_norm="per_span_mean")
+    assert abs(float(per_span - token_kd_loss(student, teacher, reason | act))) > 1e-3, "another objective"
     with pytest.raises(ValueError, match=r"span_norm='mean': expected one of \['sum', 'per_span_mean'\]"):
         sad_loss(student, teacher, reason, act, span_norm="mean")
 
@@ -169,7 +174,9 @@ def test_topk_kl_approaches_full_kl_as_k_grows(logits, masks):
     student, teacher = logits
     mask = masks[0] | masks[1]
     full = token_kd_loss(student, teacher, mask)
-    errors = [float((token_kd_loss(student, topk_of(teacher, k), mask) - full).abs()) for k in (1, 5, 20, 45, V)]
+    errors = [
+        float((token_kd_loss(student, topk_of(teacher, k), mask) - full).abs()) for k in (1, 5, 20, 45, V)
+    ]
     assert errors[0] > 0.05
     assert all(later <= earlier + 1e-6 for earlier, later in itertools.pairwise(errors))
     assert errors[-1] < 1e-4
@@ -181,7 +188,8 @@ def test_chunked_equals_unchunked_values_and_gradients(logits, masks):
     grads = []
     for chunk in (3, 1000):
         s = student.clone().requires_grad_(True)
-        loss = sad_loss(s, teacher, reason, act, chunk=chunk) + token_kd_loss(s, topk_of(teacher, 7), reason, chunk=chunk)
+        loss = sad_loss(s, teacher, reason, act, chunk=chunk)
+        loss = loss + token_kd_loss(s, topk_of(teacher, 7), reason, chunk=chunk)
         loss.backward()
         grads.append((loss.detach(), s.grad))
     torch.testing.assert_close(grads[0][0], grads[1][0])

@@ -36,7 +36,11 @@ TEXTS = react_texts()
 
 def own_format_text() -> str:
     turns = [
-        Turn("I need red shoes.\nStart with a search.", "search[red shoes]", "Thought: I need red shoes.\nStart with a search.\nAction: search[red shoes]", "[SEP] Results [SEP] B01"),
+        Turn(
+            "I need red shoes.\nStart with a search.", "search[red shoes]",
+            "Thought: I need red shoes.\nStart with a search.\nAction: search[red shoes]",
+            "[SEP] Results [SEP] B01",
+        ),
         Turn("B01 fits.", "click[B01]", "Thought: B01 fits.\nAction: click[B01]", "Item page"),
     ]
     return render("buy red shoes", "WebShop [SEP] Instruction: buy red shoes", turns)[0]
@@ -62,7 +66,8 @@ def test_spans_on_real_react_trajectories(key):
             assert ACT_KEYWORD.match(body) and prefix.strip() == ""
     # observations are in no span
     reason, act = char_masks(text, spans)
-    for match in re.finditer(r"^(Observation[ \d]*:.*|OK\.|On the .*|You (open|pick|put|arrive).*)$", text, re.MULTILINE):
+    env_lines = r"^(Observation[ \d]*:.*|OK\.|On the .*|You (open|pick|put|arrive).*)$"
+    for match in re.finditer(env_lines, text, re.MULTILINE):
         assert not any(reason[match.start():match.end()]) and not any(act[match.start():match.end()])
 
 
@@ -79,7 +84,8 @@ def test_hotpotqa_style_kinds():
     text = TEXTS["hotpotqa/webthink_simple6"]
     bodies = [(s.kind, text[s.start:s.end]) for s in segment(text)]
     assert ("act", "Action 1: Search[Colorado orogeny]") in bodies
-    assert bodies[0][0] == "reason" and bodies[0][1].startswith("Thought 1: I need to search Colorado orogeny")
+    assert bodies[0][0] == "reason"
+    assert bodies[0][1].startswith("Thought 1: I need to search Colorado orogeny")
 
 
 def test_own_format_multiline_thought():
@@ -93,7 +99,8 @@ def test_own_format_multiline_thought():
 def test_answer_is_an_act_span_and_observation_ends_a_thought():
     text = "Thought: multi\nline\nObservation: env text\nmore env\nAnswer: 42\n"
     spans = segment(text)
-    assert [(s.kind, text[s.start:s.end]) for s in spans] == [("reason", "Thought: multi\nline"), ("act", "Answer: 42")]
+    bodies = [(s.kind, text[s.start:s.end]) for s in spans]
+    assert bodies == [("reason", "Thought: multi\nline"), ("act", "Answer: 42")]
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +118,7 @@ def test_token_masks_agree_with_char_spans(tokenizer, key):
     reason, act = token_masks(text, tokenizer)
     offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
     assert len(reason) == len(act) == len(offsets)
-    for (start, end), r, a in zip(offsets, reason, act):
+    for (start, end), r, a in zip(offsets, reason, act, strict=True):
         assert not (r and a), "a token is never in both masks"
         in_reason, in_act = any(reason_chars[start:end]), any(act_chars[start:end])
         if in_reason and not in_act:
@@ -139,7 +146,8 @@ def react_completions() -> list[str]:
         lines = text.splitlines()
         if key.startswith("hotpotqa/"):
             for i, line in enumerate(lines):
-                if re.match(r"Thought \d+:", line) and i + 1 < len(lines) and re.match(r"Action \d+:", lines[i + 1]):
+                following = lines[i + 1] if i + 1 < len(lines) else ""
+                if re.match(r"Thought \d+:", line) and re.match(r"Action \d+:", following):
                     completions.append(f"{line}\n{lines[i + 1]}")
         else:
             for i, line in enumerate(lines):
@@ -154,10 +162,10 @@ def test_completion_tokens_are_partitioned_on_real_react_turns(tokenizer):
     gap_tokens = 0
     for completion in completions:
         reason, act = completion_token_masks(completion, tokenizer)
-        assert all(r != a for r, a in zip(reason, act)), "every token in exactly one span"
+        assert all(r != a for r, a in zip(reason, act, strict=True)), "every token in exactly one span"
         raw_reason, raw_act = token_masks(completion, tokenizer)
         ids = tokenizer(completion, add_special_tokens=False)["input_ids"]
-        for token, r, a, raw_r, raw_a in zip(ids, reason, act, raw_reason, raw_act):
+        for token, r, a, raw_r, raw_a in zip(ids, reason, act, raw_reason, raw_act, strict=True):
             if raw_r or raw_a:
                 assert (r, a) == (raw_r, raw_a), "a token in a character span keeps its span"
             else:
@@ -185,7 +193,8 @@ def test_completion_tokens_are_partitioned_on_real_react_turns(tokenizer):
 )
 def test_completion_spans_cover_every_character(completion, reason, act):
     spans = completion_spans(completion)
-    assert [(s.start, s.end) for s in spans] == list(zip([0, *(s.end for s in spans[:-1])], [s.end for s in spans]))
+    starts = [0, *(s.end for s in spans[:-1])]
+    assert [(s.start, s.end) for s in spans] == list(zip(starts, [s.end for s in spans], strict=True))
     assert spans[-1].end == len(completion)
     assert "".join(completion[s.start:s.end] for s in spans if s.kind == "reason") == reason
     assert "".join(completion[s.start:s.end] for s in spans if s.kind == "act") == act
@@ -207,8 +216,8 @@ def test_generated_ids_are_partitioned_from_their_decoded_characters(tokenizer):
     ids = [tokenizer.convert_tokens_to_ids(tokenizer.convert_ids_to_tokens(tokenizer(ch)["input_ids"])[0])
            for ch in text]
     reason, act = completion_masks_from_ids(tokenizer, ids)
-    assert "".join(ch for ch, m in zip(text, reason) if m) == "Thought: go to the desk.\n"
-    assert "".join(ch for ch, m in zip(text, act) if m) == "Action: go to desk 1\n"
+    assert "".join(ch for ch, m in zip(text, reason, strict=True) if m) == "Thought: go to the desk.\n"
+    assert "".join(ch for ch, m in zip(text, act, strict=True) if m) == "Action: go to desk 1\n"
 
 
 def test_span_is_a_value():
