@@ -80,7 +80,8 @@ MARKER = "agentdistill.json"
 
 
 def cache_root() -> Path:
-    """``$AGENTDISTILL_CACHE`` or ``~/.cache/agentdistill`` (the same root the envs use)."""
+    """``$AGENTDISTILL_CACHE`` or ``~/.cache/agentdistill``: the root ``envs.cache.cache_dir`` uses too.
+    distill may not import envs (docs/design.md), so both read the variable; a test pins that they agree."""
     return Path(os.environ.get("AGENTDISTILL_CACHE") or Path.home() / ".cache" / "agentdistill")
 
 

@@ -32,11 +32,19 @@ COMMANDS: dict[str, Command] = {
     "agents": Command("harness.cli", "list the registered agents"),
     "eval": Command("harness.evaluate", "closed-loop evaluation of an agent on an env's test split"),
     "rollout": Command("harness.evaluate", "roll out an agent on any split and log the episodes"),
-    "train": Command("distill.cli", "supervised fine-tuning on logged episodes (e.g. a teacher from expert demos)",
-                     check="config_from_args"),
-    "distill": Command("distill.cli", "distil a student from a teacher's logged episodes (sad | token_kd | sft)",
-                       check="config_from_args"),
-    "pipeline": Command("harness.experiment.pipeline", "the closed loop: demos -> teacher -> students -> eval -> report"),
+    "train": Command(
+        "distill.cli",
+        "supervised fine-tuning on logged episodes (e.g. a teacher from expert demos)",
+        check="config_from_args",
+    ),
+    "distill": Command(
+        "distill.cli",
+        "distil a student from a teacher's logged episodes (sad | token_kd | sft)",
+        check="config_from_args",
+    ),
+    "pipeline": Command(
+        "harness.experiment.pipeline", "the closed loop: demos -> teacher -> students -> eval -> report"
+    ),
     "report": Command("harness.report", "rebuild a pipeline's report from its stored runs"),
     "bench": Command("harness.bench.cli", "speed and memory figures, measured side by side"),
     "serve": Command("envs.webshop.server", "serve the WebShop engine as a website on 127.0.0.1"),

@@ -48,7 +48,9 @@ def newest_student(env: str, runs_dir: str | Path = "runs") -> Path | None:
     return best[2] if best else None
 
 
-def resolve_agent(agent: str | None, env: str, runs_dir: str | Path = "runs") -> tuple[str, dict[str, Any], str]:
+def resolve_agent(
+    agent: str | None, env: str, runs_dir: str | Path = "runs"
+) -> tuple[str, dict[str, Any], str]:
     """(registry name, extra kwargs, label for the table) for what the user typed as ``--agent``.
 
     Empty → the newest trained student for ``env`` under ``runs_dir``, else ``expert``; a path to a
@@ -64,9 +66,13 @@ def resolve_agent(agent: str | None, env: str, runs_dir: str | Path = "runs") ->
     if os.sep in agent or Path(agent).exists():
         path = Path(agent)
         if not path.exists():
-            raise UserError(f"--agent {agent}: no such file or directory (expected an agent name or a saved model dir)")
+            raise UserError(
+                f"--agent {agent}: no such file or directory (expected an agent name or a saved model dir)"
+            )
         return "lm", {"model": str(path)}, f"lm:{path}"
-    raise UserError(f"unknown agent {agent!r}: expected one of {', '.join(agents.names())} or a path to a saved model")
+    raise UserError(
+        f"unknown agent {agent!r}: expected one of {', '.join(agents.names())} or a path to a saved model"
+    )
 
 
 def split_task_ids(env: str, split: str, env_kwargs: dict[str, Any]) -> list[str]:
@@ -131,8 +137,10 @@ def evaluate(
         raise UserError(f"workers must be >= 0 (0 = no Ray, in this process), got {workers}")
     cpus = os.cpu_count() or 1
     if ray_address is None and workers > cpus:
-        raise UserError(f"workers={workers} is more than the {cpus} CPUs of this machine; use --workers {cpus} or fewer "
-                        f"(or --ray-address to join a cluster)")
+        raise UserError(
+            f"workers={workers} is more than the {cpus} CPUs of this machine; use --workers {cpus} or fewer "
+            f"(or --ray-address to join a cluster)"
+        )
     env_kwargs = dict(env_kwargs or {})
     agent_kwargs = dict(agent_kwargs or {})
     if log_topk:
@@ -151,7 +159,11 @@ def evaluate(
         policy = (agent_name, kwargs) if workers > 0 else built
 
     run_name = run or f"{env}-{agent_name}-{split}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    run_dir = Path(run_name) if (run is not None and (os.sep in str(run) or Path(run).is_absolute())) else Path(runs_dir) / str(run_name)
+    run_dir = (
+        Path(run_name)
+        if (run is not None and (os.sep in str(run) or Path(run).is_absolute()))
+        else Path(runs_dir) / str(run_name)
+    )
     _run_config(run_dir, {
         "env": env, "split": split, "agent": label, "seed": seed, "env_kwargs": env_kwargs,
         "agent_kwargs": agent_kwargs, "created": datetime.now(UTC).isoformat(),
@@ -185,7 +197,14 @@ def evaluate(
     frame = read_episodes(run_dir)
     frame = frame[frame["episode"] < episodes]
     summary = summarize(frame, env=env, agent=label, split=split, wall_s=wall_s, seed=seed)
-    summary.update({"run_id": run_dir.name, "run_dir": str(run_dir), "workers": workers, "resumed_episodes": len(done & set(range(episodes)))})
+    summary.update(
+        {
+            "run_id": run_dir.name,
+            "run_dir": str(run_dir),
+            "workers": workers,
+            "resumed_episodes": len(done & set(range(episodes))),
+        }
+    )
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     print(format_table(summary))
     print(f"episodes: {writer.path}\nsummary:  {run_dir / 'summary.json'}")
@@ -249,14 +268,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default=None, help="env split (eval: test, rollout: train)")
     parser.add_argument("--episodes", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2, help="Ray env workers; 0 = run in this process")
-    parser.add_argument("--run", default=None, help="run name under --runs-dir (or a path); same name = resume")
+    parser.add_argument(
+        "--run", default=None, help="run name under --runs-dir (or a path); same name = resume"
+    )
     parser.add_argument("--runs-dir", default="runs")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--log-topk", type=int, default=0, help="LM agents: log top-k token log-probs (e.g. 20)")
-    parser.add_argument("--in-flight", type=int, default=None, help="episodes played at once (the policy batch)")
+    parser.add_argument(
+        "--log-topk", type=int, default=0, help="LM agents: log top-k token log-probs (e.g. 20)"
+    )
+    parser.add_argument(
+        "--in-flight", type=int, default=None, help="episodes played at once (the policy batch)"
+    )
     parser.add_argument("--ray-address", default=None, help="join a Ray cluster ('auto' or host:port)")
-    parser.add_argument("--agent-opt", action="append", default=[], metavar="KEY=VALUE", help="agent option, repeatable")
-    parser.add_argument("--env-opt", action="append", default=[], metavar="KEY=VALUE", help="env option, repeatable")
+    parser.add_argument(
+        "--agent-opt", action="append", default=[], metavar="KEY=VALUE", help="agent option, repeatable"
+    )
+    parser.add_argument(
+        "--env-opt", action="append", default=[], metavar="KEY=VALUE", help="env option, repeatable"
+    )
     parser.add_argument("--no-progress", action="store_true")
 
 

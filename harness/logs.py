@@ -1,8 +1,8 @@
-"""Episode logs: one Parquet row per agent step (schema in DESIGN.md), written atomically per episode.
+"""Episode logs: one Parquet row per agent step (schema in docs/design.md), written atomically per episode.
 
 A run directory holds::
 
-    runs/<run>/episodes.parquet                 every finished episode (rebuilt by :meth:`EpisodeWriter.consolidate`)
+    runs/<run>/episodes.parquet                 every finished episode (:meth:`EpisodeWriter.consolidate`)
     runs/<run>/episodes/journal-<stamp>.arrows  episodes finished since the last consolidation
 
 A journal is an Arrow IPC stream: each record batch holds whole episodes and is appended (and
@@ -62,8 +62,24 @@ TOKEN_COLUMNS: dict[str, pa.DataType] = {
     "token_ids": pa.list_(pa.int64()),
     "topk_ids": pa.list_(pa.list_(pa.int64())),
     "topk_logprobs": pa.list_(pa.list_(pa.float32())),
+    # the context the step was produced in (agents.context): earlier turns left out, prompt length
+    "n_dropped_turns": pa.int64(),
+    "prompt_tokens": pa.int64(),
 }
 SCHEMA = pa.schema([pa.field(n, t) for n, t in {**COLUMNS, **TOKEN_COLUMNS}.items()])
+
+
+def empty_row() -> dict[str, Any]:
+    """A row with every :data:`COLUMNS` column at its empty value ("", 0, 0.0, False): adding a
+    column to :data:`COLUMNS` is all it takes for every writer to have it."""
+    def empty(dtype: pa.DataType) -> Any:
+        if pa.types.is_boolean(dtype):
+            return False
+        if pa.types.is_integer(dtype):
+            return 0
+        return 0.0 if pa.types.is_floating(dtype) else ""
+
+    return {name: empty(dtype) for name, dtype in COLUMNS.items()}
 
 EPISODES_FILE = "episodes.parquet"
 PARTS_DIR = "episodes"  # the journals' folder
@@ -92,7 +108,9 @@ def _check_columns(rows: Sequence[dict[str, Any]]) -> None:
 def _rows_to_batch(rows: Sequence[dict[str, Any]]) -> pa.RecordBatch:
     """Rows (dicts with the :data:`COLUMNS` keys, checked by the caller; token columns optional) as a
     batch of :data:`SCHEMA`."""
-    return pa.RecordBatch.from_pydict({name: [row.get(name) for row in rows] for name in SCHEMA.names}, schema=SCHEMA)
+    return pa.RecordBatch.from_pydict(
+        {name: [row.get(name) for row in rows] for name in SCHEMA.names}, schema=SCHEMA
+    )
 
 
 def _validate(table: pa.Table | pa.Schema, source: Path) -> None:
@@ -174,11 +192,16 @@ def read_episodes(path: str | Path) -> pd.DataFrame:
         for journal in _journals(path):
             table = _read_journal(journal)
             if seen:  # a crash between consolidate's write and the journals' removal: skip the copies
-                table = table.filter(pc.invert(pc.is_in(table.column("episode"), pa.array(sorted(seen), pa.int64()))))
+                table = table.filter(
+                    pc.invert(pc.is_in(table.column("episode"), pa.array(sorted(seen), pa.int64())))
+                )
             seen |= _episodes_of(table)
             tables.append(table)
         if not tables:
-            raise FileNotFoundError(f"{path}: no episode log ({EPISODES_FILE} or {PARTS_DIR}/{JOURNAL_GLOB}) in this run directory")
+            raise FileNotFoundError(
+                f"{path}: no episode log ({EPISODES_FILE} or {PARTS_DIR}/{JOURNAL_GLOB}) "
+                "in this run directory"
+            )
     else:
         raise FileNotFoundError(f"{path}: no such episode log (expected a run directory or a .parquet file)")
     tables = [t.select([c for c in SCHEMA.names if c in t.schema.names]) for t in tables]
@@ -236,13 +259,19 @@ class EpisodeWriter:
         self._raise_failure()
         episodes = {row["episode"] for row in rows}
         if len(episodes) != 1:
-            raise ValueError(f"EpisodeWriter.write takes the rows of one episode, got episodes {sorted(episodes)}")
+            raise ValueError(
+                f"EpisodeWriter.write takes the rows of one episode, got episodes {sorted(episodes)}"
+            )
         episode = episodes.pop()
         if episode in self._done:
-            raise ValueError(f"{self.run_dir}: episode {episode} is already written; a run never writes one twice")
+            raise ValueError(
+                f"{self.run_dir}: episode {episode} is already written; a run never writes one twice"
+            )
         _check_columns(rows)
         if self._thread is None:
-            self._thread = threading.Thread(target=self._drain, name=f"episode-writer:{self.run_dir.name}", daemon=True)
+            self._thread = threading.Thread(
+                target=self._drain, name=f"episode-writer:{self.run_dir.name}", daemon=True
+            )
             self._thread.start()
         self._done.add(episode)
         self._queue.put(list(rows))
@@ -288,7 +317,9 @@ class EpisodeWriter:
     # --- the writer thread ---------------------------------------------------------------------
     def _raise_failure(self) -> None:
         if self._error is not None:
-            raise RuntimeError(f"{self.run_dir}: writing the episode journal failed: {self._error}") from self._error
+            raise RuntimeError(
+                f"{self.run_dir}: writing the episode journal failed: {self._error}"
+            ) from self._error
 
     def _drain(self) -> None:
         """Wait for an episode, let more gather for up to ``batch_window_s`` (Arrow conversion costs
@@ -307,7 +338,7 @@ class EpisodeWriter:
             try:
                 if episodes and self._error is None:
                     self._append([row for rows in episodes for row in rows])
-            except BaseException as err:  # noqa: BLE001 -- reported by the next write/flush/close
+            except BaseException as err:
                 self._error = err
             finally:
                 for _ in items:

@@ -20,7 +20,7 @@ from distill.spans import segment
 
 _WORD_PIECE = re.compile(r"\w{1,4}|[^\w\s]")
 
-#: summary keys fixed by DESIGN.md (summary.json)
+#: summary keys fixed by docs/design.md (summary.json)
 SUMMARY_KEYS = (
     "env", "agent", "split", "episodes", "success_rate", "mean_score", "mean_steps", "invalid_action_rate",
     "mean_reason_tokens", "mean_act_tokens", "tokens_per_s", "wall_s",
@@ -88,7 +88,9 @@ def _resample(n_values: int, n_boot: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, n_values, size=(n_boot, n_values))  # [n_boot, n_episodes]
 
 
-def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, seed: int = 0, idx: np.ndarray | None = None) -> tuple[float, float]:
+def bootstrap_ci(
+    values: np.ndarray, n_boot: int = 1000, seed: int = 0, idx: np.ndarray | None = None
+) -> tuple[float, float]:
     """95% percentile bootstrap interval of the mean of ``values`` (resampling episodes; ``idx``:
     precomputed resample indices, [n_boot, n_episodes])."""
     values = np.asarray(values, dtype=float)
@@ -101,7 +103,8 @@ def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, seed: int = 0, idx: np.
 
 
 def _ratio_ci(num: np.ndarray, den: np.ndarray, idx: np.ndarray) -> tuple[float, float]:
-    """95% bootstrap interval of sum(num) / sum(den) over resampled episodes (``idx``: [n_boot, n_episodes])."""
+    """95% bootstrap interval of sum(num) / sum(den) over resampled episodes
+    (``idx``: [n_boot, n_episodes])."""
     if len(num) == 0:
         return (float("nan"), float("nan"))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -113,12 +116,17 @@ def _ratio_ci(num: np.ndarray, den: np.ndarray, idx: np.ndarray) -> tuple[float,
     return float(lo), float(hi)
 
 
-def _metrics(episodes: pd.DataFrame, n_boot: int, seed: int) -> tuple[dict[str, float], dict[str, list[float]]]:
+def _metrics(
+    episodes: pd.DataFrame, n_boot: int, seed: int
+) -> tuple[dict[str, float], dict[str, list[float]]]:
     failed = episodes["failed"].to_numpy(dtype=bool)
     played = episodes[~failed]
-    # one set of resamples per population (all episodes / played ones), as if each metric drew its own with ``seed``
+    # one set of resamples per population (all episodes / played ones), as if each metric drew its own
+    # with ``seed``
     idx_all = _resample(len(episodes), n_boot, seed) if len(episodes) else None
-    idx_played = idx_all if not failed.any() else (_resample(len(played), n_boot, seed) if len(played) else None)
+    idx_played = (
+        idx_all if not failed.any() else (_resample(len(played), n_boot, seed) if len(played) else None)
+    )
     values: dict[str, float] = {}
     ci: dict[str, list[float]] = {}
     for key, column in _MEANS.items():
@@ -143,7 +151,7 @@ def summarize(
     n_boot: int = 1000,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """The summary.json dict for an episode log: DESIGN.md's keys plus ``ci95`` (key -> [lo, hi]),
+    """The summary.json dict for an episode log: the keys of docs/design.md plus ``ci95`` (key -> [lo, hi]),
     ``failed_episodes``, ``env_steps``, ``episodes_per_s``, ``env_steps_per_s`` and ``by_task_type``
     (task type -> episodes and the same metrics with intervals; empty when the env has no task types)."""
     episodes = per_episode(frame)
@@ -169,14 +177,21 @@ def summarize(
     return summary
 
 
-def _fmt(value: float, ci: list[float] | None = None, percent: bool = False) -> str:
+def format_number(value: float) -> str:
+    """3 significant digits below 10, one decimal below 1000, thousands separators above."""
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def format_with_ci(value: float | None, ci: list[float] | None = None, percent: bool = False) -> str:
+    """``value [lo, hi]`` (:func:`format_number`, or one-decimal percentages); "-" for a missing value."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "-"
-    scale, unit = (100.0, "%") if percent else (1.0, "")
-    text = f"{value * scale:.1f}{unit}" if percent else f"{value:.3g}"
+    number = (lambda v: f"{100.0 * v:.1f}") if percent else format_number
+    text = number(value) + ("%" if percent else "")
     if ci and not any(np.isnan(ci)):
-        lo, hi = ci[0] * scale, ci[1] * scale
-        text += f" [{lo:.1f}, {hi:.1f}]" if percent else f" [{lo:.3g}, {hi:.3g}]"
+        text += f" [{number(ci[0])}, {number(ci[1])}]"
     return text
 
 
@@ -192,19 +207,24 @@ def format_table(summary: dict[str, Any]) -> str:
         ),
     ]
     rows = [
-        ("success rate", _fmt(summary["success_rate"], ci.get("success_rate"), percent=True)),
-        ("mean score", _fmt(summary["mean_score"], ci.get("mean_score"))),
-        ("mean steps", _fmt(summary["mean_steps"], ci.get("mean_steps"))),
-        ("invalid-action rate", _fmt(summary["invalid_action_rate"], ci.get("invalid_action_rate"), percent=True)),
-        ("reason tokens/step", _fmt(summary["mean_reason_tokens"], ci.get("mean_reason_tokens"))),
-        ("act tokens/step", _fmt(summary["mean_act_tokens"], ci.get("mean_act_tokens"))),
-        ("tokens/s", _fmt(summary["tokens_per_s"], ci.get("tokens_per_s"))),
+        ("success rate", format_with_ci(summary["success_rate"], ci.get("success_rate"), percent=True)),
+        ("mean score", format_with_ci(summary["mean_score"], ci.get("mean_score"))),
+        ("mean steps", format_with_ci(summary["mean_steps"], ci.get("mean_steps"))),
+        (
+            "invalid-action rate",
+            format_with_ci(summary["invalid_action_rate"], ci.get("invalid_action_rate"), percent=True),
+        ),
+        ("reason tokens/step", format_with_ci(summary["mean_reason_tokens"], ci.get("mean_reason_tokens"))),
+        ("act tokens/step", format_with_ci(summary["mean_act_tokens"], ci.get("mean_act_tokens"))),
+        ("tokens/s", format_with_ci(summary["tokens_per_s"], ci.get("tokens_per_s"))),
     ]
     width = max(len(name) for name, _ in rows)
     lines += [f"  {name:<{width}}  {value}" for name, value in rows]
     for task_type, sub in summary.get("by_task_type", {}).items():
         lines.append(
-            f"  [{task_type}] n={sub['episodes']}  success {_fmt(sub['success_rate'], sub['ci95']['success_rate'], True)}"
-            f"  score {_fmt(sub['mean_score'], sub['ci95']['mean_score'])}  steps {_fmt(sub['mean_steps'])}"
+            f"  [{task_type}] n={sub['episodes']}"
+            f"  success {format_with_ci(sub['success_rate'], sub['ci95']['success_rate'], True)}"
+            f"  score {format_with_ci(sub['mean_score'], sub['ci95']['mean_score'])}"
+            f"  steps {format_with_ci(sub['mean_steps'])}"
         )
     return "\n".join(lines)

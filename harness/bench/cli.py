@@ -40,6 +40,7 @@ from typing import Any
 
 from harness.bench.core import BenchContext, Result, machine
 from harness.errors import UserError
+from harness.metrics import format_number
 
 #: figure number -> (name, "module:function"); each function takes a BenchContext and returns Results
 FIGURES: dict[int, tuple[str, str]] = {
@@ -68,45 +69,74 @@ def select_figures(only: Sequence[str] | None) -> list[int]:
     return sorted(set(chosen))
 
 
-def format_number(value: float) -> str:
-    """3 significant digits below 10, one decimal below 1000, thousands separators above."""
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
-
-
 def _range(s: dict[str, Any]) -> str:
     return f"{format_number(s['median'])} [{format_number(s['min'])}–{format_number(s['max'])}]"
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
     """The printed table: figure, what, value [min–max], baseline, ratio vs floor."""
-    header = ("fig", "what", "unit", "ours median [min–max]", "baseline median [min–max]", "ratio", "floor", "")
+    header = (
+        "fig",
+        "what",
+        "unit",
+        "ours median [min–max]",
+        "baseline median [min–max]",
+        "ratio",
+        "floor",
+        "",
+    )
     lines = [header]
     for row in rows:
         if "error" in row:
-            lines.append((str(row["figure"]), row["name"], row["unit"], "not measured: " + row["error"][:70], "", "", "", ""))
+            lines.append(
+                (
+                    str(row["figure"]),
+                    row["name"],
+                    row["unit"],
+                    "not measured: " + row["error"][:70],
+                    "",
+                    "",
+                    "",
+                    "",
+                )
+            )
             continue
         base = _range(row["baseline"]) + f" ({row['baseline_label']})" if "baseline" in row else ""
         ratio = _range(row["ratio"]) if "ratio" in row else ""
         floor = f"≥ {format_number(row['floor'])}" if "floor" in row else ""
         verdict = ("ok" if row["meets_floor"] else "MISS") if "meets_floor" in row else ""
-        lines.append((str(row["figure"]), row["name"], row["unit"], _range(row["value"]), base, ratio, floor, verdict))
+        lines.append(
+            (str(row["figure"]), row["name"], row["unit"], _range(row["value"]), base, ratio, floor, verdict)
+        )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    text = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines]
+    text = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in lines]
     text.insert(1, "-" * len(text[0]))
     return "\n".join(text)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``agentdistill bench``."""
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
-                        help="cpu: the CPU settings; cuda: the GPU settings of figures 3 and 4 (others stay on CPU)")
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="cpu: the CPU settings; cuda: the GPU settings of figures 3 and 4 (others stay on CPU)",
+    )
     parser.add_argument("--out", default="runs/bench", help="folder for bench.json (default runs/bench)")
-    parser.add_argument("--repeats", type=int, default=3, help="repeats per side of each comparison (default 3)")
-    parser.add_argument("--quick", action="store_true", help="a tiny budget (seconds per figure): checks that it runs")
-    parser.add_argument("--only", nargs="+", metavar="FIGURE", default=None,
-                        help="figures to run, by name or number: " + ", ".join(f"{n} {name}" for n, (name, _) in FIGURES.items()))
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="repeats per side of each comparison (default 3)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a tiny budget (seconds per figure): checks that it runs"
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="FIGURE",
+        default=None,
+        help="figures to run, by name or number: "
+        + ", ".join(f"{n} {name}" for n, (name, _) in FIGURES.items()),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -119,7 +149,9 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         if not torch.cuda.is_available():
-            raise UserError("--device cuda: torch sees no CUDA device here (torch.cuda.is_available() is False)")
+            raise UserError(
+                "--device cuda: torch sees no CUDA device here (torch.cuda.is_available() is False)"
+            )
     figures = select_figures(args.only)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -139,7 +171,11 @@ def run(args: argparse.Namespace) -> int:
                     raise
                 results = [Result(number, name, "", [], error=f"{type(err).__name__}: {err}")]
             rows += [r.to_json() for r in results]
-            print(f"[bench] figure {number} {name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+            print(
+                f"[bench] figure {number} {name}: {time.perf_counter() - t0:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
     report = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"), "device": args.device,
         "repeats": args.repeats, "quick": args.quick, "machine": machine(),

@@ -2,6 +2,7 @@
 sides of a comparison, repeat by repeat), :class:`BenchContext`, and the machine's description."""
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import statistics
@@ -31,7 +32,7 @@ class Result:
 
     def ratios(self) -> list[float]:
         """ours / baseline per repeat (higher is better), or baseline / ours where lower is better."""
-        pairs = zip(self.values, self.baseline)
+        pairs = zip(self.values, self.baseline, strict=True)
         if self.higher_is_better:
             return [a / b for a, b in pairs if b > 0]
         return [b / a for a, b in pairs if a > 0]
@@ -54,7 +55,12 @@ def spread(values: Sequence[float]) -> dict[str, Any]:
     """Median, min, max and the values themselves."""
     if not values:
         raise ValueError("spread of no values")
-    return {"median": statistics.median(values), "min": min(values), "max": max(values), "values": list(values)}
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "values": list(values),
+    }
 
 
 def alternate(sides: dict[str, Callable[[], float]], repeats: int) -> dict[str, list[float]]:
@@ -93,7 +99,7 @@ def available_envs() -> tuple[list[str], dict[str, str]]:
         try:
             envs.make(name, split="test").close()
             ready.append(name)
-        except Exception as err:  # noqa: BLE001 -- an env still in progress must not stop the other figures
+        except Exception as err:
             missing[name] = f"{type(err).__name__}: {err}"
     return ready, missing
 
@@ -103,13 +109,14 @@ def machine() -> dict[str, Any]:
     import torch
 
     info: dict[str, Any] = {
-        "cores": os.cpu_count(), "cpu": platform.processor() or platform.machine(), "python": platform.python_version(),
-        "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+        "cores": os.cpu_count(),
+        "cpu": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
     }
-    try:
+    with contextlib.suppress(ValueError, OSError):  # sysconf names this platform does not know
         info["memory_GiB"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (ValueError, OSError):
-        pass
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name()
     return info

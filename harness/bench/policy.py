@@ -66,7 +66,7 @@ def batched_policy_cpu(ctx: BenchContext) -> list[Result]:
     produced: list[int] = []  # new tokens the agent produced per env (set by the first act_batch)
 
     def act_batch() -> float:
-        for slot, (_, info) in zip(slots, starts):
+        for slot, (_, info) in zip(slots, starts, strict=True):
             agent.reset(info, slot=slot)
         t0 = time.perf_counter()
         steps = agent.act_batch([obs for obs, _ in starts], [info for _, info in starts], slots)
@@ -81,24 +81,36 @@ def batched_policy_cpu(ctx: BenchContext) -> list[Result]:
     @torch.no_grad()
     def one_at_a_time() -> float:
         total, t0 = 0, time.perf_counter()
-        for text, n in zip(prompts, produced):
+        for text, n in zip(prompts, produced, strict=True):
             if n == 0:
                 continue
             inputs = tokenizer(text, return_tensors="pt")  # [1, T]
-            out = model.generate(**inputs, max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=pad)
+            out = model.generate(
+                **inputs, max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=pad
+            )
             total += out.shape[1] - inputs["input_ids"].shape[1]
         return total / (time.perf_counter() - t0)
 
     act_batch()  # warm-up; fixes the per-env token counts both sides generate
     sides = alternate({"act_batch": act_batch, "generate_b1": one_at_a_time}, ctx.repeats)
     prompt_tokens = [len(tokenizer(p)["input_ids"]) for p in prompts]
-    return [Result(
-        3, f"tiny lm agent, {environments} envs", "tokens/s", sides["act_batch"], sides["generate_b1"],
-        "model.generate one env at a time", floor=8.0,
-        details={"new_tokens_per_env": produced, "mean_prompt_tokens": sum(prompt_tokens) / len(prompt_tokens),
-                 "torch_threads": torch.get_num_threads()},
-        note="act_batch times prompt building, batched decode and the per-token stop check",
-    )]
+    return [
+        Result(
+            3,
+            f"tiny lm agent, {environments} envs",
+            "tokens/s",
+            sides["act_batch"],
+            sides["generate_b1"],
+            "model.generate one env at a time",
+            floor=8.0,
+            details={
+                "new_tokens_per_env": produced,
+                "mean_prompt_tokens": sum(prompt_tokens) / len(prompt_tokens),
+                "torch_threads": torch.get_num_threads(),
+            },
+            note="act_batch times prompt building, batched decode and the per-token stop check",
+        )
+    ]
 
 
 # --- CUDA -----------------------------------------------------------------------------------------
@@ -140,7 +152,9 @@ def smollm2_random_dir(folder: Path) -> Path:
     return out
 
 
-def decode_bound_tokens_per_s(config: Any, n_params: int, bandwidth_Bps: float, batch: int, mean_context: float) -> float:
+def decode_bound_tokens_per_s(
+    config: Any, n_params: int, bandwidth_Bps: float, batch: int, mean_context: float
+) -> float:
     """Memory-bandwidth bound of decoding: each step reads the bf16 weights and every sequence's K and V."""
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
     kv_bytes_per_token = 2 * config.num_hidden_layers * config.num_key_value_heads * head_dim * 2  # K+V, bf16
@@ -183,16 +197,38 @@ def batched_policy_cuda(ctx: BenchContext) -> list[Result]:
         fn()  # warm-up (kernels, static cache allocation)
     measured = alternate(sides, ctx.repeats)
     bandwidth = copy_bandwidth_Bps()
-    bound = decode_bound_tokens_per_s(model.config, count_parameters(model), bandwidth, batch, PROMPT_TOKENS + new / 2)
+    bound = decode_bound_tokens_per_s(
+        model.config, count_parameters(model), bandwidth, batch, PROMPT_TOKENS + new / 2
+    )
     fractions = [v / bound for v in measured["ours"]]
-    details = {"batch": batch, "prompt_tokens": PROMPT_TOKENS, "new_tokens": new,
-               "copy_bandwidth_TBps": round(bandwidth / 1e12, 3), "bandwidth_bound_tokens_per_s": round(bound),
-               "fraction_of_bound": fractions, "gpu": torch.cuda.get_device_name(),
-               "peak_mem_GiB": round(torch.cuda.max_memory_allocated() / 2**30, 2)}
+    details = {
+        "batch": batch,
+        "prompt_tokens": PROMPT_TOKENS,
+        "new_tokens": new,
+        "copy_bandwidth_TBps": round(bandwidth / 1e12, 3),
+        "bandwidth_bound_tokens_per_s": round(bound),
+        "fraction_of_bound": fractions,
+        "gpu": torch.cuda.get_device_name(),
+        "peak_mem_GiB": round(torch.cuda.max_memory_allocated() / 2**30, 2),
+    }
     return [
-        Result(3, f"smollm2-135m arch, B={batch}", "tokens/s", measured["ours"], measured["static"],
-               "HF generate, static cache", floor=3.0, details=details,
-               note=f"bound {bound:,.0f} tokens/s; reached {sorted(fractions)[len(fractions) // 2]:.1%}"),
-        Result(3, f"smollm2-135m arch, B={batch} vs dynamic", "tokens/s", measured["ours"], measured["dynamic"],
-               "HF generate, dynamic cache"),
+        Result(
+            3,
+            f"smollm2-135m arch, B={batch}",
+            "tokens/s",
+            measured["ours"],
+            measured["static"],
+            "HF generate, static cache",
+            floor=3.0,
+            details=details,
+            note=f"bound {bound:,.0f} tokens/s; reached {sorted(fractions)[len(fractions) // 2]:.1%}",
+        ),
+        Result(
+            3,
+            f"smollm2-135m arch, B={batch} vs dynamic",
+            "tokens/s",
+            measured["ours"],
+            measured["dynamic"],
+            "HF generate, dynamic cache",
+        ),
     ]

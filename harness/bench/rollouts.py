@@ -19,7 +19,8 @@ from harness.bench.core import BenchContext, Result, alternate, available_envs
 
 #: episodes per repeat where an env's episodes are slow (ALFWorld: ~0.4 s each on the real engine)
 SLOW_ENV_EPISODES = {"alfworld": 10}
-#: figure 1's episodes per repeat, sized so each side plays ~0.2-4 s and fixed costs (run dir, summary) are amortized
+#: figure 1's episodes per repeat, sized so each side plays ~0.2-4 s and fixed costs (run dir,
+#: summary) are amortized
 OVERHEAD_EPISODES = {"alfworld": 10, "hotpotqa": 1000, "webshop": 200}
 #: the env whose step cost drives the scaling figure (BM25 search over the catalog)
 SCALING_ENV = "webshop"
@@ -61,7 +62,11 @@ def play_bare(env_name: str, tasks: list[str]) -> list[float]:
 
 def quantile(values: list[float], q: float) -> float:
     """The ``q`` quantile (linear interpolation)."""
-    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1] if len(values) > 1 else values[0]
+    return (
+        statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
+        if len(values) > 1
+        else values[0]
+    )
 
 
 def peak_rss_mib() -> float:
@@ -90,7 +95,7 @@ def run_child(function: str, **kwargs: Any) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def scratch_cache(folder: Path) -> Iterator[Path]:
-    """Point ``AGENTDISTILL_CACHE`` at ``folder`` (so generated data and indexes stay out of the user's cache)."""
+    """Point ``AGENTDISTILL_CACHE`` at ``folder``: generated data and indexes stay out of the user's cache."""
     old = os.environ.get("AGENTDISTILL_CACHE")
     os.environ["AGENTDISTILL_CACHE"] = str(folder)
     try:
@@ -150,10 +155,16 @@ def overhead_of(env: str, episodes: int, ctx: BenchContext) -> Result:
     bare()
     sides = alternate({"eval": through_eval, "bare": bare}, ctx.repeats)
     return Result(
-        1, env, "episodes/s", sides["eval"], sides["bare"], "bare reset/step loop", floor=0.9,
+        1,
+        env,
+        "episodes/s",
+        sides["eval"],
+        sides["bare"],
+        "bare reset/step loop",
+        floor=0.9,
         details={"episodes": episodes},
-        note="eval: the whole CLI call (envs in flight + agent, episode log, summary); bare: one env + agent and "
-             "the loop; both warmed once, untimed",
+        note="eval: the whole CLI call (envs in flight + agent, episode log, summary); bare: one env + agent "
+        "and the loop; both warmed once, untimed",
     )
 
 
@@ -210,8 +221,16 @@ def parallel_scaling(ctx: BenchContext) -> list[Result]:
         if started_ray:
             ray.shutdown()
     one = sides[1]
-    results = [Result(2, f"{SCALING_ENV} W=1", "env steps/s", one, details={"end_to_end_steps_per_s": end_to_end[1]},
-                      note=f"{ctx.cores} cores; {episodes} expert episodes, {in_flight} in flight")]
+    results = [
+        Result(
+            2,
+            f"{SCALING_ENV} W=1",
+            "env steps/s",
+            one,
+            details={"end_to_end_steps_per_s": end_to_end[1]},
+            note=f"{ctx.cores} cores; {episodes} expert episodes, {in_flight} in flight",
+        )
+    ]
     for w in range(2, ctx.cores + 1):
         results.append(Result(
             2, f"{SCALING_ENV} W={w}", "env steps/s", sides[w], one, "W=1", floor=0.8 * w,
@@ -219,13 +238,17 @@ def parallel_scaling(ctx: BenchContext) -> list[Result]:
             note="steady state after the first round; the driver and the policy actor share the same cores",
         ))
     if ctx.cores < 2:
-        results.append(Result(2, "W>1", "env steps/s", [], error=f"this machine has {ctx.cores} core: no W > 1 to compare"))
+        results.append(
+            Result(
+                2, "W>1", "env steps/s", [], error=f"this machine has {ctx.cores} core: no W > 1 to compare"
+            )
+        )
     return results
 
 
 # --- figure 5 -------------------------------------------------------------------------------------
 def step_latency(ctx: BenchContext) -> list[Result]:
-    """Env step latency (median, p95) per env, data generation time per env, WebShop search vs catalog size."""
+    """Env step latency (median, p95) and data generation time per env; WebShop search vs catalog size."""
     ready, missing = available_envs()
     episodes = ctx.pick(20, 2)
     results = []
@@ -299,8 +322,13 @@ def search_scaling(ctx: BenchContext) -> list[Result]:
     for scale in ctx.pick((1, 10, 100), (1, 2)):
         name = f"webshop search @{scale}x catalog"
         try:
-            child = run_child("webshop_search_child", folder=str(ctx.work_dir / f"catalog-{scale}x"), scale=scale,
-                              queries=ctx.pick(50, 5), repeats=ctx.repeats)
+            child = run_child(
+                "webshop_search_child",
+                folder=str(ctx.work_dir / f"catalog-{scale}x"),
+                scale=scale,
+                queries=ctx.pick(50, 5),
+                repeats=ctx.repeats,
+            )
         except RuntimeError as err:
             results.append(Result(5, name, "ms", [], error=str(err)))
             continue
@@ -321,12 +349,14 @@ def generation_times(ctx: BenchContext) -> list[Result]:
         for r in range(1 if ctx.quick else min(ctx.repeats, 2)):
             try:
                 seconds, details = build(ctx.work_dir / f"gen-{env.replace(' ', '-')}-{r}", ctx.quick)
-            except Exception as err:  # noqa: BLE001 -- an env still in progress: report it, keep going
+            except Exception as err:
                 error = f"{type(err).__name__}: {err}"
                 break
             values.append(seconds)
         unit = "s per game" if env.startswith("alfworld") else "s"
-        results.append(Result(5, f"{env} generation", unit, values, higher_is_better=False, details=details, error=error))
+        results.append(
+            Result(5, f"{env} generation", unit, values, higher_is_better=False, details=details, error=error)
+        )
     return results
 
 
@@ -341,7 +371,7 @@ def _gen_hotpotqa(folder: Path, quick: bool) -> tuple[float, dict[str, Any]]:
 
 
 def _gen_alfworld(folder: Path, quick: bool) -> tuple[float, dict[str, Any]]:
-    """Generate and verify (on the real engine) the first games of the ``valid_unseen`` split; seconds per game."""
+    """Generate and verify (on the real engine) the first ``valid_unseen`` games; seconds per game."""
     from envs.alfworld import data
 
     split = "valid_unseen"
@@ -380,7 +410,9 @@ def rollout_memory(ctx: BenchContext) -> list[Result]:
     results = []
     for env in ready:
         peaks, befores = [], []
-        for _ in range(min(ctx.repeats, 2)):  # peak RSS barely moves between runs; each run is a fresh process
+        for _ in range(
+            min(ctx.repeats, 2)
+        ):  # peak RSS barely moves between runs; each run is a fresh process
             child = run_child("rollout_memory_child", env=env, environments=environments)
             peaks.append(child["peak_rss_MiB"])
             befores.append(child["rss_before_MiB"])

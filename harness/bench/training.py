@@ -110,11 +110,41 @@ def project_tokens_per_s(run_dir: Path, teacher: Path, student: Path, out: Path,
     return the trainer's own tokens/s (non-padding tokens over step time, set-up and saving excluded)."""
     from harness.cli import main as cli_main
 
-    argv = ["distill", "--method", "sad", "--data", str(run_dir), "--out", str(out), "--student", str(student),
-            "--teacher", str(teacher), "--teacher-signal", signal, "--max-steps", str(steps),
-            "--batch-size", str(batch), "--micro-batch-size", str(batch), "--max-length", str(max_length),
-            "--warmup-steps", "0", "--eval-fraction", "0", "--eval-every", "0", "--save-every", str(10 * steps),
-            "--device", device, "--no-tensorboard", "--no-progress"]
+    argv = [
+        "distill",
+        "--method",
+        "sad",
+        "--data",
+        str(run_dir),
+        "--out",
+        str(out),
+        "--student",
+        str(student),
+        "--teacher",
+        str(teacher),
+        "--teacher-signal",
+        signal,
+        "--max-steps",
+        str(steps),
+        "--batch-size",
+        str(batch),
+        "--micro-batch-size",
+        str(batch),
+        "--max-length",
+        str(max_length),
+        "--warmup-steps",
+        "0",
+        "--eval-fraction",
+        "0",
+        "--eval-every",
+        "0",
+        "--save-every",
+        str(10 * steps),
+        "--device",
+        device,
+        "--no-tensorboard",
+        "--no-progress",
+    ]
     with contextlib.redirect_stdout(io.StringIO()):
         code = cli_main(argv)
     if code != 0:
@@ -125,15 +155,26 @@ def project_tokens_per_s(run_dir: Path, teacher: Path, student: Path, out: Path,
 class BaselineLoop:
     """The hand-written loop on the trainer's own batches (same episodes, ``BatchPlan``, ``collate``)."""
 
-    def __init__(self, run_dir: Path, teacher: Path, student: Path, *, steps: int, batch: int, max_length: int,
-                 device: str):
+    def __init__(
+        self,
+        run_dir: Path,
+        teacher: Path,
+        student: Path,
+        *,
+        steps: int,
+        batch: int,
+        max_length: int,
+        device: str,
+    ):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from distill.data import BatchPlan, encode_episodes, load_episodes
 
         self.device, self.steps, self.student_dir = device, steps, student
         tokenizer = AutoTokenizer.from_pretrained(student)
-        self.pad_id = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
+        self.pad_id = int(
+            tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        )
         self.examples = encode_episodes(load_episodes([run_dir]), tokenizer, max_length)
         self.plan = BatchPlan([len(e) for e in self.examples], batch, seed=0)
         dtype = torch.bfloat16 if device == "cuda" else torch.float32
@@ -158,8 +199,12 @@ class BaselineLoop:
                 with torch.no_grad():
                     teacher_logits = self.teacher(input_ids=ids, attention_mask=mask).logits  # [B, T, V]
                 student_logits = student(input_ids=ids, attention_mask=mask).logits  # [B, T, V]
-            loss = F.kl_div(F.log_softmax(student_logits.float(), -1), F.log_softmax(teacher_logits.float(), -1),
-                            log_target=True, reduction="batchmean")
+            loss = F.kl_div(
+                F.log_softmax(student_logits.float(), -1),
+                F.log_softmax(teacher_logits.float(), -1),
+                log_target=True,
+                reduction="batchmean",
+            )
             loss.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
@@ -206,10 +251,21 @@ def distill_throughput(ctx: BenchContext) -> list[Result]:
         torch.cuda.reset_peak_memory_stats()
 
     def ours(signal: str):
-        return lambda: project_tokens_per_s(run_dir, teacher, student, work / f"sad-{next(runs)}", signal=signal,
-                                            steps=steps, batch=batch, max_length=max_length, device=ctx.device)
+        return lambda: project_tokens_per_s(
+            run_dir,
+            teacher,
+            student,
+            work / f"sad-{next(runs)}",
+            signal=signal,
+            steps=steps,
+            batch=batch,
+            max_length=max_length,
+            device=ctx.device,
+        )
 
-    sides = alternate({"topk": ours("topk"), "baseline": baseline.tokens_per_s, "logits": ours("logits")}, ctx.repeats)
+    sides = alternate(
+        {"topk": ours("topk"), "baseline": baseline.tokens_per_s, "logits": ours("logits")}, ctx.repeats
+    )
     n_student = count_parameters(AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(student)))
     n_teacher = count_parameters(baseline.teacher)
     lengths = [len(e) for e in baseline.examples]
@@ -232,11 +288,27 @@ def distill_throughput(ctx: BenchContext) -> list[Result]:
     models = "smollm2-135m → 38M" if cuda else "tiny → tiny-student"
     baseline_label = "teacher fwd + student fwd/bwd, one-shot fp32 KL, AdamW"
     return [
-        Result(4, f"sad top-{TOPK} from the log, {models}", "student tokens/s", sides["topk"], sides["baseline"],
-               baseline_label, floor=1.5, details=details,
-               note="how the pipeline distils (--teacher-signal topk): no teacher forward; MFU counts 6·N_student"),
-        Result(4, f"sad teacher logits, {models}", "student tokens/s", sides["logits"], sides["baseline"],
-               baseline_label, floor=1.5,
-               note="--teacher-signal logits: a teacher forward per step like the baseline; "
-                    "TRL GKDTrainer not compared (trl is not installed)"),
+        Result(
+            4,
+            f"sad top-{TOPK} from the log, {models}",
+            "student tokens/s",
+            sides["topk"],
+            sides["baseline"],
+            baseline_label,
+            floor=1.5,
+            details=details,
+            note="how the pipeline distils (--teacher-signal topk): no teacher forward; "
+            "MFU counts 6·N_student",
+        ),
+        Result(
+            4,
+            f"sad teacher logits, {models}",
+            "student tokens/s",
+            sides["logits"],
+            sides["baseline"],
+            baseline_label,
+            floor=1.5,
+            note="--teacher-signal logits: a teacher forward per step like the baseline; "
+            "TRL GKDTrainer not compared (trl is not installed)",
+        ),
     ]

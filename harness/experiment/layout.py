@@ -78,11 +78,15 @@ def read_manifest(root: Path) -> dict[str, Any]:
     """The pipeline manifest at ``root/pipeline.json``; a missing one is an error naming the path."""
     path = Path(root) / MANIFEST
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no pipeline manifest; expected a directory made by `agentdistill pipeline`")
+        raise FileNotFoundError(
+            f"{path}: no pipeline manifest; expected a directory made by `agentdistill pipeline`"
+        )
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as err:
-        raise UserError(f"{path}: not valid JSON ({err}); expected the manifest `agentdistill pipeline` writes") from err
+        raise UserError(
+            f"{path}: not valid JSON ({err}); expected the manifest `agentdistill pipeline` writes"
+        ) from err
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:

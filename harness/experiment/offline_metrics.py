@@ -25,7 +25,8 @@ _BRACKET_SPACE = re.compile(r"\[ | \]")
 
 
 def normalize_action(action: str) -> str:
-    """An action compared case- and whitespace-insensitively (``Search[ Red shoes ]`` = ``search[ red shoes ]``)."""
+    """An action compared case- and whitespace-insensitively
+    (``Search[ Red shoes ]`` = ``search[ red shoes ]``)."""
     collapsed = " ".join(str(action).lower().split())
     return _BRACKET_SPACE.sub(lambda m: m.group(0).strip(), collapsed)
 
@@ -33,10 +34,13 @@ def normalize_action(action: str) -> str:
 def action_match_rate(student_actions: Sequence[str], teacher_actions: Sequence[str]) -> float:
     """Fraction of states where the student's action equals the teacher's (after :func:`normalize_action`)."""
     if len(student_actions) != len(teacher_actions):
-        raise ValueError(f"action_match_rate got {len(student_actions)} student and {len(teacher_actions)} teacher actions")
+        raise ValueError(
+            f"action_match_rate got {len(student_actions)} student and {len(teacher_actions)} teacher actions"
+        )
     if not teacher_actions:
         return float("nan")
-    hits = sum(normalize_action(s) == normalize_action(t) for s, t in zip(student_actions, teacher_actions))
+    pairs = zip(student_actions, teacher_actions, strict=True)
+    hits = sum(normalize_action(s) == normalize_action(t) for s, t in pairs)
     return hits / len(teacher_actions)
 
 
@@ -48,7 +52,8 @@ def rouge_l_f(candidates: Sequence[str], references: Sequence[str]) -> float:
     if len(candidates) != len(references):
         raise ValueError(f"rouge_l_f got {len(candidates)} candidates and {len(references)} references")
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
-    scores = [scorer.score(ref, cand)["rougeL"].fmeasure for cand, ref in zip(candidates, references) if ref.strip()]
+    pairs = zip(candidates, references, strict=True)
+    scores = [scorer.score(ref, cand)["rougeL"].fmeasure for cand, ref in pairs if ref.strip()]
     return sum(scores) / len(scores) if scores else float("nan")
 
 
@@ -76,7 +81,10 @@ def teacher_states(episodes: pd.DataFrame, max_states: int, seed: int = 0) -> li
     needed = {"episode", "step", "observation", "thought", "action", "completion"}
     missing = needed - set(episodes.columns)
     if missing:
-        raise ValueError(f"teacher episode log lacks columns {sorted(missing)}; expected the episode-log schema of docs/design.md")
+        raise ValueError(
+            f"teacher episode log lacks columns {sorted(missing)}; "
+            "expected the episode-log schema of docs/design.md"
+        )
     task_column = "task" if "task" in episodes.columns else None
     states: list[TeacherState] = []
     for _, ep in episodes.sort_values(["episode", "step"]).groupby("episode", sort=True):
@@ -112,16 +120,20 @@ def predict_on_states(agent: Any, states: Sequence[TeacherState], batch_size: in
     for lo in range(0, len(states), batch_size):
         chunk = states[lo:lo + batch_size]
         slots = list(range(len(chunk)))
-        for slot, state in zip(slots, chunk):
+        for slot, state in zip(slots, chunk, strict=True):
             agent.reset({"task": state.task}, slot=slot)
             episode = agent.episodes[slot]
             episode.first_observation = state.first_observation if state.turns else None
             episode.turns = [Turn(t.thought, t.action, t.text, t.observation) for t in state.turns]
-        steps.extend(agent.act_batch([s.observation for s in chunk], [{"task": s.task} for s in chunk], slots=slots))
+        steps.extend(
+            agent.act_batch([s.observation for s in chunk], [{"task": s.task} for s in chunk], slots=slots)
+        )
     return steps
 
 
-def student_offline_metrics(agent: Any, states: Sequence[TeacherState], batch_size: int = 16) -> dict[str, float]:
+def student_offline_metrics(
+    agent: Any, states: Sequence[TeacherState], batch_size: int = 16
+) -> dict[str, float]:
     """Action match and reasoning match (ROUGE-L F) of ``agent`` on ``states``, plus its mean thought length
     in words there."""
     steps = predict_on_states(agent, states, batch_size=batch_size)
@@ -129,5 +141,7 @@ def student_offline_metrics(agent: Any, states: Sequence[TeacherState], batch_si
         "states": len(states),
         "action_match": action_match_rate([s.action for s in steps], [s.action for s in states]),
         "reasoning_match": rouge_l_f([s.thought for s in steps], [s.thought for s in states]),
-        "offline_thought_words": (sum(len(s.thought.split()) for s in steps) / len(steps)) if steps else float("nan"),
+        "offline_thought_words": (sum(len(s.thought.split()) for s in steps) / len(steps))
+        if steps
+        else float("nan"),
     }

@@ -55,15 +55,23 @@ from harness.experiment.presets import (
 from harness.experiment.stages import STAGES, StageRunner, Unit, parse_force, tokenizer_fingerprint
 from harness.report import build_report
 
-
 # --- the stages -----------------------------------------------------------------------------------
 
 
 class Pipeline:
     """One env's pipeline: builds the units of every stage and runs them in order."""
 
-    def __init__(self, root: Path, env: str, preset: Preset, methods: tuple[str, ...], seeds: int, ablations: bool,
-                 forced: set[str], command: str):
+    def __init__(
+        self,
+        root: Path,
+        env: str,
+        preset: Preset,
+        methods: tuple[str, ...],
+        seeds: int,
+        ablations: bool,
+        forced: set[str],
+        command: str,
+    ):
         self.layout = Layout(root)
         self.root, self.env, self.preset = root, env, preset
         self.methods, self.seeds, self.ablations = methods, seeds, ablations
@@ -76,41 +84,64 @@ class Pipeline:
     def expected_seconds(self) -> dict[str, float]:
         """A rough time per stage from the preset's measured per-unit costs (printed before starting)."""
         p, cost = self.preset, COSTS[self.preset.name]
-        lm_episode = cost["lm_step"] * self.max_steps * p.max_new_tokens / 64  # untrained models use every step
+        # an untrained model plays every step
+        lm_episode = cost["lm_step"] * self.max_steps * p.max_new_tokens / 64
         teacher_step = p.batch_size * p.max_length / cost["teacher_tokens_per_s"]
         student_step = p.batch_size * p.max_length / cost["student_tokens_per_s"]
         n = len(self.specs)
+        parallel = max(1, p.workers) ** 0.5
         return {
             "demos": cost["startup"] + cost["expert_episode"] * p.demo_episodes,
             "teacher": cost["startup"] + teacher_step * p.teacher_steps,
-            "teacher_rollouts": cost["startup"] + lm_episode * p.rollout_episodes / max(1, p.workers) ** 0.5,
-            "teacher_eval": cost["startup"] + lm_episode * p.eval_episodes / max(1, p.workers) ** 0.5,
+            "teacher_rollouts": cost["startup"] + lm_episode * p.rollout_episodes / parallel,
+            "teacher_eval": cost["startup"] + lm_episode * p.eval_episodes / parallel,
             "baselines": 2 * (cost["startup"] + cost["expert_episode"] * p.eval_episodes),
             "students": n * (cost["startup"] + student_step * p.student_steps),
-            "student_eval": n * (cost["startup"] + 0.5 * lm_episode * p.eval_episodes / max(1, p.workers) ** 0.5),
+            "student_eval": n * (cost["startup"] + 0.5 * lm_episode * p.eval_episodes / parallel),
             "offline": n * (cost["startup"] + cost["offline_state"] * p.offline_states),
             "report": 10.0,
         }
 
     def write_manifest(self) -> None:
-        manifest = {"env": self.env, "preset": self.preset.name, "seeds": self.seeds, "methods": list(self.methods),
-                    "ablations": self.ablations, "budget": dataclasses.asdict(self.preset),
-                    "command": self.command, "commit": git_commit()}
+        manifest = {
+            "env": self.env,
+            "preset": self.preset.name,
+            "seeds": self.seeds,
+            "methods": list(self.methods),
+            "ablations": self.ablations,
+            "budget": dataclasses.asdict(self.preset),
+            "command": self.command,
+            "commit": git_commit(),
+        }
         path = self.layout.manifest
         if path.is_file():
             old = json.loads(path.read_text())
             if (old.get("env"), old.get("preset")) != (self.env, self.preset.name):
-                raise UserError(f"{self.root} holds a pipeline for env {old.get('env')!r} preset {old.get('preset')!r}, "
-                                f"not env {self.env!r} preset {self.preset.name!r}; pick another --run")
+                raise UserError(
+                    f"{self.root} holds a pipeline for env {old.get('env')!r} preset {old.get('preset')!r}, "
+                    f"not env {self.env!r} preset {self.preset.name!r}; pick another --run"
+                )
             manifest["seeds"] = max(self.seeds, int(old.get("seeds", 0)))
             manifest["ablations"] = self.ablations or bool(old.get("ablations"))
         write_json(path, manifest)
 
     # --- units ---
-    def _eval_unit(self, stage: str, path: Path, agent: str, split: str, episodes: int, inputs: tuple[Path, ...] = (),
-                   agent_kwargs: dict[str, Any] | None = None, log_topk: int = 0) -> Unit:
+    def _eval_unit(
+        self,
+        stage: str,
+        path: Path,
+        agent: str,
+        split: str,
+        episodes: int,
+        inputs: tuple[Path, ...] = (),
+        agent_kwargs: dict[str, Any] | None = None,
+        log_topk: int = 0,
+    ) -> Unit:
+        recorded_kwargs = {
+            k: self._relative(v) if k == "model" else v for k, v in (agent_kwargs or {}).items()
+        }
         params = {"agent": agent, "split": split, "episodes": episodes, "max_steps": self.max_steps,
-                  "log_topk": log_topk, "agent_kwargs": agent_kwargs or {}}
+                  "log_topk": log_topk, "agent_kwargs": recorded_kwargs}
         if agent == "expert":  # demos and the expert baseline: a changed expert makes them stale
             params["expert_version"] = expert_version()
 
@@ -125,21 +156,47 @@ class Pipeline:
 
         return Unit(stage, path, params, inputs, work)
 
+    def _relative(self, path: str | Path) -> str:
+        """``path`` relative to the pipeline root, as markers record it (so the directory can move)."""
+        return str(Path(path).relative_to(self.root))
+
     def _lm_kwargs(self, model_dir: Path) -> dict[str, Any]:
         device = None if self.preset.device == "auto" else self.preset.device
         return {"model": str(model_dir), "max_new_tokens": self.preset.max_new_tokens,
                 "max_prompt_tokens": self.preset.max_length - self.preset.max_new_tokens, "device": device}
 
-    def _train_unit(self, stage: str, path: Path, method: str, data: Path, model: str, *, role: str, seed: int,
-                    steps: int, lr: float, inputs: tuple[Path, ...], overrides: dict[str, Any],
-                    recorded: dict[str, Any] | None = None) -> Unit:
+    def _train_unit(
+        self,
+        stage: str,
+        path: Path,
+        method: str,
+        data: Path,
+        model: str,
+        *,
+        role: str,
+        seed: int,
+        steps: int,
+        lr: float,
+        inputs: tuple[Path, ...],
+        overrides: dict[str, Any],
+        recorded: dict[str, Any] | None = None,
+    ) -> Unit:
         """A training unit; ``recorded``: marker params that are not training options."""
         p = self.preset
         settings: dict[str, Any] = {
-            "model": model, "role": role, "max_steps": steps, "batch_size": p.batch_size,
-            "micro_batch_size": p.micro_batch_size, "max_length": p.max_length, "lr": lr, "seed": seed,
-            "warmup_steps": min(20, steps // 10), "eval_every": max(1, steps // 5), "save_every": max(1, steps // 2),
-            "device": p.device, **overrides,
+            "model": model,
+            "role": role,
+            "max_steps": steps,
+            "batch_size": p.batch_size,
+            "micro_batch_size": p.micro_batch_size,
+            "max_length": p.max_length,
+            "lr": lr,
+            "seed": seed,
+            "warmup_steps": min(20, steps // 10),
+            "eval_every": max(1, steps // 5),
+            "save_every": max(1, steps // 2),
+            "device": p.device,
+            **overrides,
         }
         if role == "student":
             settings["teacher"] = str(self.layout.teacher)
@@ -155,8 +212,32 @@ class Pipeline:
             train(config)
             return {"tokenizer": tokenizer_fingerprint(path)}
 
-        params = {"method": method, "data": str(data.relative_to(self.root)), **settings, **(recorded or {})}
+        params = {"method": method, "data": self._relative(data), **settings, **(recorded or {})}
+        if "teacher" in settings:
+            params["teacher"] = self._relative(settings["teacher"])
         return Unit(stage, path, params, inputs, work)
+
+    def demos_unit(self) -> Unit:
+        """The scripted expert on the train split (records the expert version)."""
+        return self._eval_unit("demos", self.layout.demos, "expert", "train", self.preset.demo_episodes)
+
+    def teacher_unit(self) -> Unit:
+        """SFT of the preset's teacher on the demos (records the expert version the demos came from)."""
+        p = self.preset
+        return self._train_unit(
+            "teacher",
+            self.layout.teacher,
+            "sft",
+            self.layout.demos,
+            p.teacher,
+            role="teacher",
+            seed=0,
+            steps=p.teacher_steps,
+            lr=p.teacher_lr,
+            inputs=(self.layout.demos,),
+            overrides={},
+            recorded={"expert_version": expert_version()},
+        )
 
     def _offline_unit(self, spec: StudentSpec) -> Unit:
         student_dir = self.layout.student(spec.label)
@@ -167,58 +248,102 @@ class Pipeline:
             from harness.experiment.offline_metrics import student_offline_metrics, teacher_states
             from harness.logs import read_episodes
 
-            states = teacher_states(read_episodes(self.layout.teacher_eval), self.preset.offline_states, seed=0)
+            states = teacher_states(
+                read_episodes(self.layout.teacher_eval), self.preset.offline_states, seed=0
+            )
             agent = agents.make("lm", env=self.env, **self._lm_kwargs(student_dir))
             metrics = student_offline_metrics(agent, states)
             write_json(out / OFFLINE_METRICS, metrics)
             return metrics
 
-        return Unit("offline", out, {"offline_states": self.preset.offline_states, "max_new_tokens":
-                                     self.preset.max_new_tokens}, (student_dir, self.layout.teacher_eval), work)
+        return Unit(
+            "offline",
+            out,
+            {"offline_states": self.preset.offline_states, "max_new_tokens": self.preset.max_new_tokens},
+            (student_dir, self.layout.teacher_eval),
+            work,
+        )
 
     # --- running ---
     def run(self) -> None:
         p, L, run = self.preset, self.layout, self.runner
         self.write_manifest()
         expected = self.expected_seconds()
-        print(f"[pipeline] {self.env} · preset {p.name} · {len(self.specs)} students · expected ~"
-              f"{sum(expected.values()) / 60:.1f} min in all "
-              f"({', '.join(f'{s} {t / 60:.1f}' for s, t in expected.items())} min)", file=sys.stderr, flush=True)
+        print(
+            f"[pipeline] {self.env} · preset {p.name} · {len(self.specs)} students · expected ~"
+            f"{sum(expected.values()) / 60:.1f} min in all "
+            f"({', '.join(f'{s} {t / 60:.1f}' for s, t in expected.items())} min)",
+            file=sys.stderr,
+            flush=True,
+        )
         started = time.perf_counter()
-        run.run_stage("demos", [self._eval_unit("demos", L.demos, "expert", "train", p.demo_episodes)],
-                      expected["demos"])
-        run.run_stage("teacher", [self._train_unit(
-            "teacher", L.teacher, "sft", L.demos, p.teacher, role="teacher", seed=0, steps=p.teacher_steps,
-            lr=p.teacher_lr, inputs=(L.demos,), overrides={}, recorded={"expert_version": expert_version()})],
-            expected["teacher"])
+        run.run_stage("demos", [self.demos_unit()], expected["demos"])
+        run.run_stage("teacher", [self.teacher_unit()], expected["teacher"])
         teacher = self._lm_kwargs(L.teacher)
         run.run_stage("teacher_rollouts", [self._eval_unit(
             "teacher_rollouts", L.teacher_rollouts, "lm", "train", p.rollout_episodes, inputs=(L.teacher,),
             agent_kwargs=teacher, log_topk=p.log_topk)], expected["teacher_rollouts"])
-        run.run_stage("teacher_eval", [self._eval_unit(
-            "teacher_eval", L.teacher_eval, "lm", "test", p.eval_episodes, inputs=(L.teacher,), agent_kwargs=teacher)],
-            expected["teacher_eval"])
+        run.run_stage(
+            "teacher_eval",
+            [
+                self._eval_unit(
+                    "teacher_eval",
+                    L.teacher_eval,
+                    "lm",
+                    "test",
+                    p.eval_episodes,
+                    inputs=(L.teacher,),
+                    agent_kwargs=teacher,
+                )
+            ],
+            expected["teacher_eval"],
+        )
         run.run_stage("baselines", [self._eval_unit("baselines", L.baseline(a), a, "test", p.eval_episodes)
                                     for a in ("expert", "random")], expected["baselines"])
         students = []
         for spec in self.specs:
             overrides = {**METHOD_DEFAULTS[spec.method], **spec.overrides}
-            unit = self._train_unit("students", L.student(spec.label), spec.method, L.teacher_rollouts, spec.student,
-                                    role="student", seed=spec.seed, steps=p.student_steps, lr=p.student_lr,
-                                    inputs=(L.teacher_rollouts, L.teacher), overrides=overrides)
+            unit = self._train_unit(
+                "students",
+                L.student(spec.label),
+                spec.method,
+                L.teacher_rollouts,
+                spec.student,
+                role="student",
+                seed=spec.seed,
+                steps=p.student_steps,
+                lr=p.student_lr,
+                inputs=(L.teacher_rollouts, L.teacher),
+                overrides=overrides,
+            )
             unit.work = _with_description(unit.work, L.student(spec.label), spec)
             students.append(unit)
         run.run_stage("students", students, expected["students"])
-        run.run_stage("student_eval", [self._eval_unit(
-            "student_eval", L.student_eval(s.label), "lm", "test", p.eval_episodes, inputs=(L.student(s.label),),
-            agent_kwargs=self._lm_kwargs(L.student(s.label))) for s in self.specs], expected["student_eval"])
+        run.run_stage(
+            "student_eval",
+            [
+                self._eval_unit(
+                    "student_eval",
+                    L.student_eval(s.label),
+                    "lm",
+                    "test",
+                    p.eval_episodes,
+                    inputs=(L.student(s.label),),
+                    agent_kwargs=self._lm_kwargs(L.student(s.label)),
+                )
+                for s in self.specs
+            ],
+            expected["student_eval"],
+        )
         run.run_stage("offline", [self._offline_unit(s) for s in self.specs], expected["offline"])
         print(f"[pipeline] {self.env}: all stages done in {(time.perf_counter() - started) / 60:.1f} min",
               file=sys.stderr, flush=True)
 
 
-def _with_description(work: Callable[[], dict[str, Any]], model_dir: Path, spec: StudentSpec) -> Callable[[], dict[str, Any]]:
-    """``work`` that also writes the student's description (what the report groups rows by) next to the model."""
+def _with_description(
+    work: Callable[[], dict[str, Any]], model_dir: Path, spec: StudentSpec
+) -> Callable[[], dict[str, Any]]:
+    """``work`` that also writes the student's description (the report groups rows by it) by the model."""
 
     def wrapped() -> dict[str, Any]:
         extra = work()
@@ -240,11 +365,18 @@ def expert_version() -> int:
 def git_commit() -> str:
     """The current commit (with ``+dirty`` for local changes), or "unknown" outside a git checkout."""
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], check=False, capture_output=True, text=True, timeout=10)
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], check=False, capture_output=True, text=True, timeout=10
+        )
         if head.returncode != 0:
             return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], check=False, capture_output=True,
-                               text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return head.stdout.strip() + ("+dirty" if dirty else "")
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
@@ -253,15 +385,36 @@ def git_commit() -> str:
 # --- command line ---------------------------------------------------------------------------------
 
 #: budget knobs: option -> Preset field
-KNOBS = ("demo_episodes", "rollout_episodes", "eval_episodes", "teacher_steps", "student_steps", "batch_size",
-         "micro_batch_size", "max_length", "max_new_tokens", "max_steps", "log_topk", "offline_states", "workers")
+KNOBS = (
+    "demo_episodes",
+    "rollout_episodes",
+    "eval_episodes",
+    "teacher_steps",
+    "student_steps",
+    "batch_size",
+    "micro_batch_size",
+    "max_length",
+    "max_new_tokens",
+    "max_steps",
+    "log_topk",
+    "offline_states",
+    "workers",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--env", required=True, choices=(*ENVS, "all"), help="environment, or all three in turn")
-    parser.add_argument("--preset", default="tiny", choices=tuple(PRESETS), help="tiny: 2 CPU cores, gpu: one H100")
-    parser.add_argument("--seeds", type=int, default=1, help="repeat students and their evaluation with seeds 0..N-1")
-    parser.add_argument("--run", default=None, help="pipeline directory name under --runs-dir (default <env>-<preset>)")
+    parser.add_argument(
+        "--env", required=True, choices=(*ENVS, "all"), help="environment, or all three in turn"
+    )
+    parser.add_argument(
+        "--preset", default="tiny", choices=tuple(PRESETS), help="tiny: 2 CPU cores, gpu: one H100"
+    )
+    parser.add_argument(
+        "--seeds", type=int, default=1, help="repeat students and their evaluation with seeds 0..N-1"
+    )
+    parser.add_argument(
+        "--run", default=None, help="pipeline directory name under --runs-dir (default <env>-<preset>)"
+    )
     parser.add_argument("--runs-dir", default="runs")
     parser.add_argument("--force", action="append", default=[], metavar="STAGE",
                         help=f"redo STAGE (STAGE+: it and every later stage); stages: {', '.join(STAGES)}")
@@ -270,7 +423,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated distillation methods")
     parser.add_argument("--device", default=None, help="training/inference device (default: the preset's)")
     for knob in KNOBS:
-        parser.add_argument(f"--{knob.replace('_', '-')}", type=int, default=None, help=f"override the preset's {knob}")
+        parser.add_argument(
+            f"--{knob.replace('_', '-')}", type=int, default=None, help=f"override the preset's {knob}"
+        )
 
 
 def preset_from_args(args: argparse.Namespace) -> Preset:
@@ -278,7 +433,9 @@ def preset_from_args(args: argparse.Namespace) -> Preset:
     overrides = {k: getattr(args, k) for k in KNOBS if getattr(args, k, None) is not None}
     for knob, value in overrides.items():
         if value < (0 if knob == "workers" else 1):
-            raise UserError(f"--{knob.replace('_', '-')} must be >= {0 if knob == 'workers' else 1}, got {value}")
+            raise UserError(
+                f"--{knob.replace('_', '-')} must be >= {0 if knob == 'workers' else 1}, got {value}"
+            )
     if getattr(args, "device", None):
         overrides["device"] = args.device
     preset = dataclasses.replace(PRESETS[args.preset], **overrides)
@@ -298,7 +455,9 @@ def canonical_command(args: argparse.Namespace) -> str:
         parts.append(f"--methods {args.methods}")
     if args.device:
         parts.append(f"--device {args.device}")
-    parts += [f"--{k.replace('_', '-')} {getattr(args, k)}" for k in KNOBS if getattr(args, k, None) is not None]
+    parts += [
+        f"--{k.replace('_', '-')} {getattr(args, k)}" for k in KNOBS if getattr(args, k, None) is not None
+    ]
     return " ".join(parts)
 
 
@@ -308,10 +467,14 @@ def run(args: argparse.Namespace) -> int:
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
-        raise UserError(f"--methods {args.methods!r}: expected a comma-separated subset of {', '.join(METHODS)}")
+        raise UserError(
+            f"--methods {args.methods!r}: expected a comma-separated subset of {', '.join(METHODS)}"
+        )
     preset = preset_from_args(args)
     forced = parse_force(args.force)
-    root = Path(args.runs_dir) / (args.run or f"{args.env}-{preset.name}{'-ablations' if args.ablations else ''}")
+    root = Path(args.runs_dir) / (
+        args.run or f"{args.env}-{preset.name}{'-ablations' if args.ablations else ''}"
+    )
     command = canonical_command(args)
     env_list = list(ENVS) if args.env == "all" else [args.env]
     started = time.perf_counter()
@@ -327,6 +490,9 @@ def run(args: argparse.Namespace) -> int:
         Pipeline(env_root, env, preset, methods, args.seeds, args.ablations, forced, command).run()
     written = build_report(root)
     wall = time.perf_counter() - started
-    print(f"[pipeline] done in {wall / 60:.1f} min; report: {written['markdown']}  {written['html']}", file=sys.stderr)
+    print(
+        f"[pipeline] done in {wall / 60:.1f} min; report: {written['markdown']}  {written['html']}",
+        file=sys.stderr,
+    )
     print((root / "report.md").read_text())
     return 0

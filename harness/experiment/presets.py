@@ -46,17 +46,49 @@ PRESETS: dict[str, Preset] = {
     # tokens of SFT (~4k tokens a step); 512 demos keep it from memorising the train tasks. 1536 tokens
     # hold a whole WebShop episode (<= ~1450 tokens): no windows, and no header cut from the play-time prompt
     "tiny": Preset(
-        name="tiny", teacher="tiny", students=("tiny-student",), ablation_students=("tiny",),
-        demo_episodes=512, rollout_episodes=64, eval_episodes=20, teacher_steps=500, student_steps=200,
-        batch_size=4, micro_batch_size=4, max_length=1536, teacher_lr=5e-3, student_lr=3e-3,
-        max_new_tokens=64, log_topk=20, offline_states=32, workers=2, device="cpu", init_from_teacher=(),
+        name="tiny",
+        teacher="tiny",
+        students=("tiny-student",),
+        ablation_students=("tiny",),
+        demo_episodes=512,
+        rollout_episodes=64,
+        eval_episodes=20,
+        teacher_steps=500,
+        student_steps=200,
+        batch_size=4,
+        micro_batch_size=4,
+        max_length=1536,
+        teacher_lr=5e-3,
+        student_lr=3e-3,
+        max_new_tokens=64,
+        log_topk=20,
+        offline_states=32,
+        workers=2,
+        device="cpu",
+        init_from_teacher=(),
     ),
     # one H100/H200: SmolLM2-135M teacher, ~46M and ~15M students
     "gpu": Preset(
-        name="gpu", teacher="smollm2-135m", students=("smol-45m", "smol-15m"), ablation_students=(),
-        demo_episodes=400, rollout_episodes=400, eval_episodes=100, teacher_steps=400, student_steps=600,
-        batch_size=32, micro_batch_size=16, max_length=1536, teacher_lr=1e-4, student_lr=5e-4,
-        max_new_tokens=96, log_topk=20, offline_states=200, workers=4, device="auto", init_from_teacher=("smol-45m",),
+        name="gpu",
+        teacher="smollm2-135m",
+        students=("smol-45m", "smol-15m"),
+        ablation_students=(),
+        demo_episodes=400,
+        rollout_episodes=400,
+        eval_episodes=100,
+        teacher_steps=400,
+        student_steps=600,
+        batch_size=32,
+        micro_batch_size=16,
+        max_length=1536,
+        teacher_lr=1e-4,
+        student_lr=5e-4,
+        max_new_tokens=96,
+        log_topk=20,
+        offline_states=200,
+        workers=4,
+        device="auto",
+        init_from_teacher=("smol-45m",),
     ),
 }
 
@@ -102,6 +134,11 @@ def student_specs(preset: Preset, methods: tuple[str, ...], seeds: int, ablation
         main = preset.students[0]
         specs += [StudentSpec(main, "sad", seed, variant, overrides)
                   for variant, overrides in ABLATIONS.items() for seed in range(seeds)]
-        specs += [StudentSpec(s, m, seed) for s in preset.ablation_students for m in methods for seed in range(seeds)
-                  if s not in preset.students]
+        specs += [
+            StudentSpec(s, m, seed)
+            for s in preset.ablation_students
+            for m in methods
+            for seed in range(seeds)
+            if s not in preset.students
+        ]
     return specs

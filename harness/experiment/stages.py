@@ -47,7 +47,9 @@ def read_marker(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(marker.read_text())
     except json.JSONDecodeError as err:
-        raise UserError(f"{marker}: corrupt completion marker ({err}); remove it to redo that stage") from None
+        raise UserError(
+            f"{marker}: corrupt completion marker ({err}); remove it to redo that stage"
+        ) from None
 
 
 def tokenizer_fingerprint(model_dir: Path) -> str:
@@ -82,8 +84,12 @@ class StageRunner:
         from tqdm import tqdm
 
         todo = sum(read_marker(u.path) is None or stage in self.forced for u in units)
-        print(f"[pipeline] stage {stage}: {len(units)} unit(s), {todo} to run, expected ~{expected_s / 60:.1f} min",
-              file=sys.stderr, flush=True)
+        print(
+            f"[pipeline] stage {stage}: {len(units)} unit(s), {todo} to run, "
+            f"expected ~{expected_s / 60:.1f} min",
+            file=sys.stderr,
+            flush=True,
+        )
         markers = []
         with tqdm(total=len(units), desc=f"stage {stage}", unit="unit", file=sys.stderr, leave=True) as bar:
             for unit in units:
@@ -118,8 +124,10 @@ class StageRunner:
     def _input_marker(self, unit: Unit, path: Path) -> dict[str, Any]:
         marker = read_marker(path)
         if marker is None:
-            raise UserError(f"stage {unit.stage!r} needs the finished output of stage "
-                            f"{path.relative_to(self.root).parts[0]!r} at {path}, which is missing or incomplete")
+            raise UserError(
+                f"stage {unit.stage!r} needs the finished output of stage "
+                f"{path.relative_to(self.root).parts[0]!r} at {path}, which is missing or incomplete"
+            )
         if marker.get("env") != self.env:
             raise UserError(f"stage {unit.stage!r} expected {path} to hold env {self.env!r}, found env "
                             f"{marker.get('env')!r}; use another --run for another env")
@@ -129,14 +137,18 @@ class StageRunner:
         rel = unit.path.relative_to(self.root)
         redo = f"rerun with --force {unit.stage}+ to redo it (and what depends on it)"
         if done.get("env") != self.env:
-            raise UserError(f"stage {unit.stage!r} at {rel} was made for env {done.get('env')!r}, not {self.env!r}; "
-                            "use another --run")
+            raise UserError(
+                f"stage {unit.stage!r} at {rel} was made for env {done.get('env')!r}, not {self.env!r}; "
+                "use another --run"
+            )
         asked = json.loads(json.dumps(unit.params, default=str))
         if done.get("params") != asked:
             changed = {k: (done.get("params", {}).get(k), v) for k, v in asked.items()
                        if done.get("params", {}).get(k) != v}
             detail = ", ".join(f"{k}: was {a!r}, now {b!r}" for k, (a, b) in changed.items())
-            raise UserError(f"stage {unit.stage!r} at {rel} was completed with other settings ({detail}); {redo}")
+            raise UserError(
+                f"stage {unit.stage!r} at {rel} was completed with other settings ({detail}); {redo}"
+            )
         stale = [name for name, ident in input_ids.items() if done.get("inputs", {}).get(name) != ident]
         if stale:
             raise UserError(f"stage {unit.stage!r} at {rel} was built from an earlier {', '.join(stale)}, "

@@ -44,7 +44,9 @@ def build_report(root: str | Path) -> dict[str, Path]:
     rows_by_env = {read_manifest(d)["env"]: collect_rows(d) for d in dirs}
     all_rows = [row for rows in rows_by_env.values() for row in rows]
     if not all_rows:
-        raise FileNotFoundError(f"{root}: no finished evaluation to report; run `agentdistill pipeline` first")
+        raise FileNotFoundError(
+            f"{root}: no finished evaluation to report; run `agentdistill pipeline` first"
+        )
 
     plot_dir = root / "plots"
     plot_dir.mkdir(parents=True, exist_ok=True)
@@ -58,10 +60,15 @@ def build_report(root: str | Path) -> dict[str, Path]:
         figures["training curves"] = plots.training_curves(curves, plot_dir / "training_curves.png")
     sizes = {r.student for r in all_rows if r.kind == "student"}
     if len(sizes) > 1:
-        figures["success vs student size"] = plots.success_vs_size(rows_by_env, plot_dir / "success_vs_size.png")
+        figures["success vs student size"] = plots.success_vs_size(
+            rows_by_env, plot_dir / "success_vs_size.png"
+        )
 
     times = stage_times(root)
-    md = [f"# Structured Agent Distillation: {', '.join(rows_by_env)} ({manifest.get('preset', '?')} preset)", ""]
+    md = [
+        f"# Structured Agent Distillation: {', '.join(rows_by_env)} ({manifest.get('preset', '?')} preset)",
+        "",
+    ]
     md += [f"- command: `{manifest.get('command', '?')}`", f"- commit: `{manifest.get('commit', '?')}`",
            f"- seeds: {manifest.get('seeds', '?')}; methods: {', '.join(manifest.get('methods', []))}", ""]
     for env, rows in rows_by_env.items():

@@ -47,7 +47,9 @@ def highlight(completion: str) -> str:
 
 def _table(rows: list[Row]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in TABLE_COLUMNS)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in table_cells(r)) + "</tr>" for r in rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in table_cells(r)) + "</tr>" for r in rows
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -78,11 +80,15 @@ def render_html(
 ) -> str:
     """The whole page as a string."""
     title = f"Structured Agent Distillation — {', '.join(rows_by_env)} ({manifest.get('preset', '?')} preset)"
-    out = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-           f"<style>{STYLE}</style></head><body>", f"<h1>{html.escape(title)}</h1>",
-           f"<p>command: <code>{html.escape(str(manifest.get('command', '?')))}</code></p>",
-           f"<p>commit <code>{html.escape(str(manifest.get('commit', '?')))}</code> · seeds {manifest.get('seeds', '?')}</p>",
-           "<h2>Results</h2>"]
+    out = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+        f"<style>{STYLE}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>command: <code>{html.escape(str(manifest.get('command', '?')))}</code></p>",
+        f"<p>commit <code>{html.escape(str(manifest.get('commit', '?')))}</code>"
+        f" · seeds {manifest.get('seeds', '?')}</p>",
+        "<h2>Results</h2>",
+    ]
     for env, rows in rows_by_env.items():
         out += [f"<h3>{html.escape(env)}</h3>", _table(rows)]
     out.append(f"<p>{html.escape(TABLE_NOTE)}</p>")

@@ -26,12 +26,13 @@ def success_by_method(rows_by_env: dict[str, list[Row]], path: Path) -> Path:
     envs = list(rows_by_env)
     panel_width = max(5.0, 2.0 + 0.7 * max(len(rows) for rows in rows_by_env.values()))
     fig, axes = plt.subplots(1, len(envs), figsize=(panel_width * len(envs), 4.4), squeeze=False)
-    for ax, env in zip(axes[0], envs):
+    for ax, env in zip(axes[0], envs, strict=True):
         rows = rows_by_env[env]
         means = [0.0 if math.isnan(r.mean("success")) else r.mean("success") for r in rows]
         bounds = [r.success_interval() for r in rows]
-        lower = [max(0.0, m - lo) if not math.isnan(lo) else 0.0 for m, (lo, _) in zip(means, bounds)]
-        upper = [max(0.0, hi - m) if not math.isnan(hi) else 0.0 for m, (_, hi) in zip(means, bounds)]
+        pairs = list(zip(means, bounds, strict=True))
+        lower = [max(0.0, m - lo) if not math.isnan(lo) else 0.0 for m, (lo, _) in pairs]
+        upper = [max(0.0, hi - m) if not math.isnan(hi) else 0.0 for m, (_, hi) in pairs]
         x = range(len(rows))
         ax.bar(x, means, color=[_colour(r) for r in rows], yerr=[lower, upper], capsize=3)
         ax.set_xticks(list(x), [r.name for r in rows], rotation=35, ha="right", fontsize=8)
@@ -56,7 +57,7 @@ def training_curves(curves: dict[str, pd.DataFrame], path: Path) -> Path:
     if not columns:
         raise ValueError(f"no metrics.csv among {list(curves)} has a numeric '*loss*' column to plot")
     fig, axes = plt.subplots(1, len(columns), figsize=(5.5 * len(columns), 4.0), squeeze=False)
-    for ax, column in zip(axes[0], columns):
+    for ax, column in zip(axes[0], columns, strict=True):
         for label, frame in curves.items():
             if column not in frame.columns:
                 continue

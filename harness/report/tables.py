@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from distill.models import count_parameters
 from harness.experiment.layout import (
     MANIFEST,
     OFFLINE_METRICS,
@@ -23,7 +24,6 @@ from harness.experiment.layout import (
     Layout,
     read_manifest,
 )
-from distill.models import count_parameters
 from harness.experiment.offline_metrics import compression_ratio
 from harness.logs import read_episodes
 from harness.metrics import per_episode
@@ -66,7 +66,16 @@ def wilson_interval(wins: float, n: float, z: float = 1.96) -> tuple[float, floa
 # --- rows -----------------------------------------------------------------------------------------
 
 #: the numbers a row reports, each as mean ± std over seeds
-METRICS = ("success", "score", "steps", "invalid", "latency_ms", "reason_len", "action_match", "reasoning_match")
+METRICS = (
+    "success",
+    "score",
+    "steps",
+    "invalid",
+    "latency_ms",
+    "reason_len",
+    "action_match",
+    "reasoning_match",
+)
 
 
 @dataclass
@@ -108,7 +117,9 @@ class Row:
 def _student_meta(layout: Layout, label: str) -> dict[str, Any]:
     path = layout.student(label) / STUDENT_DESCRIPTION
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing; every student_eval/{label} needs the student's description there")
+        raise FileNotFoundError(
+            f"{path}: missing; every student_eval/{label} needs the student's description there"
+        )
     return json.loads(path.read_text())
 
 
@@ -119,7 +130,7 @@ def _row_sort_key(row: Row) -> tuple:
 
 
 def collect_rows(root: Path) -> list[Row]:
-    """Every finished evaluation of one env's pipeline directory as table rows (unfinished ones are left out)."""
+    """Every finished evaluation of one env's pipeline directory as table rows (unfinished ones left out)."""
     layout = Layout(Path(root))
     env = read_manifest(layout.root)["env"]
     rows: list[Row] = []
@@ -131,8 +142,17 @@ def collect_rows(root: Path) -> list[Row]:
     if finished(layout.baseline("expert")):
         rows.append(Row("expert (scripted)", "expert", env, eval_dirs=[layout.baseline("expert")]))
     if finished(layout.teacher_eval):
-        rows.append(Row("teacher", "teacher", env, eval_dirs=[layout.teacher_eval], model_dirs=[layout.teacher],
-                        params=teacher_params, compression=1.0 if teacher_params else None))
+        rows.append(
+            Row(
+                "teacher",
+                "teacher",
+                env,
+                eval_dirs=[layout.teacher_eval],
+                model_dirs=[layout.teacher],
+                params=teacher_params,
+                compression=1.0 if teacher_params else None,
+            )
+        )
     if finished(layout.baseline("random")):
         rows.append(Row("random agent", "baseline", env, eval_dirs=[layout.baseline("random")]))
 
@@ -144,8 +164,14 @@ def collect_rows(root: Path) -> list[Row]:
         key = (meta["student"], meta["method"], meta.get("variant", ""))
         if key not in students:
             variant = f" ({meta['variant']})" if meta.get("variant") else ""
-            students[key] = Row(f"{meta['student']} · {meta['method']}{variant}", "student", env,
-                                method=meta["method"], student=meta["student"], variant=meta.get("variant", ""))
+            students[key] = Row(
+                f"{meta['student']} · {meta['method']}{variant}",
+                "student",
+                env,
+                method=meta["method"],
+                student=meta["student"],
+                variant=meta.get("variant", ""),
+            )
         row = students[key]
         row.seeds.append(int(meta["seed"]))
         row.eval_dirs.append(eval_dir)
@@ -178,8 +204,9 @@ TABLE_COLUMNS = ("agent", "params", "compression", "success", "95% CI", "score",
 
 TABLE_NOTE = (
     "Success: mean ± std over seeds (no ± with one seed); 95% CI: Wilson interval over all test episodes. "
-    "Action match / reasoning match: the student's greedy turn against the teacher's on held-out teacher states "
-    "(test split). Reasoning length: tokens of thought per step (word pieces for agents without a tokenizer)."
+    "Action match / reasoning match: the student's greedy turn against the teacher's on held-out "
+    "teacher states (test split). Reasoning length: tokens of thought per step (word pieces for agents "
+    "without a tokenizer)."
 )
 
 
@@ -310,8 +337,14 @@ def sample_trajectories(rows: list[Row], n_tasks: int = 3, max_steps: int = 10) 
             ep = ep_rows[ep_rows["episode"] == first_episode].sort_values("step")
             last = ep.iloc[-1]
             task = str(ep.iloc[0]["task"]) if "task" in ep else ""
-            steps = [{"observation": str(r.observation), "completion": str(r.completion), "reward": float(r.reward)}
-                     for r in ep.head(max_steps).itertuples()]
+            steps = [
+                {
+                    "observation": str(r.observation),
+                    "completion": str(r.completion),
+                    "reward": float(r.reward),
+                }
+                for r in ep.head(max_steps).itertuples()
+            ]
             group.append(Trajectory(name, task_id, task, bool(last["won"]), float(last["score"]), steps))
         groups.append(group)
     return groups

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from agents.base import Agent
-from harness.rollout.episode_parallel import run_episode_parallel
+from harness.rollout.episode_parallel import EpisodeWorker, run_episode_parallel
 from harness.rollout.round_loop import RoundLoop
 from harness.rollout.rows import EpisodeRows
 from harness.rollout.workers import (
@@ -103,12 +103,13 @@ class Rollout:
         on_round = (lambda: self.on_round(self)) if self.on_round is not None else None
         try:
             if self.episode_parallel:
-                self.pool = WorkerPool.ray_actors(self.n_workers, self.env, self.env_kwargs, self.agent)
+                self.pool = WorkerPool.ray_actors(self.n_workers, EpisodeWorker, self.env, self.env_kwargs,
+                                                  self.agent)
                 run_episode_parallel(self.jobs, self.pool, self.rows, self.on_episode,
                                      max_retries=self.max_retries, on_round=on_round)
                 return
             if self.use_ray:
-                self.pool = WorkerPool.ray_actors(self.n_workers, self.env, self.env_kwargs)
+                self.pool = WorkerPool.ray_actors(self.n_workers, EnvWorker, self.env, self.env_kwargs)
             else:
                 self.pool = WorkerPool.local(EnvWorker(self.env, self.env_kwargs))
             if self.use_ray and not isinstance(self.agent, Agent):

@@ -1,6 +1,6 @@
 """The episode-parallel loop: for an agent that does not batch (experts, random), one shared policy
-call per round gains nothing, so each Ray env worker gets its own copy of the agent and plays whole
-episodes, a few at a time (:meth:`EnvWorker.play`, the round loop run inside the worker). That
+call per round gains nothing, so each Ray env worker (:class:`EpisodeWorker`) gets its own copy of
+the agent and plays whole episodes, a few at a time (the round loop, run inside the worker). That
 scales with the workers.
 
 Faults: a chunk of episodes lost with its worker is re-run on a fresh one ``max_retries`` times,
@@ -13,17 +13,46 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from harness.rollout.round_loop import RoundLoop
 from harness.rollout.rows import EpisodeRows
-from harness.rollout.workers import EpisodeJob, WorkerPool, actor_death, actor_died_errors
+from harness.rollout.workers import (
+    AgentSpec,
+    EnvWorker,
+    EpisodeJob,
+    Policy,
+    PolicyHandle,
+    WorkerPool,
+    actor_death,
+    actor_died_errors,
+)
 
 #: the most episodes one worker plays per call (smaller chunks when there are few jobs)
 MAX_CHUNK = 16
 
 
+class EpisodeWorker(EnvWorker):
+    """An env worker with its own copy of the agent, which plays whole episodes (:meth:`play`)."""
+
+    def __init__(self, env: str, env_kwargs: dict[str, Any], agent: AgentSpec):
+        super().__init__(env, env_kwargs)
+        self._agent = agent
+        self._policy: Policy | None = None
+
+    def play(self, jobs: Sequence[EpisodeJob], row_base: dict[str, Any],
+             max_retries: int) -> list[list[dict[str, Any]]]:
+        """Play ``jobs`` to the end here; each episode's rows."""
+        self._policy = self._policy or Policy(self._agent)
+        episodes: list[list[dict[str, Any]]] = []
+        rows = EpisodeRows(self.env, row_base)
+        RoundLoop(jobs, WorkerPool.local(self), PolicyHandle.local(self._policy), rows, episodes.append,
+                  in_flight=len(jobs), max_retries=max_retries).run()
+        return episodes
+
+
 def run_episode_parallel(jobs: Sequence[EpisodeJob], pool: WorkerPool, rows: EpisodeRows,
                          on_episode: Callable[[list[dict[str, Any]]], None], *, max_retries: int,
                          on_round: Callable[[], None] | None = None) -> None:
-    """Keep every Ray worker of ``pool`` (built with an agent) busy with chunks of whole episodes;
+    """Keep every :class:`EpisodeWorker` of ``pool`` busy with chunks of whole episodes;
     hand each finished episode's rows to ``on_episode``."""
     import ray
 

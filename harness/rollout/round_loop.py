@@ -92,7 +92,10 @@ class RoundLoop:
     def _play_round(self) -> None:
         waiting = list(self.running.values())
         steps: list[AgentStep] = self.policy.call(
-            "act_batch", [r.observation for r in waiting], [r.info for r in waiting], [r.job.episode for r in waiting]
+            "act_batch",
+            [r.observation for r in waiting],
+            [r.info for r in waiting],
+            [r.job.episode for r in waiting],
         )
         by_worker: dict[int, list[tuple[int, str]]] = {}
         for state, step in zip(waiting, steps, strict=True):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agents.base import AgentStep
+from harness.logs import empty_row
 from harness.metrics import span_token_counts
 from harness.rollout.workers import EnvResult, EpisodeJob
 
@@ -18,12 +19,8 @@ class EpisodeRows:
 
     def blank(self, job: EpisodeJob) -> dict[str, Any]:
         """A row of ``job`` with every column at its empty value."""
-        return {
-            **self.row_base, "env": self.env, "task_id": job.task_id, "task": "", "task_type": "",
-            "episode": job.episode, "step": 0, "observation": "", "thought": "", "action": "", "completion": "",
-            "reward": 0.0, "terminated": False, "truncated": False, "won": False, "score": 0.0,
-            "invalid_action": False, "n_reason_tokens": 0, "n_act_tokens": 0, "latency_s": 0.0, "error": "",
-        }
+        ids = {"env": self.env, "task_id": job.task_id, "episode": job.episode}
+        return {**empty_row(), **self.row_base, **ids}
 
     def failed(self, job: EpisodeJob, attempts: int, error: str) -> list[dict[str, Any]]:
         """The one row written for an episode that failed ``attempts`` times."""
@@ -44,6 +41,7 @@ class EpisodeRows:
             "action": step.action, "completion": step.text, "n_reason_tokens": int(n_reason),
             "n_act_tokens": int(n_act), "latency_s": float(step.latency_s),
             "token_ids": step.token_ids, "topk_ids": step.topk_ids, "topk_logprobs": step.topk_logprobs,
+            "n_dropped_turns": step.n_dropped_turns, "prompt_tokens": step.prompt_tokens,
         })
         return row
 

@@ -1,7 +1,8 @@
 """The two kinds of actor a rollout runs: env workers (:class:`EnvWorker`, own and step
 environments) and the policy (:class:`Policy`, the agent that chooses actions), each a Ray actor
 under Ray or a plain object in this process; and the handles the loops use to call them
-(:class:`WorkerPool`, :class:`PolicyHandle`), which replace a dead actor with a fresh one."""
+(:class:`WorkerPool`, :class:`PolicyHandle`), which replace a dead actor with a fresh one. The
+episode-parallel loop's worker, which also plays, is :class:`.episode_parallel.EpisodeWorker`."""
 from __future__ import annotations
 
 import time
@@ -60,29 +61,28 @@ def is_batched(agent: AgentSpec) -> bool:
 
 
 class EnvWorker:
-    """Owns environments of one kind and steps them; a Ray actor in Ray mode. Built with an agent,
-    it also plays whole episodes itself (:meth:`play`, the episode-parallel loop)."""
+    """Owns environments of one kind and steps them; a Ray actor in Ray mode."""
 
-    def __init__(self, env: str, env_kwargs: dict[str, Any], agent: AgentSpec | None = None):
+    def __init__(self, env: str, env_kwargs: dict[str, Any]):
         import envs
 
         self.env, self.env_kwargs = env, env_kwargs
         self._make = lambda: envs.make(env, **env_kwargs)
         self._free: list[Any] = []
         self._active: dict[int, Any] = {}
-        self._agent_spec = agent
-        self._policy: Policy | None = None
 
     def start(self, jobs: Sequence[EpisodeJob]) -> list[EnvResult]:
         """Reset an env for each job (``reset(seed=job.seed, options={"task_id": job.task_id})``)."""
         results = []
         for job in jobs:
             try:
-                env = self._active.pop(job.episode, None) or (self._free.pop() if self._free else self._make())
+                env = self._active.pop(job.episode, None) or (
+                    self._free.pop() if self._free else self._make()
+                )
                 self._active[job.episode] = env
                 obs, info = env.reset(seed=job.seed, options={"task_id": job.task_id})
                 results.append(EnvResult(job.episode, obs, info=info))
-            except Exception as err:  # noqa: BLE001 - an env bug must not take the other episodes down
+            except Exception as err:
                 self._active.pop(job.episode, None)
                 results.append(EnvResult(job.episode, error=f"reset: {type(err).__name__}: {err}"))
         return results
@@ -97,26 +97,15 @@ class EnvWorker:
                 continue
             try:
                 obs, reward, terminated, truncated, info = env.step(action)
-                results.append(EnvResult(episode, obs, float(reward), bool(terminated), bool(truncated), info))
+                results.append(
+                    EnvResult(episode, obs, float(reward), bool(terminated), bool(truncated), info)
+                )
                 if terminated or truncated:
                     self._free.append(self._active.pop(episode))
-            except Exception as err:  # noqa: BLE001 - recorded on the episode, retried or failed
+            except Exception as err:
                 self._active.pop(episode, None)
                 results.append(EnvResult(episode, error=f"step: {type(err).__name__}: {err}"))
         return results
-
-    def play(self, jobs: Sequence[EpisodeJob], row_base: dict[str, Any], max_retries: int) -> list[list[dict[str, Any]]]:
-        """Play ``jobs`` to the end here, with this worker's own copy of the agent; each episode's rows."""
-        from harness.rollout.round_loop import RoundLoop
-        from harness.rollout.rows import EpisodeRows
-
-        if self._agent_spec is None:
-            raise RuntimeError("EnvWorker.play needs the worker to be built with an agent")
-        self._policy = self._policy or Policy(self._agent_spec)
-        episodes: list[list[dict[str, Any]]] = []
-        RoundLoop(jobs, WorkerPool.local(self), PolicyHandle.local(self._policy), EpisodeRows(self.env, row_base),
-                  episodes.append, in_flight=len(jobs), max_retries=max_retries).run()
-        return episodes
 
 
 class Policy:
@@ -219,12 +208,12 @@ class WorkerPool:
         return cls([worker], None, use_ray=False)
 
     @classmethod
-    def ray_actors(cls, n: int, env: str, env_kwargs: dict[str, Any], agent: AgentSpec | None = None) -> WorkerPool:
-        """``n`` Ray actors; each gets its own copy of ``agent`` when given (to play whole episodes)."""
+    def ray_actors(cls, n: int, worker: type[EnvWorker], *args: Any) -> WorkerPool:
+        """``n`` Ray actors (one CPU each) of class ``worker``, each built with ``args``."""
         import ray
 
         def factory() -> Any:
-            return ray.remote(EnvWorker).options(num_cpus=1, max_restarts=0).remote(env, env_kwargs, agent)
+            return ray.remote(worker).options(num_cpus=1, max_restarts=0).remote(*args)
 
         return cls([factory() for _ in range(n)], factory, use_ray=True)
 

@@ -1,4 +1,5 @@
-"""`agentdistill bench`: runs on a tiny budget and writes a well-formed bench.json (timings are not checked)."""
+"""`agentdistill bench`: runs on a tiny budget and writes a well-formed bench.json (timings are not
+checked)."""
 import json
 
 import pytest
@@ -51,7 +52,9 @@ def test_bench_quick_writes_bench_json(tmp_path, capsys):
     assert {r["figure"] for r in measured} == {1, 3, 6}, [r.get("error") for r in rows]
     for row in measured:
         value = row["value"]
-        assert len(value["values"]) == 2 and value["min"] <= value["median"] <= value["max"] and value["min"] > 0
+        assert (
+            len(value["values"]) == 2 and value["min"] <= value["median"] <= value["max"] and value["min"] > 0
+        )
     compared = [r for r in measured if r["figure"] in (1, 3)]
     for row in compared:
         assert row["ratio"]["median"] > 0 and isinstance(row["meets_floor"], bool)

@@ -15,8 +15,9 @@ from harness.evaluate import newest_student, resolve_agent
 def student(root, name: str, env: str, created: str, kind: str = "student"):
     path = root / name
     path.mkdir(parents=True)
-    (path / "agentdistill.json").write_text(json.dumps({"kind": kind, "env": env, "method": "sad", "preset": "tiny",
-                                                        "created": created}))
+    (path / "agentdistill.json").write_text(
+        json.dumps({"kind": kind, "env": env, "method": "sad", "preset": "tiny", "created": created})
+    )
     return path
 
 
@@ -51,8 +52,24 @@ def test_bad_input_is_one_clear_line_and_exit_2(argv, message, capsys, tmp_path)
 def test_a_path_that_is_not_a_model_fails_cleanly_from_the_shell(tmp_path):
     not_a_model = tmp_path / "notes"
     not_a_model.mkdir()
-    out = subprocess.run([sys.executable, "-m", "harness.cli", "eval", "--env", "webshop", "--agent", str(not_a_model),
-                          "--runs-dir", str(tmp_path)], capture_output=True, text=True, timeout=120, check=False)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "eval",
+            "--env",
+            "webshop",
+            "--agent",
+            str(not_a_model),
+            "--runs-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert out.returncode == 2
     assert "is not a saved model" in out.stderr and "Traceback" not in out.stderr
 
@@ -64,8 +81,20 @@ def test_eval_command_writes_log_and_summary(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "agent random" in out and "success rate" in out
     summary = json.loads((tmp_path / "r1" / "summary.json").read_text())
-    for key in ("env", "agent", "split", "episodes", "success_rate", "mean_score", "mean_steps", "invalid_action_rate",
-                "mean_reason_tokens", "mean_act_tokens", "tokens_per_s", "wall_s"):
+    for key in (
+        "env",
+        "agent",
+        "split",
+        "episodes",
+        "success_rate",
+        "mean_score",
+        "mean_steps",
+        "invalid_action_rate",
+        "mean_reason_tokens",
+        "mean_act_tokens",
+        "tokens_per_s",
+        "wall_s",
+    ):
         assert key in summary
     assert summary["episodes"] == 3 and summary["split"] == "test"
     # resuming under the same name with another agent is refused

@@ -21,7 +21,9 @@ def rows(episode: int, steps: int, tokens: bool = False) -> list[dict]:
             "n_act_tokens": 3, "latency_s": 0.01, "error": "",
         }
         if tokens:
-            row.update(token_ids=[1, 2, 3], topk_ids=[[1, 4], [2, 5], [3, 6]], topk_logprobs=[[-0.1, -2.5]] * 3)
+            row.update(
+                token_ids=[1, 2, 3], topk_ids=[[1, 4], [2, 5], [3, 6]], topk_logprobs=[[-0.1, -2.5]] * 3
+            )
         out.append(row)
     return out
 
@@ -71,7 +73,9 @@ def test_an_episode_is_never_written_twice(tmp_path):
 def test_foreign_corrupt_and_missing_files_are_clear_errors(tmp_path):
     foreign = tmp_path / "foreign.parquet"
     pq.write_table(pa.table({"a": [1]}), foreign)
-    with pytest.raises(ValueError, match=r"foreign.parquet: not an agentdistill episode log: missing columns \['run_id'"):
+    with pytest.raises(
+        ValueError, match=r"foreign.parquet: not an agentdistill episode log: missing columns \['run_id'"
+    ):
         read_episodes(foreign)
     corrupt = tmp_path / "corrupt.parquet"
     corrupt.write_bytes(b"PAR1 this is not parquet")

@@ -8,11 +8,22 @@ from harness.metrics import bootstrap_ci, format_table, span_token_counts, summa
 
 
 def episode(i: int, steps: int, won: bool, task_type: str, invalid: int = 0, error: str = "") -> list[dict]:
-    return [{
-        "episode": i, "step": s, "task_type": task_type, "won": won and s == steps - 1, "score": 1.0 if won else 0.2,
-        "invalid_action": s < invalid, "n_reason_tokens": 10, "n_act_tokens": 4, "latency_s": 0.5,
-        "error": error, "token_ids": None,
-    } for s in range(steps)]
+    return [
+        {
+            "episode": i,
+            "step": s,
+            "task_type": task_type,
+            "won": won and s == steps - 1,
+            "score": 1.0 if won else 0.2,
+            "invalid_action": s < invalid,
+            "n_reason_tokens": 10,
+            "n_act_tokens": 4,
+            "latency_s": 0.5,
+            "error": error,
+            "token_ids": None,
+        }
+        for s in range(steps)
+    ]
 
 
 @pytest.fixture
@@ -32,8 +43,9 @@ def test_summary_values(frame):
     assert s["mean_reason_tokens"] == 10 and s["mean_act_tokens"] == 4
     assert s["tokens_per_s"] == pytest.approx(14 / 0.5)
     assert s["env_steps"] == 9 and s["episodes_per_s"] == 2.0 and s["env_steps_per_s"] == 4.5
-    lo, hi = s["ci95"]["success_rate"]
-    assert 0 <= lo <= s["success_rate"] <= hi <= 1 and lo < hi
+    # 4 episodes (won 1, 0, 1, 0): 1 in 16 resamples has no win, 1 in 16 only wins -> the 2.5/97.5 percentiles
+    assert s["ci95"]["success_rate"] == [0.0, 1.0]
+    assert s["ci95"]["mean_steps"] == [2.0, 4.0]  # played episodes of 2, 4 and 3 steps
     assert set(s["by_task_type"]) == {"a", "b"}
     assert s["by_task_type"]["a"]["success_rate"] == 0.5 and s["by_task_type"]["b"]["episodes"] == 2
     table = format_table(s)

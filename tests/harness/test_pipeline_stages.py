@@ -7,7 +7,7 @@ import json
 import pytest
 
 from harness.errors import UserError
-from harness.experiment.pipeline import KNOBS, preset_from_args
+from harness.experiment.pipeline import KNOBS, Pipeline, preset_from_args
 from harness.experiment.presets import PRESETS, student_specs
 from harness.experiment.stages import StageRunner, Unit, parse_force, read_marker
 
@@ -40,27 +40,40 @@ def test_complete_units_are_skipped_and_resumed_after_a_crash(tmp_path):
 def test_force_redoes_a_stage_and_dependents_refuse_stale_inputs(tmp_path):
     calls: list[str] = []
     StageRunner(tmp_path, "webshop", set()).run_unit(_unit(tmp_path, "demos", "demos", calls))
-    StageRunner(tmp_path, "webshop", set()).run_unit(_unit(tmp_path, "teacher", "teacher", calls, inputs=["demos"]))
+    StageRunner(tmp_path, "webshop", set()).run_unit(
+        _unit(tmp_path, "teacher", "teacher", calls, inputs=["demos"])
+    )
     old = read_marker(tmp_path / "demos")["id"]
     forced = StageRunner(tmp_path, "webshop", {"demos"})
     assert forced.run_unit(_unit(tmp_path, "demos", "demos", calls))["id"] != old
     with pytest.raises(UserError, match=r"stage 'teacher' .* built from an earlier demos.*--force teacher\+"):
         forced.run_unit(_unit(tmp_path, "teacher", "teacher", calls, inputs=["demos"]))
     assert StageRunner(tmp_path, "webshop", {"teacher"}).run_unit(
-        _unit(tmp_path, "teacher", "teacher", calls, inputs=["demos"]))["inputs"] == {"demos": read_marker(tmp_path / "demos")["id"]}
+        _unit(tmp_path, "teacher", "teacher", calls, inputs=["demos"])
+    )["inputs"] == {"demos": read_marker(tmp_path / "demos")["id"]}
     assert calls == ["demos", "teacher", "demos", "teacher"]
 
 
 def test_changed_settings_missing_inputs_and_other_env_are_errors(tmp_path):
     calls: list[str] = []
-    StageRunner(tmp_path, "webshop", set()).run_unit(_unit(tmp_path, "demos", "demos", calls, params={"episodes": 8}))
+    StageRunner(tmp_path, "webshop", set()).run_unit(
+        _unit(tmp_path, "demos", "demos", calls, params={"episodes": 8})
+    )
     with pytest.raises(UserError, match=r"stage 'demos' .* other settings \(episodes: was 8, now 9\)"):
-        StageRunner(tmp_path, "webshop", set()).run_unit(_unit(tmp_path, "demos", "demos", calls, params={"episodes": 9}))
-    with pytest.raises(UserError, match=r"stage 'students' needs the finished output of stage 'teacher_rollouts'"):
+        StageRunner(tmp_path, "webshop", set()).run_unit(
+            _unit(tmp_path, "demos", "demos", calls, params={"episodes": 9})
+        )
+    with pytest.raises(
+        UserError, match=r"stage 'students' needs the finished output of stage 'teacher_rollouts'"
+    ):
         StageRunner(tmp_path, "webshop", set()).run_unit(
             _unit(tmp_path, "students", "students/a", calls, inputs=["teacher_rollouts"]))
-    with pytest.raises(UserError, match=r"stage 'teacher' expected .*demos to hold env 'alfworld', found env 'webshop'"):
-        StageRunner(tmp_path, "alfworld", set()).run_unit(_unit(tmp_path, "teacher", "teacher", calls, inputs=["demos"]))
+    with pytest.raises(
+        UserError, match=r"stage 'teacher' expected .*demos to hold env 'alfworld', found env 'webshop'"
+    ):
+        StageRunner(tmp_path, "alfworld", set()).run_unit(
+            _unit(tmp_path, "teacher", "teacher", calls, inputs=["demos"])
+        )
     assert calls == ["demos"]
 
 
@@ -69,10 +82,13 @@ def test_inputs_from_another_tokenizer_are_refused(tmp_path):
     runner = StageRunner(tmp_path, "webshop", set())
     runner.run_unit(_unit(tmp_path, "teacher", "teacher", calls, tokenizer="aaaa"))
     runner.run_unit(_unit(tmp_path, "teacher_rollouts", "rollouts", calls, inputs=["teacher"]))
-    assert read_marker(tmp_path / "rollouts")["tokenizer"] == "aaaa"  # inherited from the model that made them
+    # inherited from the model that made them
+    assert read_marker(tmp_path / "rollouts")["tokenizer"] == "aaaa"
     runner.run_unit(_unit(tmp_path, "teacher", "other_teacher", calls, tokenizer="bbbb"))
     with pytest.raises(UserError, match=r"stage 'students' .* one tokenizer"):
-        runner.run_unit(_unit(tmp_path, "students", "students/x", calls, inputs=["rollouts", "other_teacher"]))
+        runner.run_unit(
+            _unit(tmp_path, "students", "students/x", calls, inputs=["rollouts", "other_teacher"])
+        )
 
 
 def test_force_names_and_ranges():
@@ -105,6 +121,40 @@ def test_budget_knobs_override_the_preset_and_bad_values_are_errors():
 
 def test_marker_is_json_with_the_asked_params(tmp_path):
     calls: list[str] = []
-    StageRunner(tmp_path, "hotpotqa", set()).run_unit(_unit(tmp_path, "demos", "demos", calls, params={"episodes": 4}))
+    StageRunner(tmp_path, "hotpotqa", set()).run_unit(
+        _unit(tmp_path, "demos", "demos", calls, params={"episodes": 4})
+    )
     data = json.loads((tmp_path / "demos" / ".complete.json").read_text())
     assert data["params"] == {"episodes": 4} and data["stage"] == "demos" and data["env"] == "hotpotqa"
+
+
+def test_demos_and_teacher_made_by_another_expert_version_are_stale(tmp_path, monkeypatch):
+    import agents.experts
+
+    pipeline = Pipeline(
+        tmp_path, "webshop", PRESETS["tiny"], ("sad",), seeds=1, ablations=False, forced=set(), command="test"
+    )
+
+    def units() -> list[Unit]:
+        demos, teacher = pipeline.demos_unit(), pipeline.teacher_unit()
+        for unit in (demos, teacher):
+            unit.work = dict  # the stage's output is not what this test is about: only its marker
+        return [demos, teacher]
+
+    version = agents.experts.EXPERT_VERSION
+    for unit in units():
+        assert pipeline.runner.run_unit(unit)["params"]["expert_version"] == version
+    monkeypatch.setattr(agents.experts, "EXPERT_VERSION", version + 1)
+    demos, teacher = units()
+    with pytest.raises(
+        UserError,
+        match=rf"stage 'demos' .* other settings \(expert_version: was {version}, now "
+        rf"{version + 1}\); rerun with --force demos\+",
+    ):
+        StageRunner(tmp_path, "webshop", set()).run_unit(demos)
+    with pytest.raises(
+        UserError, match=rf"stage 'teacher' .* \(expert_version: was {version}, now {version + 1}\)"
+    ):
+        StageRunner(tmp_path, "webshop", set()).run_unit(teacher)
+    redone = StageRunner(tmp_path, "webshop", {"demos", "teacher"})
+    assert [redone.run_unit(u)["params"]["expert_version"] for u in (demos, teacher)] == [version + 1] * 2

@@ -33,16 +33,32 @@ def _write_run(run_dir: Path, env: str, wins: list[bool], thought: str = "I shou
         rows = []
         for step in range(2):
             action = "search[red shoes]" if step == 0 else "click[buy now]"
-            rows.append({
-                "run_id": run_dir.name, "env": env, "split": "test", "task_id": TASKS[episode % len(TASKS)],
-                "task": f"buy red shoes number {episode}", "task_type": "shoes", "episode": episode, "step": step,
-                "observation": f"page {step} of the shop <b>&</b>", "thought": thought, "action": action,
-                "completion": f"Thought: {thought}\nAction: {action}", "reward": float(won and step == 1),
-                "terminated": step == 1, "truncated": False, "won": bool(won and step == 1),
-                "score": float(won and step == 1), "invalid_action": False,
-                "n_reason_tokens": reason_tokens, "n_act_tokens": 4 if reason_tokens else None,
-                "latency_s": 0.01, "error": None,
-            })
+            rows.append(
+                {
+                    "run_id": run_dir.name,
+                    "env": env,
+                    "split": "test",
+                    "task_id": TASKS[episode % len(TASKS)],
+                    "task": f"buy red shoes number {episode}",
+                    "task_type": "shoes",
+                    "episode": episode,
+                    "step": step,
+                    "observation": f"page {step} of the shop <b>&</b>",
+                    "thought": thought,
+                    "action": action,
+                    "completion": f"Thought: {thought}\nAction: {action}",
+                    "reward": float(won and step == 1),
+                    "terminated": step == 1,
+                    "truncated": False,
+                    "won": bool(won and step == 1),
+                    "score": float(won and step == 1),
+                    "invalid_action": False,
+                    "n_reason_tokens": reason_tokens,
+                    "n_act_tokens": 4 if reason_tokens else None,
+                    "latency_s": 0.01,
+                    "error": None,
+                }
+            )
         writer.write(rows)
     writer.consolidate()
     (run_dir / "summary.json").write_text(json.dumps({"env": env, "success_rate": sum(wins) / len(wins)}))
@@ -50,7 +66,10 @@ def _write_run(run_dir: Path, env: str, wins: list[bool], thought: str = "I shou
 
 def _write_model(model_dir: Path, width: int) -> None:
     model_dir.mkdir(parents=True, exist_ok=True)
-    save_file({"embed": torch.zeros(100, width), "layer": torch.zeros(width, width)}, str(model_dir / "model.safetensors"))
+    save_file(
+        {"embed": torch.zeros(100, width), "layer": torch.zeros(width, width)},
+        str(model_dir / "model.safetensors"),
+    )
     (model_dir / "config.json").write_text("{}")
     (model_dir / "metrics.csv").write_text("step,loss,eval_loss\n1,3.0,\n2,2.5,2.7\n3,2.0,\n4,1.8,2.1\n")
 
@@ -59,8 +78,18 @@ def make_stored_pipeline(root: Path, env: str = "webshop") -> Path:
     """A pipeline directory as the pipeline leaves it: teacher, baselines, 3 methods x 2 seeds."""
     layout = Layout(root)
     root.mkdir(parents=True, exist_ok=True)
-    layout.manifest.write_text(json.dumps({"env": env, "preset": "tiny", "seeds": 2, "command": "agentdistill pipeline",
-                                           "commit": "abc123", "methods": ["sad", "token_kd", "sft"]}))
+    layout.manifest.write_text(
+        json.dumps(
+            {
+                "env": env,
+                "preset": "tiny",
+                "seeds": 2,
+                "command": "agentdistill pipeline",
+                "commit": "abc123",
+                "methods": ["sad", "token_kd", "sft"],
+            }
+        )
+    )
     _write_model(layout.teacher, 32)
     _write_run(layout.teacher_eval, env, [True, True, False, True])
     _write_run(layout.baseline("random"), env, [False] * 4, thought="", reason_tokens=None)
@@ -74,9 +103,13 @@ def make_stored_pipeline(root: Path, env: str = "webshop") -> Path:
                 json.dumps({"method": method, "student": "tiny-student", "variant": "", "seed": seed}))
             _write_run(layout.student_eval(label), env, wins if seed == 0 else wins[::-1])
             layout.offline(label).mkdir(parents=True, exist_ok=True)
-            (layout.offline(label) / OFFLINE_METRICS).write_text(json.dumps({"action_match": 0.5 + 0.1 * seed, "reasoning_match": 0.25}))
+            (layout.offline(label) / OFFLINE_METRICS).write_text(
+                json.dumps({"action_match": 0.5 + 0.1 * seed, "reasoning_match": 0.25})
+            )
     (layout.demos).mkdir(exist_ok=True)
-    (layout.demos / STAGE_MARKER).write_text(json.dumps({"stage": "demos", "wall_s": 1.5, "finished_at": 1.0}))
+    (layout.demos / STAGE_MARKER).write_text(
+        json.dumps({"stage": "demos", "wall_s": 1.5, "finished_at": 1.0})
+    )
     return root
 
 
@@ -89,17 +122,32 @@ def built(tmp_path_factory) -> tuple[Path, dict[str, Path]]:
 def test_report_has_every_section_and_row(built):
     _, written = built
     md = written["markdown"].read_text()
-    for section in ("## webshop", "## Plots", "## Stage wall times", "success_by_method.png", "training_curves.png"):
+    for section in (
+        "## webshop",
+        "## Plots",
+        "## Stage wall times",
+        "success_by_method.png",
+        "training_curves.png",
+    ):
         assert section in md
-    for name in ("teacher", "random agent", "expert (scripted)", "tiny-student · sad", "tiny-student · token_kd",
-                 "tiny-student · sft"):
+    for name in (
+        "teacher",
+        "random agent",
+        "expert (scripted)",
+        "tiny-student · sad",
+        "tiny-student · token_kd",
+        "tiny-student · sft",
+    ):
         assert f"| {name} |" in md
     # sad: 2 wins of 4 in each seed -> 0.50 ± 0.00; teacher 3/4 with one seed: no ±
     sad_line = next(line for line in md.splitlines() if line.startswith("| tiny-student · sad |"))
     assert "0.50 ± 0.00" in sad_line and "0.55 ± 0.07" in sad_line  # action match over seeds 0.5, 0.6
     teacher_line = next(line for line in md.splitlines() if line.startswith("| teacher |"))
     assert "| 0.75 |" in teacher_line and "1.0×" in teacher_line
-    assert written["training curves"].stat().st_size > 1000 and written["success by method"].stat().st_size > 1000
+    assert (
+        written["training curves"].stat().st_size > 1000
+        and written["success by method"].stat().st_size > 1000
+    )
 
 
 def test_report_csv_holds_numbers_and_intervals(built):
@@ -118,7 +166,7 @@ def test_report_csv_holds_numbers_and_intervals(built):
 
 def test_wilson_interval_and_offline_metrics():
     low, high = wilson_interval(0, 10)
-    assert low == 0.0 and 0.2 < high < 0.35
+    assert low == 0.0 and high == pytest.approx(0.27754, abs=1e-5)  # z² / (n + z²) with z = 1.96, n = 10
     assert action_match_rate(["Search[ Red shoes ]", "click[x]"], ["search[red shoes]", "click[y]"]) == 0.5
     assert rouge_l_f(["the red shoes"], ["the red shoes"]) == pytest.approx(1.0)
     assert rouge_l_f(["nothing alike"], ["the red shoes"]) == 0.0
@@ -163,7 +211,7 @@ def _screenshot(html_path: Path, out_dir: Path) -> Image.Image:
 def _count(image: Image.Image, colour: str, tolerance: int = 2) -> int:
     target = _hex_rgb(colour)
     return sum(n for n, px in image.getcolors(maxcolors=1 << 24)
-               if all(abs(a - b) <= tolerance for a, b in zip(px, target)))
+               if all(abs(a - b) <= tolerance for a, b in zip(px, target, strict=True)))
 
 
 @pytest.mark.skipif(_chromium() is None, reason="needs Debian's chromium (installed by .ci/run)")
@@ -196,7 +244,9 @@ def test_all_envs_report_has_a_section_per_env(tmp_path):
     root = tmp_path / "all-tiny"
     make_stored_pipeline(root / "webshop", "webshop")
     make_stored_pipeline(root / "hotpotqa", "hotpotqa")
-    (root / "pipeline.json").write_text(json.dumps({"env": "all", "envs": ["webshop", "hotpotqa"], "preset": "tiny"}))
+    (root / "pipeline.json").write_text(
+        json.dumps({"env": "all", "envs": ["webshop", "hotpotqa"], "preset": "tiny"})
+    )
     written = report.build_report(root)
     md = written["markdown"].read_text()
     assert "## webshop" in md and "## hotpotqa" in md and "| webshop/demos |" in md

@@ -1,5 +1,6 @@
-"""The rollout engine on a real env: local == Ray, a killed env worker loses and duplicates nothing,
-an interrupted run resumes. WebShop is the fastest env to play (about 0.1 s an episode)."""
+"""The rollout engine on a real env: local == Ray, killed actors (env workers, the policy actor) lose
+and duplicate nothing in either loop, an interrupted run resumes. WebShop is the fastest env to play
+(about 0.1 s an episode)."""
 from __future__ import annotations
 
 import pandas as pd
@@ -40,6 +41,22 @@ def jobs(task_ids, n=EPISODES):
     return [EpisodeJob(i, task_ids[i % len(task_ids)], i) for i in range(n)]
 
 
+class KillAtRound:
+    """An ``on_round`` hook that kills chosen actors once, at chosen rounds: ``{round: pick}``, where
+    ``pick(engine)`` is the actor handle to kill."""
+
+    def __init__(self, ray, plan):
+        self.ray, self.plan, self.round, self.killed = ray, dict(plan), 0, []
+
+    def __call__(self, engine: Rollout) -> None:
+        self.round += 1
+        pick = self.plan.pop(self.round, None)
+        if pick is not None:
+            handle = pick(engine)
+            self.killed.append(handle)
+            self.ray.kill(handle, no_restart=True)
+
+
 def test_local_run_logs_every_step(local_run):
     run, summary = local_run
     frame = read_episodes(run)
@@ -49,7 +66,11 @@ def test_local_run_logs_every_step(local_run):
         assert rows["terminated"].iloc[-1] or rows["truncated"].iloc[-1]
         assert not (rows["terminated"].iloc[:-1] | rows["truncated"].iloc[:-1]).any()
         assert rows["observation"].iloc[0].startswith("WebShop")  # step 0 holds the first observation
-    assert summary["episodes"] == EPISODES and 0 <= summary["success_rate"] <= 1
+    last = frame.groupby("episode").tail(1)
+    assert summary["episodes"] == EPISODES
+    assert summary["success_rate"] == pytest.approx(last["won"].mean())
+    assert summary["mean_score"] == pytest.approx(last["score"].mean())
+    assert summary["mean_steps"] == pytest.approx(len(frame) / EPISODES)
     assert (run / "summary.json").exists()
 
 
@@ -59,21 +80,70 @@ def test_ray_gives_the_same_episodes_as_local(ray_session, local_run, tmp_path):
     pd.testing.assert_frame_equal(frame_of(tmp_path / "ray"), frame_of(run))
 
 
-def test_killing_an_env_worker_mid_run_loses_and_duplicates_nothing(ray_session, local_run, task_ids, tmp_path):
+@pytest.mark.parametrize("episode_parallel", [False, True], ids=["round-loop", "episode-parallel"])
+def test_killing_an_env_worker_mid_run_loses_and_duplicates_nothing(
+    ray_session, local_run, task_ids, tmp_path, episode_parallel
+):
+    # round 2: every worker has episodes in flight (round loop: 2 of the 4 in flight on each worker)
+    kill = KillAtRound(ray_session, {2: lambda engine: engine.workers[0]})
     writer = EpisodeWriter(tmp_path / "killed")
-    killed = []
-
-    def kill_once(engine: Rollout) -> None:
-        if not killed and len(writer.finished()) >= 1:
-            killed.append(engine.workers[0])
-            ray_session.kill(engine.workers[0], no_restart=True)
-
-    engine = Rollout(ENV, agents.make("expert", env=ENV), jobs(task_ids), writer.write, workers=2, in_flight=4,
-                     env_kwargs={"split": "test"}, row_base={"run_id": "killed", "split": "test"}, on_round=kill_once)
+    engine = Rollout(
+        ENV,
+        agents.make("expert", env=ENV),
+        jobs(task_ids),
+        writer.write,
+        workers=2,
+        in_flight=4,
+        env_kwargs={"split": "test"},
+        row_base={"run_id": "killed", "split": "test"},
+        on_round=kill,
+        episode_parallel=episode_parallel,
+    )
     engine.run()
     writer.consolidate()
-    assert killed and engine.restarts == 1
+    assert len(kill.killed) == 1 and engine.restarts == 1
     pd.testing.assert_frame_equal(frame_of(tmp_path / "killed"), frame_of(local_run[0]))
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory, local_run) -> str:
+    """A randomly initialised ``tiny-student`` Llama with a BPE trained on the expert's episodes."""
+    from distill.models import build_tiny
+
+    frame = read_episodes(local_run[0])
+    texts = list(frame["observation"]) + list(frame["completion"])
+    return str(build_tiny(texts, tmp_path_factory.mktemp("tiny-lm"), preset="tiny-student"))
+
+
+def test_killing_an_env_worker_and_the_policy_actor_of_a_batched_agent_loses_and_duplicates_nothing(
+        ray_session, tiny_lm, task_ids, tmp_path):
+    lm = (
+        "lm",
+        {"env": ENV, "model": tiny_lm, "max_new_tokens": 12, "max_prompt_tokens": 400, "device": "cpu"},
+    )
+    n = 8
+    env_kwargs = {"split": "test", "max_steps": 3}
+    clean = EpisodeWriter(tmp_path / "clean")
+    Rollout(ENV, lm, jobs(task_ids, n), clean.write, workers=0, in_flight=4, env_kwargs=env_kwargs,
+            row_base={"run_id": "lm", "split": "test"}).run()
+    clean.consolidate()
+
+    # round 2: episodes in flight on both env workers; round 4: a new batch in flight on the policy actor
+    kill = KillAtRound(
+        ray_session, {2: lambda engine: engine.workers[1], 4: lambda engine: engine.policy_actor}
+    )
+    writer = EpisodeWriter(tmp_path / "killed")
+    engine = Rollout(ENV, lm, jobs(task_ids, n), writer.write, workers=2, in_flight=4, env_kwargs=env_kwargs,
+                     row_base={"run_id": "lm", "split": "test"}, on_round=kill)
+    assert not engine.episode_parallel  # the LM agent batches: the round loop with a policy actor
+    engine.run()
+    writer.consolidate()
+    assert len(kill.killed) == 2 and engine.restarts == 2
+    frame = frame_of(tmp_path / "killed")
+    assert (frame["error"] == "").all()
+    assert sorted(frame.groupby("episode")["step"].max().index) == list(range(n))  # each episode, once
+    assert frame.groupby("episode")["step"].apply(lambda s: list(s) == list(range(len(s)))).all()
+    pd.testing.assert_frame_equal(frame, frame_of(tmp_path / "clean"))
 
 
 def test_an_episode_that_keeps_losing_its_worker_is_recorded_as_failed(ray_session, task_ids, tmp_path):
@@ -82,9 +152,18 @@ def test_an_episode_that_keeps_losing_its_worker_is_recorded_as_failed(ray_sessi
     def kill_every_round(engine: Rollout) -> None:
         ray_session.kill(engine.workers[0], no_restart=True)
 
-    engine = Rollout(ENV, agents.make("expert", env=ENV), jobs(task_ids, 3), writer.write, workers=1, in_flight=3,
-                     env_kwargs={"split": "test"}, row_base={"run_id": "failing", "split": "test"},
-                     max_retries=1, on_round=kill_every_round)
+    engine = Rollout(
+        ENV,
+        agents.make("expert", env=ENV),
+        jobs(task_ids, 3),
+        writer.write,
+        workers=1,
+        in_flight=3,
+        env_kwargs={"split": "test"},
+        row_base={"run_id": "failing", "split": "test"},
+        max_retries=1,
+        on_round=kill_every_round,
+    )
     engine.run()
     frame = read_episodes(tmp_path / "failing")
     assert sorted(frame["episode"]) == [0, 1, 2]  # one row each: the failure
@@ -97,11 +176,20 @@ def test_interrupted_run_resumes_without_writing_an_episode_twice(local_run, tas
 
     def interrupt(engine: Rollout) -> None:
         if len(writer.finished()) >= 2:
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt("stop after 2 episodes")
 
-    engine = Rollout(ENV, agents.make("expert", env=ENV), jobs(task_ids), writer.write, workers=0, in_flight=2,
-                     env_kwargs={"split": "test"}, row_base={"run_id": "run", "split": "test"}, on_round=interrupt)
-    with pytest.raises(KeyboardInterrupt):
+    engine = Rollout(
+        ENV,
+        agents.make("expert", env=ENV),
+        jobs(task_ids),
+        writer.write,
+        workers=0,
+        in_flight=2,
+        env_kwargs={"split": "test"},
+        row_base={"run_id": "run", "split": "test"},
+        on_round=interrupt,
+    )
+    with pytest.raises(KeyboardInterrupt, match="stop after 2 episodes"):
         engine.run()
     first = writer.finished()
     assert 2 <= len(first) < EPISODES
