@@ -114,6 +114,13 @@ class HTTPAgent(Agent):
         self.concurrency = concurrency
         self.instructions = env_instructions(env)
         self.few_shot = env_few_shot(env, few_shot)
+        self.n_few_shot = few_shot
+        #: slot -> few-shot examples chosen for its episode (ALFWorld: of the episode's task type)
+        self._episode_few_shot: dict[int, list[str]] = {}
+
+    def reset(self, info: dict[str, Any], slot: int = 0) -> None:
+        super().reset(info, slot)
+        self._episode_few_shot[slot] = env_few_shot(self.env, self.n_few_shot, info.get("task_type"))
 
     def __repr__(self) -> str:  # the key stays out of logs and tracebacks
         return f"HTTPAgent(base_url={redact_url(self.base_url)!r}, model={self.model!r}, api={self.api!r})"
@@ -202,7 +209,8 @@ class HTTPAgent(Agent):
             episode = self._episode(slot)
             episode.observe(obs)
             prompts.append(build_prompt(episode.task, episode.first_observation or "", episode.turns,
-                                        self.instructions, self.few_shot, max_tokens=self.max_prompt_tokens))
+                                        self.instructions, self._episode_few_shot.get(slot, self.few_shot),
+                                        max_tokens=self.max_prompt_tokens))
         began = time.perf_counter()
         replies = _run(self._request_all(prompts))
         share = (time.perf_counter() - began) / max(1, len(prompts))

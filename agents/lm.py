@@ -129,6 +129,9 @@ class LMAgent(Agent):
         self.batch_size = batch_size
         self.instructions = env_instructions(env)
         self.few_shot = env_few_shot(env, few_shot)
+        self.n_few_shot = few_shot
+        #: slot -> few-shot examples chosen for its episode (ALFWorld: of the episode's task type)
+        self._episode_few_shot: dict[int, list[str]] = {}
         self._generator = torch.Generator(device=self.device).manual_seed(seed)
         self._model: Any = None
         self._tokenizer: Any = None
@@ -181,10 +184,11 @@ class LMAgent(Agent):
         self.load()  # sets the default max_prompt_tokens from the model's context length
         episode = self._episode(slot)
         first = episode.first_observation or ""
+        few_shot = self._episode_few_shot.get(slot, self.few_shot)
         budget = int(self.max_prompt_tokens or 0)
         if self.chat_template and getattr(self.tokenizer, "chat_template", None):
             text, dropped = fit_prompt(
-                episode.task, first, episode.turns, self.instructions, self.few_shot,
+                episode.task, first, episode.turns, self.instructions, few_shot,
                 max_tokens=budget, count_tokens=lambda s: len(self._ids(s)),
             )
             messages = [{"role": "user", "content": text}]
@@ -192,7 +196,7 @@ class LMAgent(Agent):
             ids = ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids
             return list(ids)[-budget:], dropped
         head = bos_ids(self.tokenizer) + self._ids(
-            header(episode.task, first, self.instructions, self.few_shot)
+            header(episode.task, first, self.instructions, few_shot)
         )
         generated = self._turn_ids.get(slot, [])
         blocks = []
@@ -276,6 +280,7 @@ class LMAgent(Agent):
     def reset(self, info: dict[str, Any], slot: int = 0) -> None:
         super().reset(info, slot)
         self._turn_ids[slot] = []
+        self._episode_few_shot[slot] = env_few_shot(self.env, self.n_few_shot, info.get("task_type"))
 
     def act_batch(
         self,

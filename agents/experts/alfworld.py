@@ -63,11 +63,18 @@ class Goal:
         return 2 if self.task_type == "pick_two_obj_and_place" else 1
 
 
+#: task sentences of official games that the installed goal library no longer lists (seen in real
+#: transcripts, e.g. ReAct's react_put_1: "find some apple and put it in sidetable")
+EXTRA_TEMPLATES: dict[str, tuple[str, ...]] = {
+    "pick_and_place_simple": ("find some {obj} and put it in {recep}",),
+}
+
+
 @cache
 def _goal_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
     patterns = []
     for task_type in TASK_TYPES:
-        for template in goal_templates(task_type):
+        for template in (*goal_templates(task_type), *EXTRA_TEMPLATES.get(task_type, ())):
             regex = re.escape(template)
             for slot in ("obj", "recep", "toggle"):
                 regex = regex.replace(re.escape("{" + slot + "}"), f"(?P<{slot}>[a-z]+)")
