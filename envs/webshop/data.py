@@ -3,10 +3,14 @@
 Upstream's formats (princeton-nlp/WebShop ``data/``), read the same way for the bundled catalog and
 a real download:
 
-- ``items_shuffle*.json``: a list of products, each with ``asin, name, full_description,
+- ``items_shuffle*.json``: a list of products (``items_shuffle.json``: the full catalog;
+  ``items_shuffle_1000.json``: upstream's 1000-product sample, picked with ``num_products=1000``),
+  each with ``asin, name, full_description,
   small_description (str | list), pricing ("$12.99" or "$5.99 - $9.99"), images, product_category
   ("A › B › C"), query, category, customization_options ({name: [{"value", "image"}]} | null)``;
-  the bundled file adds ``reviews`` and ``average_rating`` (upstream keeps those elsewhere).
+  the bundled file adds ``reviews`` and ``average_rating`` (upstream keeps those in a reviews file its
+  download does not include, so its pages show "Rating: N.A." and no reviews; the env does the same
+  unless asked to show the raw file's).
 - ``items_ins_v2*.json``: ``{asin: {"attributes": [...], "instruction", "instruction_attributes"}}``.
 - ``items_human_ins.json``: ``{asin: [{"instruction", "instruction_attributes", "instruction_options"}]}``.
 
@@ -16,6 +20,7 @@ upstream's seed 233. Splits like upstream: test = goals 0-499, eval = 500-1499, 
 Our RNG is a seeded ``random.Random``, so goal order and caps are reproducible (upstream's use the
 global RNG and differ between runs).
 """
+
 from __future__ import annotations
 
 import json
@@ -30,13 +35,21 @@ from typing import Any
 
 from envs.cache import cache_dir
 
-BUNDLE_VERSION = "v2"  # v2: option values sampled once per group (v1 could leave a group empty)
+BUNDLE_VERSION = "v3"  # v3: 180 product types, varied listings and instructions (v2: 40 templated types)
 BUNDLE_SEED = 0
 GOAL_SHUFFLE_SEED = 233  # upstream's random.seed(233) before shuffling the goals
 PRICE_STEPS = [10.0 * i for i in range(1, 100)]  # upstream's PRICE_RANGE
 NO_PRICE_CAP = 1_000_000.0
 SPLITS: dict[str, tuple[int, int | None]] = {"test": (0, 500), "eval": (500, 1500), "train": (1500, None)}
-PRODUCT_FIELDS = ("asin", "name", "full_description", "small_description", "product_category", "query", "category")
+PRODUCT_FIELDS = (
+    "asin",
+    "name",
+    "full_description",
+    "small_description",
+    "product_category",
+    "query",
+    "category",
+)
 INSTRUCTION_FIELDS = ("instruction", "instruction_attributes", "instruction_options")
 
 
@@ -76,8 +89,11 @@ def ensure_bundled() -> Path:
     stamp = folder / "COMPLETE"
     if not stamp.exists():
         products, attributes, human = generate(seed=BUNDLE_SEED)
-        for name, payload in (("items_shuffle.json", products), ("items_ins_v2.json", attributes),
-                              ("items_human_ins.json", human)):
+        for name, payload in (
+            ("items_shuffle.json", products),
+            ("items_ins_v2.json", attributes),
+            ("items_human_ins.json", human),
+        ):
             tmp = folder / f".{name}.tmp"
             tmp.write_text(json.dumps(payload, ensure_ascii=False))
             tmp.replace(folder / name)
@@ -94,10 +110,12 @@ def resolve_data(data: str | os.PathLike | None) -> Path:
 
 # --- loading upstream files --------------------------------------------------------------------------
 def _pick(folder: Path, pattern: str, prefer_suffix: str = "") -> Path:
-    matches = sorted(folder.glob(pattern))
+    matches = sorted(folder.glob(pattern))  # "items_shuffle.json" sorts before "items_shuffle_1000.json"
     if not matches:
-        raise FileNotFoundError(f"{folder}: no file matching {pattern!r} (WebShop data needs items_shuffle*.json, "
-                                "items_ins_v2*.json and items_human_ins.json)")
+        raise FileNotFoundError(
+            f"{folder}: no file matching {pattern!r} (WebShop data needs items_shuffle*.json, "
+            "items_ins_v2*.json and items_human_ins.json)"
+        )
     preferred = [m for m in matches if m.stem.endswith(prefer_suffix)] if prefer_suffix else []
     return (preferred or matches)[0]
 
@@ -108,8 +126,10 @@ def _read_json(path: Path, kind: type) -> Any:
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: not valid JSON ({err})") from err
     if not isinstance(payload, kind):
-        raise ValueError(f"{path}: expected a JSON {'list' if kind is list else 'object'} at the top level, "  # noqa: TRY004
-                         f"got {type(payload).__name__}")
+        raise ValueError(
+            f"{path}: expected a JSON {'list' if kind is list else 'object'} at the top level, "
+            f"got {type(payload).__name__}"
+        )
     return payload
 
 
@@ -118,7 +138,7 @@ def _parse_pricing(pricing: Any, where: str) -> list[float]:
     if not pricing:
         return [100.0]
     if not isinstance(pricing, str):
-        raise ValueError(f"{where}: field 'pricing' must be a string like '$12.99', got {pricing!r}")  # noqa: TRY004
+        raise ValueError(f"{where}: field 'pricing' must be a string like '$12.99', got {pricing!r}")
     amounts = [re.sub(r"[^\d.]", "", part) for part in pricing.split("$")[1:]]
     try:
         values = [float(a) for a in amounts if a]
@@ -140,13 +160,21 @@ def _process_product(raw: dict[str, Any], where: str, attributes: dict[str, Any]
         if contents is None:
             continue
         if not isinstance(contents, list) or not all(isinstance(c, dict) and "value" in c for c in contents):
-            raise ValueError(f"{where}: customization_options[{name!r}] of {asin} must be a list of "
-                             "{'value': ..., 'image': ...} objects")
+            raise ValueError(
+                f"{where}: customization_options[{name!r}] of {asin} must be a list of "
+                "{'value': ..., 'image': ...} objects"
+            )
         options[name.lower()] = [str(c["value"]).strip().replace("/", " | ").lower() for c in contents]
     bullets = raw["small_description"]
     product_attributes = attributes.get(asin, {}).get("attributes") or ["DUMMY_ATTR"]
-    reviews = [{"title": r.get("title", ""), "score": r.get("score", r.get("stars", 0)),
-                "body": r.get("body", r.get("review", ""))} for r in raw.get("reviews") or []]
+    reviews = [
+        {
+            "title": r.get("title", ""),
+            "score": r.get("score", r.get("stars", 0)),
+            "body": r.get("body", r.get("review", "")),
+        }
+        for r in raw.get("reviews") or []
+    ]
     images = raw.get("images") or [""]
     return {
         "asin": asin,
@@ -167,14 +195,21 @@ def _process_product(raw: dict[str, Any], where: str, attributes: dict[str, Any]
     }
 
 
-def _human_goals(products: list[dict[str, Any]], prices: dict[str, float], human: dict[str, Any],
-                 path: Path, rng: random.Random) -> list[dict[str, Any]]:
+def _human_goals(
+    products: list[dict[str, Any]],
+    prices: dict[str, float],
+    human: dict[str, Any],
+    path: Path,
+    rng: random.Random,
+) -> list[dict[str, Any]]:
     goals = []
     for product in products:
         for i, ins in enumerate(human.get(product["asin"], [])):
             missing = [f for f in INSTRUCTION_FIELDS if f not in ins]
             if missing:
-                raise ValueError(f"{path}: instruction {i} of {product['asin']} is missing field(s) {missing}")
+                raise ValueError(
+                    f"{path}: instruction {i} of {product['asin']} is missing field(s) {missing}"
+                )
             if not ins["instruction_attributes"]:
                 continue  # upstream skips goals without attributes
             steps = [p for p in PRICE_STEPS if p > prices[product["asin"]]][:4]
@@ -183,37 +218,51 @@ def _human_goals(products: list[dict[str, Any]], prices: dict[str, float], human
                 price_text = f", and price lower than {price_upper:.2f} dollars"
             else:
                 price_upper, price_text = NO_PRICE_CAP, ""
-            goals.append({
-                "asin": product["asin"],
-                "category": product["category"],
-                "query": product["query"],
-                "name": product["name"],
-                "product_category": product["product_category"],
-                "instruction_text": str(ins["instruction"]).strip(".") + price_text,
-                "attributes": list(ins["instruction_attributes"]),
-                "price_upper": price_upper,
-                "goal_options": list(ins["instruction_options"]),
-                "weight": 1,
-            })
+            goals.append(
+                {
+                    "asin": product["asin"],
+                    "category": product["category"],
+                    "query": product["query"],
+                    "name": product["name"],
+                    "product_category": product["product_category"],
+                    "instruction_text": str(ins["instruction"]).strip(".") + price_text,
+                    "attributes": list(ins["instruction_attributes"]),
+                    "price_upper": price_upper,
+                    "goal_options": list(ins["instruction_options"]),
+                    "weight": 1,
+                }
+            )
     return goals
 
 
-def load_catalog(folder: str | os.PathLike) -> Catalog:
-    """Load upstream-format WebShop files from ``folder`` (bundled or real); errors name the file and field."""
-    return _load_catalog_cached(str(Path(folder).resolve()))
+def load_catalog(folder: str | os.PathLike, num_products: int | None = None) -> Catalog:
+    """Load upstream-format WebShop files from ``folder`` (bundled or real); errors name the file and field.
+
+    ``num_products`` as upstream's: None reads the full ``items_shuffle.json`` (else the only
+    ``items_shuffle*.json`` there); 1000 prefers ``items_shuffle_1000.json`` (+ ``items_ins_v2_1000.json``);
+    any number keeps the first ``num_products`` products of the file read (upstream's ``products[:n]``).
+    """
+    if num_products is not None and (not isinstance(num_products, int) or num_products < 1):
+        raise ValueError(f"num_products must be a positive int or None, got {num_products!r}")
+    return _load_catalog_cached(str(Path(folder).resolve()), num_products)
 
 
 @lru_cache(maxsize=4)
-def _load_catalog_cached(folder_name: str) -> Catalog:
+def _load_catalog_cached(folder_name: str, num_products: int | None) -> Catalog:
     folder = Path(folder_name)
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: WebShop data folder not found (expected a folder holding "
-                                "items_shuffle*.json, items_ins_v2*.json, items_human_ins.json)")
-    shuffle_path = _pick(folder, "items_shuffle*.json")
-    suffix = shuffle_path.stem[len("items_shuffle"):]
+        raise FileNotFoundError(
+            f"{folder}: WebShop data folder not found (expected a folder holding "
+            "items_shuffle*.json, items_ins_v2*.json, items_human_ins.json)"
+        )
+    sample = folder / f"items_shuffle_{num_products}.json"
+    shuffle_path = sample if sample.exists() else _pick(folder, "items_shuffle*.json")
+    suffix = shuffle_path.stem[len("items_shuffle") :]
     ins_path = _pick(folder, "items_ins_v2*.json", prefer_suffix=suffix)
     human_path = _pick(folder, "items_human_ins*.json")
     raw_products = _read_json(shuffle_path, list)
+    if num_products is not None:
+        raw_products = raw_products[:num_products]
     attributes = _read_json(ins_path, dict)
     human = _read_json(human_path, dict)
 
@@ -222,19 +271,29 @@ def _load_catalog_cached(folder_name: str) -> Catalog:
     for i, raw in enumerate(raw_products):
         where = f"{shuffle_path} (item {i})"
         if not isinstance(raw, dict):
-            raise ValueError(f"{where}: expected a product object, got {type(raw).__name__}")  # noqa: TRY004
+            raise ValueError(f"{where}: expected a product object, got {type(raw).__name__}")
         asin = str(raw.get("asin", ""))
         if asin == "nan" or len(asin) > 10 or asin in seen:
             continue  # upstream drops these
         seen.add(asin)
         products.append(_process_product(raw, where, attributes))
     if not products:
-        raise ValueError(f"{shuffle_path}: no usable products (each needs an 'asin' of at most 10 characters)")
-    prices = {p["asin"]: p["pricing"][0] if len(p["pricing"]) == 1 else rng.uniform(*p["pricing"][:2])
-              for p in products}
+        raise ValueError(
+            f"{shuffle_path}: no usable products (each needs an 'asin' of at most 10 characters)"
+        )
+    prices = {
+        p["asin"]: p["pricing"][0] if len(p["pricing"]) == 1 else rng.uniform(*p["pricing"][:2])
+        for p in products
+    }
     goals = _human_goals(products, prices, human, human_path, rng)
     if not goals:
         raise ValueError(f"{human_path}: no instruction with attributes for any product of {shuffle_path}")
     random.Random(GOAL_SHUFFLE_SEED).shuffle(goals)
-    return Catalog(products=products, by_asin={p["asin"]: p for p in products}, prices=prices, goals=goals,
-                   source=folder, files={"products": shuffle_path, "attributes": ins_path, "instructions": human_path})
+    return Catalog(
+        products=products,
+        by_asin={p["asin"]: p for p in products},
+        prices=prices,
+        goals=goals,
+        source=folder,
+        files={"products": shuffle_path, "attributes": ins_path, "instructions": human_path},
+    )

@@ -1,7 +1,8 @@
 """The WebShop engine: upstream's page flow over a catalog, one :class:`Session` per shopper.
 
     search page --search[kw]--> results (10 a page, next > / < prev) --click[ASIN]--> item page
-    item page: click an option value to choose it; description / features / reviews tabs (< prev returns);
+    item page: click an option value to choose it; description / features / reviews tabs (< prev returns),
+    and the attributes tab when the session has ``show_attrs`` (upstream's SHOW_ATTRS_TAB);
     < prev goes back to the results; back to search from anywhere; buy now ends with the reward.
 
 The text env and the website both drive this class; every page is HTML (:mod:`envs.webshop.html`),
@@ -9,6 +10,7 @@ and a click is accepted only when its label is a clickable of the current page (
 checks ``text_to_clickable``). Bad actions raise :class:`~envs.core.InvalidAction` and leave the
 session unchanged.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,7 +28,12 @@ from envs.webshop.search import SearchIndex
 PRODUCT_WINDOW = 10  # results per page, as upstream
 MAX_KEYWORDS_CHARS = 500
 BUY_NOW, NEXT_PAGE, PREV_PAGE, BACK_TO_SEARCH = "buy now", "next >", "< prev", "back to search"
-TABS = {"description": "Description", "features": "Features", "reviews": "Reviews"}
+TABS = {
+    "description": "Description",
+    "features": "Features",
+    "reviews": "Reviews",
+    "attributes": "Attributes",
+}
 _ACTION = re.compile(r"^\s*(search|click)\s*\[(.*)\]\s*$", re.IGNORECASE | re.DOTALL)
 
 
@@ -48,6 +55,8 @@ class Session:
     reward_details: dict[str, Any] | None = None
     html: str = ""
     view: pages.ParsedPage | None = None
+    show_attrs: bool = False  # item pages offer the Attributes tab (upstream's option, off by default)
+    show_reviews: bool = False  # show the data file's rating and reviews (upstream: "N.A." and none)
 
     @property
     def done(self) -> bool:
@@ -57,28 +66,39 @@ class Session:
 class WebShopEngine:
     """Search, pages and reward over one catalog; shared by the text env and the web server."""
 
-    _by_folder: ClassVar[dict[str, WebShopEngine]] = {}
+    _by_folder: ClassVar[dict[tuple[str, int | None], WebShopEngine]] = {}
 
     def __init__(self, catalog: Catalog, index: SearchIndex):
         self.catalog = catalog
         self.index = index
 
     @classmethod
-    def for_data(cls, data: str | os.PathLike | None = None) -> WebShopEngine:
+    def for_data(
+        cls, data: str | os.PathLike | None = None, num_products: int | None = None
+    ) -> WebShopEngine:
         """The engine for ``data`` (upstream-format folder; None: ``$WEBSHOP_DATA`` or the bundled catalog),
-        built once per process."""
-        folder = str(Path(resolve_data(data)).resolve())
-        if folder not in cls._by_folder:
-            catalog = load_catalog(folder)
-            cls._by_folder[folder] = cls(catalog, SearchIndex.for_catalog(catalog))
-        return cls._by_folder[folder]
+        ``num_products`` (see :func:`~envs.webshop.data.load_catalog`), built once per process."""
+        key = (str(Path(resolve_data(data)).resolve()), num_products)
+        if key not in cls._by_folder:
+            catalog = load_catalog(key[0], num_products)
+            cls._by_folder[key] = cls(catalog, SearchIndex.for_catalog(catalog))
+        return cls._by_folder[key]
 
     # --- sessions ------------------------------------------------------------------------------------
-    def start(self, session_id: str, goal_index: int) -> Session:
+    def start(
+        self, session_id: str, goal_index: int, *, show_attrs: bool = False, show_reviews: bool = False
+    ) -> Session:
         """A new session on goal ``goal_index`` (an index into ``catalog.goals``), on the search page."""
         if not 0 <= goal_index < len(self.catalog.goals):
-            raise KeyError(f"goal {goal_index} does not exist; this catalog has goals 0-{len(self.catalog.goals) - 1}")
-        session = Session(id=session_id, goal=self.catalog.goals[goal_index])
+            raise KeyError(
+                f"goal {goal_index} does not exist; this catalog has goals 0-{len(self.catalog.goals) - 1}"
+            )
+        session = Session(
+            id=session_id,
+            goal=self.catalog.goals[goal_index],
+            show_attrs=show_attrs,
+            show_reviews=show_reviews,
+        )
         self._render(session)
         return session
 
@@ -98,12 +118,17 @@ class WebShopEngine:
         if session.done:
             raise InvalidAction("Invalid action: the purchase is done; the episode is over.")
         if session.view is None or not session.view.has_search_bar:
-            raise InvalidAction("Invalid action: there is no search box on this page; click[back to search] first.")
+            raise InvalidAction(
+                "Invalid action: there is no search box on this page; click[back to search] first."
+            )
         keywords = " ".join(keywords.split()).lower()
         if not keywords:
             raise InvalidAction("Invalid action: search[] needs keywords, e.g. search[red running shoes].")
         if len(keywords) > MAX_KEYWORDS_CHARS:
-            raise InvalidAction(f"Invalid action: search keywords are {len(keywords)} characters; at most {MAX_KEYWORDS_CHARS}.")
+            raise InvalidAction(
+                f"Invalid action: search keywords are {len(keywords)} characters; "
+                f"at most {MAX_KEYWORDS_CHARS}."
+            )
         session.keywords, session.results = keywords, self.index.search(keywords)
         self._show_results(session, 1)
 
@@ -115,7 +140,9 @@ class WebShopEngine:
         clickables = session.view.clickables if session.view else []
         if label == "search" or label not in clickables:
             shown = ", ".join(c for c in clickables if c != "search") or "none; use search[...]"
-            raise InvalidAction(f"Invalid action: {_short(label)!r} is not clickable on this page (clickables: {shown}).")
+            raise InvalidAction(
+                f"Invalid action: {_short(label)!r} is not clickable on this page (clickables: {shown})."
+            )
         if label == BUY_NOW:
             return self._buy(session)
         if label == BACK_TO_SEARCH:
@@ -150,7 +177,9 @@ class WebShopEngine:
 
     def _buy(self, session: Session) -> float:
         product = self.catalog.by_asin[session.asin]
-        reward, details = get_reward(product, session.goal, price=self.catalog.prices[session.asin], options=session.options)
+        reward, details = get_reward(
+            product, session.goal, price=self.catalog.prices[session.asin], options=session.options
+        )
         session.page, session.reward, session.reward_details = "done", reward, details
         self._render(session)
         return reward
@@ -161,12 +190,27 @@ class WebShopEngine:
             html = pages.search_page(session.id, instruction)
         elif session.page == "results":
             start = (session.page_number - 1) * PRODUCT_WINDOW
-            shown = [self.catalog.by_asin[a] for a in session.results[start:start + PRODUCT_WINDOW]]
-            html = pages.results_page(session.id, instruction, shown, session.page_number, len(session.results), session.visited)
+            shown = [self.catalog.by_asin[a] for a in session.results[start : start + PRODUCT_WINDOW]]
+            html = pages.results_page(
+                session.id, instruction, shown, session.page_number, len(session.results), session.visited
+            )
         elif session.page == "item":
-            html = pages.item_page(session.id, instruction, self.catalog.by_asin[session.asin], session.options)
+            html = pages.item_page(
+                session.id,
+                instruction,
+                self.catalog.by_asin[session.asin],
+                session.options,
+                show_attrs=session.show_attrs,
+                show_reviews=session.show_reviews,
+            )
         elif session.page == "sub":
-            html = pages.sub_page(session.id, instruction, self.catalog.by_asin[session.asin], session.tab or "Description")
+            html = pages.sub_page(
+                session.id,
+                instruction,
+                self.catalog.by_asin[session.asin],
+                session.tab or "Description",
+                show_reviews=session.show_reviews,
+            )
         else:
             html = pages.done_page(session.id, session.reward, session.asin or "", session.options)
         session.html, session.view = html, pages.parse_page(html)
