@@ -41,6 +41,13 @@ def jobs(task_ids, n=EPISODES):
     return [EpisodeJob(i, task_ids[i % len(task_ids)], i) for i in range(n)]
 
 
+def expert_rollout(task_ids, writer: EpisodeWriter, n: int = EPISODES, **options) -> Rollout:
+    """The expert on the test split's first ``n`` tasks, episodes written by ``writer``."""
+    row_base = {"run_id": writer.run_dir.name, "split": "test"}
+    return Rollout(ENV, agents.make("expert", env=ENV), jobs(task_ids, n), writer.write,
+                   env_kwargs={"split": "test"}, row_base=row_base, **options)
+
+
 class KillAtRound:
     """An ``on_round`` hook that kills chosen actors once, at chosen rounds: ``{round: pick}``, where
     ``pick(engine)`` is the actor handle to kill."""
@@ -87,18 +94,8 @@ def test_killing_an_env_worker_mid_run_loses_and_duplicates_nothing(
     # round 2: every worker has episodes in flight (round loop: 2 of the 4 in flight on each worker)
     kill = KillAtRound(ray_session, {2: lambda engine: engine.workers[0]})
     writer = EpisodeWriter(tmp_path / "killed")
-    engine = Rollout(
-        ENV,
-        agents.make("expert", env=ENV),
-        jobs(task_ids),
-        writer.write,
-        workers=2,
-        in_flight=4,
-        env_kwargs={"split": "test"},
-        row_base={"run_id": "killed", "split": "test"},
-        on_round=kill,
-        episode_parallel=episode_parallel,
-    )
+    engine = expert_rollout(task_ids, writer, workers=2, in_flight=4, on_round=kill,
+                            episode_parallel=episode_parallel)
     engine.run()
     writer.consolidate()
     assert len(kill.killed) == 1 and engine.restarts == 1
@@ -129,9 +126,8 @@ def test_killing_an_env_worker_and_the_policy_actor_of_a_batched_agent_loses_and
     clean.consolidate()
 
     # round 2: episodes in flight on both env workers; round 4: a new batch in flight on the policy actor
-    kill = KillAtRound(
-        ray_session, {2: lambda engine: engine.workers[1], 4: lambda engine: engine.policy_actor}
-    )
+    plan = {2: lambda engine: engine.workers[1], 4: lambda engine: engine.policy_actor}
+    kill = KillAtRound(ray_session, plan)
     writer = EpisodeWriter(tmp_path / "killed")
     engine = Rollout(ENV, lm, jobs(task_ids, n), writer.write, workers=2, in_flight=4, env_kwargs=env_kwargs,
                      row_base={"run_id": "lm", "split": "test"}, on_round=kill)
@@ -152,18 +148,8 @@ def test_an_episode_that_keeps_losing_its_worker_is_recorded_as_failed(ray_sessi
     def kill_every_round(engine: Rollout) -> None:
         ray_session.kill(engine.workers[0], no_restart=True)
 
-    engine = Rollout(
-        ENV,
-        agents.make("expert", env=ENV),
-        jobs(task_ids, 3),
-        writer.write,
-        workers=1,
-        in_flight=3,
-        env_kwargs={"split": "test"},
-        row_base={"run_id": "failing", "split": "test"},
-        max_retries=1,
-        on_round=kill_every_round,
-    )
+    engine = expert_rollout(task_ids, writer, 3, workers=1, in_flight=3, max_retries=1,
+                            on_round=kill_every_round)
     engine.run()
     frame = read_episodes(tmp_path / "failing")
     assert sorted(frame["episode"]) == [0, 1, 2]  # one row each: the failure
@@ -178,17 +164,7 @@ def test_interrupted_run_resumes_without_writing_an_episode_twice(local_run, tas
         if len(writer.finished()) >= 2:
             raise KeyboardInterrupt("stop after 2 episodes")
 
-    engine = Rollout(
-        ENV,
-        agents.make("expert", env=ENV),
-        jobs(task_ids),
-        writer.write,
-        workers=0,
-        in_flight=2,
-        env_kwargs={"split": "test"},
-        row_base={"run_id": "run", "split": "test"},
-        on_round=interrupt,
-    )
+    engine = expert_rollout(task_ids, writer, workers=0, in_flight=2, on_round=interrupt)
     with pytest.raises(KeyboardInterrupt, match="stop after 2 episodes"):
         engine.run()
     first = writer.finished()
