@@ -34,7 +34,7 @@ from envs.alfworld import game_files, generator, planner, scenes
 from envs.alfworld.engine import AlfredEngine
 from envs.cache import cache_dir
 
-VERSION = "v2"  # v2: generated trial ids (generated_<seed>), upstream protocol
+VERSION = "v3"  # v3: real receptacle inventories of the unseen plans, ALFRED counts and task rules, generated ids
 #: official ALFWorld games per split and task type
 SPLIT_SIZES: dict[str, dict[str, int]] = {
     "train": {
@@ -89,14 +89,7 @@ def generate(split: str, index: int, task_type: str, attempt: int) -> tuple[str,
     """Game ``index`` of ``split`` at try ``attempt``: (seed, game, ``game.tw-pddl`` content without a walkthrough)."""
     seed = f"{split}:{index}:{attempt}"
     game = generator.generate_game(seed, task_type, _split_scenes(split))
-    content = {
-        "pddl_domain": generator.domain_text(),
-        "grammar": generator.grammar_text().replace("UNKNOWN GOAL", game.goal_text),
-        "pddl_problem": game.pddl_problem,
-        "solvable": False,
-        "walkthrough": None,
-    }
-    return seed, game, content
+    return seed, game, generator.game_content(game)
 
 
 def verify(engine: AlfredEngine, game_file: Path, traj_data: dict[str, Any]) -> list[str]:

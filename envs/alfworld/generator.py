@@ -4,10 +4,11 @@
 
 1. a floor plan whose room supports the task type (ALFRED's ``GOALS_VALID``) and a target: object
    type, destination receptacle type (``parent_target``) or lamp (``toggle_target``);
-2. the scene's objects: 1-3 instances of the target and 1-2 of every other carriable type present in
-   that floor plan, each in a
-   random receptacle that may hold it (cabinets and drawers are the most numerous, so targets often
-   sit behind closed doors); no target instance starts in a destination receptacle;
+2. the scene's objects as ALFRED samples them: 1-4 instances of the target (2-4 for pick_two) and 1-3
+   of every other carriable type present in that floor plan, each in a random receptacle that may hold
+   it; no target instance starts in a destination receptacle, and ALFRED's task rules hold (a
+   heat/cool/clean task never targets its appliance, which starts empty; pick_two never targets a
+   coffeemachine, toiletpaperhanger or handtowelholder);
 3. the PDDL problem in the layout of ALFWorld's ``initial_state.pddl`` (mangled ALFRED ids such as
    ``cabinet_bar__plus_00_dot_68_bar_...``), the goal from ``alfworld.gen.goal_library`` and the task
    text from its templates, as in ``alfworld-generate``.
@@ -47,8 +48,15 @@ APPLIANCES: dict[str, tuple[str, str]] = {
     "pick_heat_then_place_in_recep": ("Microwave", "Heatable"),
     "pick_cool_then_place_in_recep": ("Fridge", "Coolable"),
 }
-MAX_INSTANCES = 3  # ALFRED's MAX_NUM_OF_OBJ_INSTANCES, for the target object
-MAX_DISTRACTOR_INSTANCES = 2  # other objects: fewer, since PDDL translation time grows with the object count
+MAX_INSTANCES = 4  # ALFRED's PICKUP_REPEAT_MAX: 1-4 instances of the target (2-4 for pick_two)
+MAX_DISTRACTOR_INSTANCES = 3  # ALFRED's MAX_NUM_OF_OBJ_INSTANCES: 1-3 of every other object type
+#: ALFRED's goal_to_invalid_receptacle: destinations a task type may not use; ALFRED also starts these empty
+INVALID_DESTINATIONS: dict[str, frozenset[str]] = {
+    "pick_heat_then_place_in_recep": frozenset({"Microwave"}),
+    "pick_cool_then_place_in_recep": frozenset({"Fridge"}),
+    "pick_clean_then_place_in_recep": frozenset({"SinkBasin"}),
+    "pick_two_obj_and_place": frozenset({"CoffeeMachine", "ToiletPaperHanger", "HandTowelHolder"}),
+}
 
 
 @dataclass(frozen=True)
@@ -133,14 +141,15 @@ def candidate_specs(scene: Scene, task_type: str) -> tuple[TaskSpec, ...]:
     appliance, prop = APPLIANCES.get(task_type, ("", ""))
     if appliance and appliance not in rtypes:
         return ()
+    invalid = INVALID_DESTINATIONS.get(task_type, frozenset())
     for obj in carriable:
         if prop and not has_property(obj, prop):
             continue
         for parent in sorted(rtypes):
-            if parent == appliance or not can_contain(parent, obj):
+            if parent in invalid or not can_contain(parent, obj):
                 continue
             # the target must be able to start somewhere that is not a destination
-            if any(r.type != parent and r.type != appliance for r in scene.holders(obj)):
+            if any(r.type != parent and r.type not in invalid for r in scene.holders(obj)):
                 specs.append(TaskSpec(task_type, scene.scene_num, obj, parent_target=parent))
     return tuple(specs)
 
@@ -153,12 +162,15 @@ def trial_name(seed: str) -> str:
 
 def _place_objects(scene: Scene, spec: TaskSpec, rng: random.Random) -> list[tuple[str, str, str]]:
     """(alfred id, type, receptacle id) for every object instance in the scene."""
-    appliance = APPLIANCES.get(spec.task_type, ("", ""))[0]
+    empty = INVALID_DESTINATIONS.get(spec.task_type, frozenset())  # ALFRED's 'empty' constraint
     placed, ids = [], set()
     for otype in scene.object_types:
-        holders = scene.holders(otype)
+        holders = [r for r in scene.holders(otype) if r.type not in empty]
         if otype == spec.object_target:
-            holders = [r for r in holders if r.type not in (spec.parent_target, appliance)]
+            holders = [r for r in holders if r.type != spec.parent_target]
+        if not holders:
+            continue
+        if otype == spec.object_target:
             low = 2 if spec.task_type == "pick_two_obj_and_place" else 1
             count = rng.randint(low, MAX_INSTANCES)
         elif otype in LAMP_TYPES:
@@ -229,6 +241,17 @@ def goal_text(spec: TaskSpec, rng: random.Random) -> str:
     return template.format(
         obj=spec.object_target.lower(), recep=spec.parent_target.lower(), toggle=spec.toggle_target.lower(), mrecep=""
     )
+
+
+def game_content(game: GeneratedGame) -> dict[str, Any]:
+    """The ``game.tw-pddl`` content of ``game``, before its plan is checked (no walkthrough yet)."""
+    return {
+        "pddl_domain": domain_text(),
+        "grammar": grammar_text().replace("UNKNOWN GOAL", game.goal_text),
+        "pddl_problem": game.pddl_problem,
+        "solvable": False,
+        "walkthrough": None,
+    }
 
 
 def generate_game(seed: str, task_type: str, scenes: Sequence[Scene]) -> GeneratedGame:

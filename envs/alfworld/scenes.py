@@ -29,6 +29,19 @@ LAMP_TYPES: tuple[str, ...] = ("DeskLamp", "FloorLamp")
 LAMP_STANDS: frozenset[str] = frozenset({"SideTable", "Desk", "Dresser", "Shelf", "CoffeeTable", "TVStand", "DiningTable"})
 #: receptacle types THOR has in a scene without an entry in the -openable.json file, and how many
 EXTRA_RECEPTACLE_COUNTS: dict[str, int] = {"StoveBurner": 4}
+#: every receptacle instance of the valid_unseen floor plans, as real ALFWorld games list them in their
+#: first observation (public transcripts of valid_unseen games; the expected lists are written out in
+#: tests/envs/alfworld/test_alfworld_scenes.py). The layouts' -openable.json files list only some of them
+#: (plan 10: 3 of 6 cabinets; 308: 3 of 6 drawers, 5 of 6 shelves; 424: no handtowelholder).
+REAL_RECEPTACLE_COUNTS: dict[int, dict[str, int]] = {
+    10: {"Cabinet": 6, "CoffeeMachine": 1, "CounterTop": 3, "Drawer": 3, "Fridge": 1, "GarbageCan": 1,
+         "Microwave": 1, "Shelf": 3, "SinkBasin": 1, "StoveBurner": 4, "Toaster": 1},
+    219: {"ArmChair": 1, "Cabinet": 4, "Drawer": 5, "Dresser": 1, "GarbageCan": 1, "Safe": 1, "Shelf": 12,
+          "SideTable": 1, "Sofa": 1},
+    308: {"Bed": 1, "Desk": 2, "Drawer": 6, "GarbageCan": 1, "LaundryHamper": 1, "Safe": 1, "Shelf": 6},
+    424: {"Cabinet": 4, "CounterTop": 1, "GarbageCan": 1, "HandTowelHolder": 2, "SinkBasin": 2, "Toilet": 1,
+          "ToiletPaperHanger": 1, "TowelHolder": 1},
+}
 
 
 @cache
@@ -144,8 +157,13 @@ def load_scene(scene_num: int) -> Scene:
     ]
     rng = random.Random(f"layout-{scene_num}")
     have = {r.type for r in receptacles}
-    for rtype in sorted(set(present) & static - have):
-        for _ in range(EXTRA_RECEPTACLE_COUNTS.get(rtype, 1)):
+    counts = {t: EXTRA_RECEPTACLE_COUNTS.get(t, 1) for t in sorted(set(present) & static - have)}
+    if scene_num in REAL_RECEPTACLE_COUNTS:  # the real inventory: add what the layout files leave out
+        real = REAL_RECEPTACLE_COUNTS[scene_num]
+        receptacles = [r for r in receptacles if r.type in real]
+        counts = {t: n - sum(r.type == t for r in receptacles) for t, n in sorted(real.items())}
+    for rtype, count in counts.items():
+        for _ in range(count):
             point = (rng.uniform(-3, 3), rng.uniform(-3, 3), rng.choice((0, 90, 180, 270)), 30)
             receptacles.append(Receptacle(alfred_id(rtype, rng), rtype, unique_location(*point)))
     types = {r.type for r in receptacles}

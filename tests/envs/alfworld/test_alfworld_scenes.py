@@ -1,0 +1,95 @@
+"""Generated scenes list the receptacles real ALFWorld games of the same floor plan list."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from envs.alfworld import generator, scenes
+from envs.alfworld.engine import AlfredEngine, intro_observation
+
+#: the first observation of real valid_unseen games, verbatim (public trajectory logs of official games,
+#: e.g. valid_unseen/pick_heat_then_place_in_recep-Apple-None-Fridge-10/trial_T20190906_182435_622538,
+#: pick_two_obj_and_place-Pillow-None-Sofa-219/trial_T20190907_163408_914117,
+#: pick_two_obj_and_place-CD-None-Safe-308/trial_T20190907_050942_897916,
+#: pick_clean_then_place_in_recep-SoapBar-None-Cabinet-424/trial_T20190908_214946_567644)
+REAL_FIRST_OBSERVATIONS = {
+    10: (
+        'a cabinet 6, a cabinet 5, a cabinet 4, a cabinet 3, a cabinet 2, a cabinet 1, a coffeemachine 1,'
+        ' a countertop 3, a countertop 2, a countertop 1, a drawer 3, a drawer 2, a drawer 1, a fridge 1,'
+        ' a garbagecan 1, a microwave 1, a shelf 3, a shelf 2, a shelf 1, a sinkbasin 1, a stoveburner 4,'
+        ' a stoveburner 3, a stoveburner 2, a stoveburner 1, and a toaster 1'
+    ),
+    219: (
+        'a armchair 1, a cabinet 4, a cabinet 3, a cabinet 2, a cabinet 1, a drawer 5, a drawer 4, a '
+        'drawer 3, a drawer 2, a drawer 1, a dresser 1, a garbagecan 1, a safe 1, a shelf 12, a shelf 11,'
+        ' a shelf 10, a shelf 9, a shelf 8, a shelf 7, a shelf 6, a shelf 5, a shelf 4, a shelf 3, a '
+        'shelf 2, a shelf 1, a sidetable 1, and a sofa 1'
+    ),
+    308: (
+        'a bed 1, a desk 2, a desk 1, a drawer 6, a drawer 5, a drawer 4, a drawer 3, a drawer 2, a '
+        'drawer 1, a garbagecan 1, a laundryhamper 1, a safe 1, a shelf 6, a shelf 5, a shelf 4, a shelf '
+        '3, a shelf 2, and a shelf 1'
+    ),
+    424: (
+        'a cabinet 4, a cabinet 3, a cabinet 2, a cabinet 1, a countertop 1, a garbagecan 1, a '
+        'handtowelholder 2, a handtowelholder 1, a sinkbasin 2, a sinkbasin 1, a toilet 1, a '
+        'toiletpaperhanger 1, and a towelholder 1'
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def engine() -> AlfredEngine:
+    return AlfredEngine(walkthrough=False)
+
+
+@pytest.mark.parametrize("scene_num", sorted(REAL_FIRST_OBSERVATIONS))
+def test_receptacles_of_unseen_plans_match_real_games(
+    scene_num: int, engine: AlfredEngine, tmp_path: Path
+) -> None:
+    game = generator.generate_game(
+        f"inventory-{scene_num}", "pick_and_place_simple", [scenes.load_scene(scene_num)]
+    )
+    path = tmp_path / "game.tw-pddl"
+    path.write_text(json.dumps(generator.game_content(game)))
+    engine.load(path)
+    first = intro_observation(engine.reset().feedback)
+    listed = first.split("Looking quickly around you, you see ", 1)[1].split(".\n", 1)[0]
+    assert listed == REAL_FIRST_OBSERVATIONS[scene_num]
+
+
+@pytest.mark.parametrize(
+    "task_type",
+    [
+        "pick_two_obj_and_place",
+        "pick_heat_then_place_in_recep",
+        "pick_cool_then_place_in_recep",
+        "pick_clean_then_place_in_recep",
+    ],
+)
+def test_alfred_task_rules(task_type: str) -> None:
+    """ALFRED's goal_to_invalid_receptacle: never a destination, and empty at the start."""
+    invalid = generator.INVALID_DESTINATIONS[task_type]
+    unseen = [scenes.load_scene(n) for n in scenes.UNSEEN_SCENES]
+    for i in range(12):
+        game = generator.generate_game(f"rules-{i}", task_type, unseen)
+        assert game.spec.parent_target not in invalid
+        emptied = [generator.mangle(r.alfred_id) for s in unseen for r in s.receptacles if r.type in invalid]
+        assert not any(
+            f" {name})" in line
+            for name in emptied
+            for line in game.pddl_problem.splitlines()
+            if line.strip().startswith("(inReceptacle")
+        )
+        lines = [line.strip() for line in game.pddl_problem.splitlines()]
+        targets = [
+            x
+            for x in lines
+            if x.startswith("(objectType ")
+            and "?" not in x
+            and x.endswith(f" {game.spec.object_target}Type)")
+        ]
+        assert (2 if task_type == "pick_two_obj_and_place" else 1) <= len(targets) <= generator.MAX_INSTANCES
