@@ -3,7 +3,7 @@ otherwise run, printed as one table and written to ``<out>/bench.json``.
 
     agentdistill bench                          # CPU, every figure (make bench)
     agentdistill bench --device cuda            # the GPU settings of figures 3 and 4 (make bench DEVICE=cuda)
-    agentdistill bench --only policy distill --repeats 5
+    agentdistill bench --only policy distill --budget 60   # up to 60 s of repeats per comparison
 
 Figures (``--only`` takes the name or the number):
 
@@ -21,9 +21,14 @@ Figures (``--only`` takes the name or the number):
  6     memory      peak RSS of a 64-environment rollout, per env
 =====  ==========  ==========================================================================  =======
 
-Both sides of a comparison run in this process, alternating repeat by repeat (A B, B A, ...), because
-absolute times drift on shared machines; each figure reports the median over repeats and the
-min–max spread of the value, of the baseline and of their ratio.
+How a comparison is measured (:func:`harness.bench.core.measure`): both sides run in this process,
+interleaved repeat by repeat (A B, B A, ...), with torch and BLAS/OpenMP threads pinned to the same
+count for both (``--threads``, stated in the table); one warm-up round is discarded; repeats go on
+until the 95% bootstrap interval of the ratio (resampling paired repeats) lies within ±15% of its
+median, or the figure's time budget (``--budget``) is spent. The table prints each ratio's median and
+interval; a ratio whose interval stayed wider is marked "unstable" instead of ok/MISS. Figure 1 also
+prints the harness overhead in µs per env step added to the bare loop (target ≤ 50 µs with the episode
+log on).
 """
 from __future__ import annotations
 
@@ -38,7 +43,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from harness.bench.core import BenchContext, Result, machine
+from harness.bench.core import BenchContext, Budget, Result, load_average, machine, threads_label
 from harness.errors import UserError
 from harness.metrics import format_number
 
@@ -51,6 +56,10 @@ FIGURES: dict[int, tuple[str, str]] = {
     5: ("latency", "harness.bench.rollouts:step_latency"),
     6: ("memory", "harness.bench.rollouts:rollout_memory"),
 }
+#: seconds of repeats per comparison after its minimum repeats (make bench stays within ~6 min on 2 cores)
+DEFAULT_BUDGET_S = 15.0
+#: repeats of the figures that compare nothing (latency, generation time, memory)
+PLAIN_REPEATS = 3
 
 
 # --- selection, table, output ---------------------------------------------------------------------
@@ -73,44 +82,46 @@ def _range(s: dict[str, Any]) -> str:
     return f"{format_number(s['median'])} [{format_number(s['min'])}–{format_number(s['max'])}]"
 
 
+def _interval(s: dict[str, Any]) -> str:
+    return f"{format_number(s['median'])} [{format_number(s['low'])}–{format_number(s['high'])}]"
+
+
+def _overhead(row: dict[str, Any]) -> str:
+    added = row.get("overhead_us_per_step")
+    if not added:
+        return ""
+    if added["target"] is None:
+        return _interval(added)
+    verdict = "ok" if added["meets_target"] else "MISS"
+    return f"{_interval(added)} ≤ {added['target']:g} {verdict}"
+
+
 def format_table(rows: list[dict[str, Any]]) -> str:
-    """The printed table: figure, what, value [min–max], baseline, ratio vs floor."""
-    header = (
-        "fig",
-        "what",
-        "unit",
-        "ours median [min–max]",
-        "baseline median [min–max]",
-        "ratio",
-        "floor",
-        "",
-    )
+    """The printed table: ours median [min–max], the baseline's median, the ratio's median [95% interval]
+    against its floor (ok, MISS, or unstable), µs/step added, the threads and the paired repeats; then
+    what each figure's baseline is."""
+    header = ("fig", "what", "unit", "ours median [min–max]", "baseline", "ratio median [95% CI]", "floor",
+              "verdict", "µs/step added [95% CI]", "threads", "n")
     lines = [header]
+    baselines: dict[int, list[str]] = {}
     for row in rows:
         if "error" in row:
-            lines.append(
-                (
-                    str(row["figure"]),
-                    row["name"],
-                    row["unit"],
-                    "not measured: " + row["error"][:70],
-                    "",
-                    "",
-                    "",
-                    "",
-                )
-            )
+            cells = (str(row["figure"]), row["name"], row["unit"], "not measured: " + row["error"][:70])
+            lines.append(cells + ("",) * (len(header) - len(cells)))
             continue
-        base = _range(row["baseline"]) + f" ({row['baseline_label']})" if "baseline" in row else ""
-        ratio = _range(row["ratio"]) if "ratio" in row else ""
+        base = ratio = ""
+        if "baseline" in row:
+            base, ratio = format_number(row["baseline"]["median"]), _interval(row["ratio"])
+            if row["baseline_label"] not in baselines.setdefault(row["figure"], []):
+                baselines[row["figure"]].append(row["baseline_label"])
         floor = f"≥ {format_number(row['floor'])}" if "floor" in row else ""
-        verdict = ("ok" if row["meets_floor"] else "MISS") if "meets_floor" in row else ""
-        lines.append(
-            (str(row["figure"]), row["name"], row["unit"], _range(row["value"]), base, ratio, floor, verdict)
-        )
+        lines.append((str(row["figure"]), row["name"], row["unit"], _range(row["value"]), base, ratio, floor,
+                      row.get("verdict", ""), _overhead(row), threads_label(row.get("threads")),
+                      str(row["repeats"])))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     text = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in lines]
-    text.insert(1, "-" * len(text[0]))
+    text.insert(1, "-" * max(len(line) for line in text))
+    text += [f"baseline of figure {fig}: {'; '.join(labels)}" for fig, labels in sorted(baselines.items())]
     return "\n".join(text)
 
 
@@ -123,12 +134,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="cpu: the CPU settings; cuda: the GPU settings of figures 3 and 4 (others stay on CPU)",
     )
     parser.add_argument("--out", default="runs/bench", help="folder for bench.json (default runs/bench)")
-    parser.add_argument(
-        "--repeats", type=int, default=3, help="repeats per side of each comparison (default 3)"
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="a tiny budget (seconds per figure): checks that it runs"
-    )
+    parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S, metavar="SECONDS",
+                        help="seconds of further repeats per comparison once its minimum repeats are done, "
+                        f"while its ratio is not yet stable (default {DEFAULT_BUDGET_S:g})")
+    parser.add_argument("--min-repeats", type=int, default=5,
+                        help="paired repeats per comparison at least, after one warm-up round (default 5)")
+    parser.add_argument("--max-repeats", type=int, default=50,
+                        help="paired repeats per comparison at most (default 50)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch and BLAS/OpenMP threads pinned for both sides of every comparison "
+                        "(default: the machine's cores)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a tiny budget (2 repeats, no time budget, tiny sizes): checks that it runs")
     parser.add_argument(
         "--only",
         nargs="+",
@@ -139,12 +156,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _load(averages: list[float] | None) -> str:
+    return "/".join(f"{x:g}" for x in averages) if averages else "unknown"
+
+
+def context_budget(args: argparse.Namespace) -> Budget:
+    """The budget of each comparison from the options (``--quick``: 2 repeats, no time budget)."""
+    try:
+        if args.quick:
+            return Budget(seconds=0.0, min_repeats=2, max_repeats=2)
+        return Budget(seconds=args.budget, min_repeats=args.min_repeats, max_repeats=args.max_repeats)
+    except ValueError as err:
+        raise UserError(f"--budget/--min-repeats/--max-repeats: {err}") from err
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the selected figures, print the table and write ``<out>/bench.json``."""
     import tempfile
 
-    if args.repeats < 1:
-        raise UserError(f"--repeats must be >= 1, got {args.repeats}")
+    budget = context_budget(args)
+    cores = os.cpu_count() or 1
+    threads = cores if args.threads is None else args.threads
+    if threads < 1:
+        raise UserError(f"--threads must be >= 1, got {threads}")
     if args.device == "cuda":
         import torch
 
@@ -155,10 +189,12 @@ def run(args: argparse.Namespace) -> int:
     figures = select_figures(args.only)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
+    load_before = load_average()
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-", dir=out_dir) as scratch:
-        ctx = BenchContext(args.device, args.repeats, args.quick, Path(scratch), os.cpu_count() or 1)
+        repeats = 2 if args.quick else PLAIN_REPEATS
+        ctx = BenchContext(args.device, budget, threads, repeats, args.quick, Path(scratch), cores)
         for number in figures:
             name, target = FIGURES[number]
             module, _, function = target.partition(":")
@@ -171,23 +207,24 @@ def run(args: argparse.Namespace) -> int:
                     raise
                 results = [Result(number, name, "", [], error=f"{type(err).__name__}: {err}")]
             rows += [r.to_json() for r in results]
-            print(
-                f"[bench] figure {number} {name}: {time.perf_counter() - t0:.0f} s",
-                file=sys.stderr,
-                flush=True,
-            )
+            print(f"[bench] figure {number} {name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr,
+                  flush=True)
     report = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"), "device": args.device,
-        "repeats": args.repeats, "quick": args.quick, "machine": machine(),
+        "budget": {"seconds": budget.seconds, "min_repeats": budget.min_repeats,
+                   "max_repeats": budget.max_repeats, "warmup": budget.warmup},
+        "threads": threads, "quick": args.quick, "machine": machine(), "load_average_before": load_before,
         "wall_s": round(time.perf_counter() - started, 1), "figures": rows,
     }
     path = out_dir / "bench.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(report, indent=1, allow_nan=False))
     tmp.replace(path)
-    cores = report["machine"]["cores"]
-    print(f"machine: {cores} cores, {report['machine'].get('gpu', 'no GPU')}; device {args.device}; "
-          f"{args.repeats} repeats; {report['wall_s']:.0f} s")
+    host = report["machine"]
+    load = f"{_load(load_before)} → {_load(host['load_average'])}"
+    print(f"machine: {cores} cores, {host.get('gpu', 'no GPU')}; device {args.device}; threads {threads}; "
+          f"budget {budget.seconds:g} s, {budget.min_repeats}–{budget.max_repeats} repeats per comparison; "
+          f"load average (1/5/15 min) {load}; {report['wall_s']:.0f} s")
     print(format_table(rows))
     print(f"bench.json: {path}")
     return 0

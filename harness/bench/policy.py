@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from harness.bench.core import BenchContext, Result, alternate
+from harness.bench.core import BenchContext, Result, measure, paired_result
 
 ENV = "webshop"
 
@@ -91,22 +91,18 @@ def batched_policy_cpu(ctx: BenchContext) -> list[Result]:
             total += out.shape[1] - inputs["input_ids"].shape[1]
         return total / (time.perf_counter() - t0)
 
-    act_batch()  # warm-up; fixes the per-env token counts both sides generate
-    sides = alternate({"act_batch": act_batch, "generate_b1": one_at_a_time}, ctx.repeats)
+    act_batch()  # fixes the per-env token counts both sides generate
+    sides = {"act_batch": act_batch, "generate_b1": one_at_a_time}
+    measured = measure(sides, [("act_batch", "generate_b1")], ctx.budget, ctx.threads)
     prompt_tokens = [len(tokenizer(p)["input_ids"]) for p in prompts]
     return [
-        Result(
-            3,
-            f"tiny lm agent, {environments} envs",
-            "tokens/s",
-            sides["act_batch"],
-            sides["generate_b1"],
-            "model.generate one env at a time",
-            floor=8.0,
+        paired_result(
+            3, f"tiny lm agent, {environments} envs", "tokens/s", measured, "act_batch", "generate_b1",
+            baseline_label="model.generate one env at a time", floor=8.0,
             details={
                 "new_tokens_per_env": produced,
                 "mean_prompt_tokens": sum(prompt_tokens) / len(prompt_tokens),
-                "torch_threads": torch.get_num_threads(),
+                "seconds": round(measured.seconds, 1),
             },
             note="act_batch times prompt building, batched decode and the per-token stop check",
         )
@@ -193,14 +189,13 @@ def batched_policy_cuda(ctx: BenchContext) -> list[Result]:
         return batch * new / (time.perf_counter() - t0)
 
     sides = {"ours": ours, "static": lambda: hf("static"), "dynamic": lambda: hf(None)}
-    for fn in sides.values():
-        fn()  # warm-up (kernels, static cache allocation)
-    measured = alternate(sides, ctx.repeats)
+    # the warm-up round compiles kernels and allocates the static cache
+    measured = measure(sides, [("ours", "static"), ("ours", "dynamic")], ctx.budget, ctx.threads)
     bandwidth = copy_bandwidth_Bps()
     bound = decode_bound_tokens_per_s(
         model.config, count_parameters(model), bandwidth, batch, PROMPT_TOKENS + new / 2
     )
-    fractions = [v / bound for v in measured["ours"]]
+    fractions = [v / bound for v in measured.samples["ours"]]
     details = {
         "batch": batch,
         "prompt_tokens": PROMPT_TOKENS,
@@ -212,23 +207,13 @@ def batched_policy_cuda(ctx: BenchContext) -> list[Result]:
         "peak_mem_GiB": round(torch.cuda.max_memory_allocated() / 2**30, 2),
     }
     return [
-        Result(
-            3,
-            f"smollm2-135m arch, B={batch}",
-            "tokens/s",
-            measured["ours"],
-            measured["static"],
-            "HF generate, static cache",
-            floor=3.0,
-            details=details,
+        paired_result(
+            3, f"smollm2-135m arch, B={batch}", "tokens/s", measured, "ours", "static",
+            baseline_label="HF generate, static cache", floor=3.0, details=details,
             note=f"bound {bound:,.0f} tokens/s; reached {sorted(fractions)[len(fractions) // 2]:.1%}",
         ),
-        Result(
-            3,
-            f"smollm2-135m arch, B={batch} vs dynamic",
-            "tokens/s",
-            measured["ours"],
-            measured["dynamic"],
-            "HF generate, dynamic cache",
+        paired_result(
+            3, f"smollm2-135m arch, B={batch} vs dynamic", "tokens/s", measured, "ours", "dynamic",
+            baseline_label="HF generate, dynamic cache",
         ),
     ]

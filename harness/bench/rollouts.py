@@ -15,15 +15,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.bench.core import BenchContext, Result, alternate, available_envs
+from harness.bench.core import BenchContext, Result, available_envs, measure, paired_result, pinned_threads
 
 #: episodes per repeat where an env's episodes are slow (ALFWorld: ~0.4 s each on the real engine)
 SLOW_ENV_EPISODES = {"alfworld": 10}
 #: figure 1's episodes per repeat, sized so each side plays ~0.2-4 s and fixed costs (run dir,
 #: summary) are amortized
 OVERHEAD_EPISODES = {"alfworld": 10, "hotpotqa": 1000, "webshop": 200}
+#: figure 1's target for the harness overhead: µs per env step added to the bare loop, episode log on
+OVERHEAD_TARGET_US = 50.0
 #: the env whose step cost drives the scaling figure (BM25 search over the catalog)
 SCALING_ENV = "webshop"
+#: figure 2's episodes per repeat, per core
+SCALING_EPISODES_PER_CORE = 48
 
 
 # --- shared pieces --------------------------------------------------------------------------------
@@ -120,19 +124,29 @@ def harness_overhead(ctx: BenchContext) -> list[Result]:
 
 
 def overhead_of(env: str, episodes: int, ctx: BenchContext) -> Result:
-    """Figure 1 for one env.
+    """Figure 1 for one env: episodes/s of both sides, their ratio, and the µs per env step the harness
+    adds to the bare loop (the difference of the two sides' seconds per step, repeat by repeat).
 
     What is counted: the eval side times the whole ``agentdistill eval`` call in this process (run
     dir and run.json, the split's task list, building the envs it keeps in flight and the agent, the
     rollout, the Parquet/Arrow episode log, consolidation, metrics, summary.json and the printed
     table); the bare side times building one env and the agent and the reset/step loop. Both play
-    the same tasks with the same seeds and episode count. One untimed run of each side first warms
-    what a process keeps (imports, the env's data loaded once per process, the search index), so
-    neither side pays it in the timed repeats."""
+    the same tasks with the same seeds and episode count. The discarded warm-up round loads what a
+    process keeps (imports, the env's data loaded once per process, the search index), so neither
+    side pays it in the timed repeats."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
     from harness.cli import main as cli_main
 
     tasks = task_ids(env, episodes)
     runs = iter(range(10**6))
+    steps: dict[str, int] = {}
+
+    def count(side: str, n: int) -> None:
+        if steps.setdefault(side, n) != n:
+            raise RuntimeError(f"{env}: {side} played {n} steps, earlier {steps[side]}: not repeatable")
 
     def through_eval() -> float:
         run_dir = ctx.work_dir / f"overhead-{env}-{next(runs)}"
@@ -144,27 +158,28 @@ def overhead_of(env: str, episodes: int, ctx: BenchContext) -> Result:
         elapsed = time.perf_counter() - t0
         if code != 0:
             raise RuntimeError(f"agentdistill {' '.join(argv)} exited {code}")
+        count("eval", pq.read_metadata(run_dir / "episodes.parquet").num_rows)
+        shutil.rmtree(run_dir)
         return episodes / elapsed
 
     def bare() -> float:
         t0 = time.perf_counter()
-        play_bare(env, tasks)
-        return episodes / (time.perf_counter() - t0)
+        n = len(play_bare(env, tasks))
+        elapsed = time.perf_counter() - t0
+        count("bare", n)
+        return episodes / elapsed
 
-    through_eval()  # warm-up, untimed (see the docstring)
-    bare()
-    sides = alternate({"eval": through_eval, "bare": bare}, ctx.repeats)
-    return Result(
-        1,
-        env,
-        "episodes/s",
-        sides["eval"],
-        sides["bare"],
-        "bare reset/step loop",
-        floor=0.9,
-        details={"episodes": episodes},
+    measured = measure({"eval": through_eval, "bare": bare}, [("eval", "bare")], ctx.budget, ctx.threads)
+    added_us = [  # seconds per step of each side, from episodes/s
+        1e6 * (episodes / ours / steps["eval"] - episodes / base / steps["bare"])
+        for ours, base in zip(measured.samples["eval"], measured.samples["bare"], strict=True)
+    ]
+    return paired_result(
+        1, env, "episodes/s", measured, "eval", "bare", baseline_label="bare reset/step loop", floor=0.9,
+        overhead_us_per_step=added_us, overhead_target_us=OVERHEAD_TARGET_US,
+        details={"episodes": episodes, "steps": steps["bare"], "seconds": round(measured.seconds, 1)},
         note="eval: the whole CLI call (envs in flight + agent, episode log, summary); bare: one env + agent "
-        "and the loop; both warmed once, untimed",
+        "and the loop; µs/step: eval's seconds per step minus bare's",
     )
 
 
@@ -201,41 +216,39 @@ def parallel_scaling(ctx: BenchContext) -> list[Result]:
     """Env steps/s with W Ray workers over 1 worker, W = 2 … cores (floor 0.8·W)."""
     import ray
 
-    episodes = ctx.pick(48 * ctx.cores, 8)
+    episodes = ctx.pick(SCALING_EPISODES_PER_CORE * ctx.cores, 8)
     in_flight = 8 * ctx.cores
     started_ray = not ray.is_initialized()
     if started_ray:
         ray.init(num_cpus=ctx.cores, include_dashboard=False, log_to_driver=False)
     try:
-        end_to_end: dict[int, list[float]] = {}
+        end_to_end: dict[str, list[float]] = {}
 
         def side(w: int):
-            def measure() -> float:
+            def steady_steps_per_s() -> float:
                 steady, whole = rollout_steps_per_s(SCALING_ENV, w, episodes, in_flight)
-                end_to_end.setdefault(w, []).append(whole)
+                end_to_end.setdefault(f"W={w}", []).append(whole)
                 return steady
-            return measure
+            return steady_steps_per_s
 
-        sides = alternate({w: side(w) for w in range(1, ctx.cores + 1)}, ctx.repeats)
+        sides = {f"W={w}": side(w) for w in range(1, ctx.cores + 1)}
+        ratios = [(f"W={w}", "W=1") for w in range(2, ctx.cores + 1)]
+        measured = measure(sides, ratios, ctx.budget, ctx.threads)
+        end_to_end = {w: values[ctx.budget.warmup:] for w, values in end_to_end.items()}  # warm-ups out
     finally:
         if started_ray:
             ray.shutdown()
-    one = sides[1]
+    setting = f"{ctx.cores} cores; {episodes} expert episodes, {in_flight} in flight"
     results = [
-        Result(
-            2,
-            f"{SCALING_ENV} W=1",
-            "env steps/s",
-            one,
-            details={"end_to_end_steps_per_s": end_to_end[1]},
-            note=f"{ctx.cores} cores; {episodes} expert episodes, {in_flight} in flight",
-        )
+        Result(2, f"{SCALING_ENV} W=1", "env steps/s", measured.samples["W=1"], threads=measured.threads,
+               details={"end_to_end_steps_per_s": end_to_end["W=1"]}, note=setting)
     ]
     for w in range(2, ctx.cores + 1):
-        results.append(Result(
-            2, f"{SCALING_ENV} W={w}", "env steps/s", sides[w], one, "W=1", floor=0.8 * w,
-            details={"end_to_end_steps_per_s": end_to_end[w], "cores": ctx.cores},
-            note="steady state after the first round; the driver and the policy actor share the same cores",
+        results.append(paired_result(
+            2, f"{SCALING_ENV} W={w}", "env steps/s", measured, f"W={w}", "W=1", baseline_label="W=1",
+            floor=0.8 * w, details={"end_to_end_steps_per_s": end_to_end[f"W={w}"], "cores": ctx.cores},
+            note=f"{setting}; steady state after the first round; the driver and the policy actor share "
+            "the same cores; threads: the driver's (Ray sets 1 per worker)",
         ))
     if ctx.cores < 2:
         results.append(
@@ -248,21 +261,24 @@ def parallel_scaling(ctx: BenchContext) -> list[Result]:
 
 # --- figure 5 -------------------------------------------------------------------------------------
 def step_latency(ctx: BenchContext) -> list[Result]:
-    """Env step latency (median, p95) and data generation time per env; WebShop search vs catalog size."""
+    """Env step latency (median, p95) and data generation time per env; WebShop search vs catalog size.
+    Each env's first play is a discarded warm-up (data loaded, search index built)."""
     ready, missing = available_envs()
     episodes = ctx.pick(20, 2)
     results = []
     for env in ready:
         tasks = task_ids(env, min(episodes, SLOW_ENV_EPISODES.get(env, episodes)))
         medians, p95s, counts = [], [], []
-        for _ in range(ctx.repeats):
-            step_s = play_bare(env, tasks)
-            medians.append(1e3 * statistics.median(step_s))
-            p95s.append(1e3 * quantile(step_s, 0.95))
-            counts.append(len(step_s))
-        results.append(Result(5, f"{env} step median", "ms", medians, higher_is_better=False,
+        with pinned_threads(ctx.threads) as threads:
+            play_bare(env, tasks)
+            for _ in range(ctx.repeats):
+                step_s = play_bare(env, tasks)
+                medians.append(1e3 * statistics.median(step_s))
+                p95s.append(1e3 * quantile(step_s, 0.95))
+                counts.append(len(step_s))
+        results.append(Result(5, f"{env} step median", "ms", medians, higher_is_better=False, threads=threads,
                               details={"steps_per_repeat": counts}))
-        results.append(Result(5, f"{env} step p95", "ms", p95s, higher_is_better=False))
+        results.append(Result(5, f"{env} step p95", "ms", p95s, higher_is_better=False, threads=threads))
     results += _missing_rows(5, "ms", missing)
     results += generation_times(ctx)
     results += search_scaling(ctx)
@@ -293,9 +309,10 @@ def _webshop_catalog(folder: Path, scale: int) -> dict[str, float]:
             "index_s": t4 - t3, "total_s": t4 - t0}
 
 
-def webshop_search_child(folder: str, scale: int, queries: int, repeats: int) -> dict[str, Any]:
+def webshop_search_child(folder: str, scale: int, queries: int, repeats: int, threads: int) -> dict[str, Any]:
     """(In a child process.) Build a ``scale``× catalog in ``folder`` and time ``search[...]`` steps of the
-    env on it: one per task, the task's instruction as keywords; median ms per repeat."""
+    env on it (``threads`` pinned): one per task, the task's instruction as keywords; median ms per
+    repeat."""
     import envs
 
     root = Path(folder)
@@ -304,14 +321,15 @@ def webshop_search_child(folder: str, scale: int, queries: int, repeats: int) ->
         env = envs.make("webshop", split="test", data=str(root / "data"))
         ids = env.unwrapped.task_ids[:queries]
         medians = []
-        for _ in range(repeats):
-            times = []
-            for task in ids:
-                _, info = env.reset(options={"task_id": task})
-                t0 = time.perf_counter()
-                env.step(f"search[{info['task']}]")
-                times.append(time.perf_counter() - t0)
-            medians.append(1e3 * statistics.median(times))
+        with pinned_threads(threads):
+            for _ in range(repeats):
+                times = []
+                for task in ids:
+                    _, info = env.reset(options={"task_id": task})
+                    t0 = time.perf_counter()
+                    env.step(f"search[{info['task']}]")
+                    times.append(time.perf_counter() - t0)
+                medians.append(1e3 * statistics.median(times))
         env.close()
     return {**build, "builds": [build["total_s"]], "search_ms": medians, "peak_rss_MiB": peak_rss_mib()}
 
@@ -328,6 +346,7 @@ def search_scaling(ctx: BenchContext) -> list[Result]:
                 scale=scale,
                 queries=ctx.pick(50, 5),
                 repeats=ctx.repeats,
+                threads=ctx.threads,
             )
         except RuntimeError as err:
             results.append(Result(5, name, "ms", [], error=str(err)))
@@ -337,6 +356,7 @@ def search_scaling(ctx: BenchContext) -> list[Result]:
                               higher_is_better=False, details=details,
                               note="generate + write upstream's files + load + BM25 index"))
         results.append(Result(5, name, "ms", child["search_ms"], higher_is_better=False,
+                              threads={"torch": ctx.threads, "blas": ctx.threads},
                               note=f"{child['products']} products"))
     return results
 

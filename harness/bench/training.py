@@ -1,7 +1,7 @@
 """Bench figure 4, distillation throughput: student tokens/s of ``agentdistill distill --method sad``
 against a straightforward distillation loop on the same models and batches (see ``harness.bench.cli``).
 
-The baseline is what a user writes by hand (after ``shared/anchors/gpu_anchor.py``): teacher forward
+The baseline is what a user writes by hand (the common teacher-student loop): teacher forward
 and student forward/backward under bf16 autocast (CUDA; fp32 on CPU), full-vocabulary forward KL in
 fp32 in one shot (``F.kl_div(..., reduction="batchmean")``), AdamW. It sees exactly the batches the
 project's trainer sees (the same encoded episodes, ``BatchPlan`` and ``collate``), and counts tokens
@@ -30,7 +30,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from harness.bench.core import BenchContext, Result, alternate
+from harness.bench.core import BenchContext, Result, measure, paired_result
 
 ENV = "webshop"
 TOPK = 20  # the pipeline's --log-topk
@@ -263,51 +263,39 @@ def distill_throughput(ctx: BenchContext) -> list[Result]:
             device=ctx.device,
         )
 
-    sides = alternate(
-        {"topk": ours("topk"), "baseline": baseline.tokens_per_s, "logits": ours("logits")}, ctx.repeats
-    )
+    sides = {"topk": ours("topk"), "baseline": baseline.tokens_per_s, "logits": ours("logits")}
+    measured = measure(sides, [("topk", "baseline"), ("logits", "baseline")], ctx.budget, ctx.threads)
     n_student = count_parameters(AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(student)))
     n_teacher = count_parameters(baseline.teacher)
     lengths = [len(e) for e in baseline.examples]
     details: dict[str, Any] = {
         "teacher_params_M": round(n_teacher / 1e6, 1), "student_params_M": round(n_student / 1e6, 1),
         "steps": steps, "batch": batch, "max_length": max_length, "sequences": len(lengths),
-        "mean_sequence_tokens": round(sum(lengths) / len(lengths), 1),
+        "mean_sequence_tokens": round(sum(lengths) / len(lengths), 1), "seconds": round(measured.seconds, 1),
     }
     if cuda:
         peak = matmul_flops()
         flops_per_token = 6 * n_student + 2 * n_teacher
         details.update(
             bf16_matmul_TFLOPs=round(peak / 1e12, 1),
-            mfu_sad_topk=[6 * n_student * v / peak for v in sides["topk"]],
-            mfu_sad_logits=[flops_per_token * v / peak for v in sides["logits"]],
-            mfu_baseline=[flops_per_token * v / peak for v in sides["baseline"]],
+            mfu_sad_topk=[6 * n_student * v / peak for v in measured.samples["topk"]],
+            mfu_sad_logits=[flops_per_token * v / peak for v in measured.samples["logits"]],
+            mfu_baseline=[flops_per_token * v / peak for v in measured.samples["baseline"]],
             peak_mem_GiB_both=round(torch.cuda.max_memory_allocated() / 2**30, 2),
             gpu=torch.cuda.get_device_name(),
         )
     models = "smollm2-135m → 38M" if cuda else "tiny → tiny-student"
     baseline_label = "teacher fwd + student fwd/bwd, one-shot fp32 KL, AdamW"
     return [
-        Result(
-            4,
-            f"sad top-{TOPK} from the log, {models}",
-            "student tokens/s",
-            sides["topk"],
-            sides["baseline"],
-            baseline_label,
-            floor=1.5,
-            details=details,
+        paired_result(
+            4, f"sad top-{TOPK} from the log, {models}", "student tokens/s", measured, "topk", "baseline",
+            baseline_label=baseline_label, floor=1.5, details=details,
             note="how the pipeline distils (--teacher-signal topk): no teacher forward; "
             "MFU counts 6·N_student",
         ),
-        Result(
-            4,
-            f"sad teacher logits, {models}",
-            "student tokens/s",
-            sides["logits"],
-            sides["baseline"],
-            baseline_label,
-            floor=1.5,
+        paired_result(
+            4, f"sad teacher logits, {models}", "student tokens/s", measured, "logits", "baseline",
+            baseline_label=baseline_label, floor=1.5,
             note="--teacher-signal logits: a teacher forward per step like the baseline; "
             "TRL GKDTrainer not compared (trl is not installed)",
         ),
