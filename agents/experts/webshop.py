@@ -43,6 +43,7 @@ MAX_CANDIDATES = 6
 FUZZY_OPTION_MATCH = 88  # rapidfuzz ratio for an option label written with a slip
 EXPLORE_STEPS = 6  # steps left (after going back) to judge another product and still buy one
 DESCRIPTION_SPARE = 5  # read the Description only with this many steps to spare (Features come first)
+OPTION_TITLE_WEIGHT = 0.4  # option values rarely appear in titles: they count little when judging titles
 OPTION_WEIGHT = 10.0  # a colour/size/count asked for and not offered rules a product out
 _SEP = " [SEP] "
 
@@ -138,6 +139,8 @@ x xx 3x small medium large twin full queen king california standard
 _MODIFIERS = _words("""
 x xx 3x california light dark navy royal heather sky baby rose ash sage emerald blush
 """)
+#: words that name an option group in instructions ("flavor name: x", "the x scent")
+_OPTION_GROUPS = _words("color colour colored coloured size sized flavor flavour name scent style pattern")
 _UNIT_WORDS = _words("""
 ounce pound ft inch count pack fl piece set tier
 """)
@@ -189,6 +192,9 @@ class Request:
     price_cap: float | None
     words: list[str]  # content words (canonical), in order, no repeats
     phrase_length: dict[str, int]  # word -> length of the run of content words it stands in ("tea tree": 2)
+    option_words: frozenset[
+        str
+    ]  # words naming an option value: colours, sizes, counts, "<x> flavor", "scent: <x>"
     query: str  # first search: the content words as written in the instruction
     short_query: str  # second search: the words that are not option-like (colours, sizes, counts)
 
@@ -202,15 +208,26 @@ def read_request(instruction: str) -> Request:
     tokens = canonical_tokens(text)
     words = list(dict.fromkeys(t for t in tokens if t not in _FILLER))
     phrase_length: dict[str, int] = {}
-    run: list[str] = []
-    chunks = re.split(r"[,;:!?()&/]|(?<!\d)\.|\.(?!\d)|\s-\s", text)
-    for token in [t for chunk in chunks for t in canonical_tokens(chunk) + [""]]:  # runs of content words
-        if token and token not in _FILLER and not _option_like(token):
-            run.append(token)
-            continue
-        for word in run:
-            phrase_length.setdefault(word, len(run))
-        run = []
+    option_words = {w for w in words if _option_like(w)}
+    for chunk in re.split(r"[,;!?()&/]|(?<!\d)\.|\.(?!\d)|\s-\s", text):
+        chunk_tokens = canonical_tokens(chunk)
+        colon = (
+            re.search(r"\b(?:flavou?r(?: name)?|scent|colou?r|size|style|pattern)\s*:", chunk.lower())
+            is not None
+        )
+        start = None
+        for i, token in enumerate(chunk_tokens + [""]):  # runs of content words are the instruction's phrases
+            if token and token not in _FILLER and not _option_like(token):
+                start = i if start is None else start
+                continue
+            if start is not None:
+                run = chunk_tokens[start:i]
+                for word in run:
+                    phrase_length.setdefault(word, len(run))
+                labelled = chunk_tokens[start - 1] in _OPTION_GROUPS if start > 0 else False
+                if labelled if colon else token in _OPTION_GROUPS:
+                    option_words.update(run)  # "flavor name: hibiscus", "the mint scent"
+            start = None
     raw = [w.strip(".,;:!?()'\"") for w in re.sub(r"[^\w.'\s-]", " ", text.lower()).split()]
     raw = [w for w in raw if w and w not in _FILLER]
     query_words = list(dict.fromkeys(raw))
@@ -220,6 +237,7 @@ def read_request(instruction: str) -> Request:
         price_cap=cap,
         words=words,
         phrase_length=phrase_length,
+        option_words=frozenset(option_words),
         query=" ".join(query_words),
         short_query=" ".join(essential) or " ".join(query_words),
     )
@@ -235,10 +253,10 @@ def _option_like(word: str) -> bool:
 
 
 def _weight(word: str, titles: list[str] | None = None) -> float:
-    """Judging weight of an instruction word: option-like words rarely appear in titles (0.4); other words
+    """Judging weight of an instruction word: option-like words rarely appear in titles; other words
     weigh more the more result titles show them (the product noun is in most of them)."""
     if _option_like(word):
-        return 0.4
+        return OPTION_TITLE_WEIGHT
     if not titles:
         return 1.0
     stem = _stem(word)
@@ -359,8 +377,11 @@ class State:
 
     def weights(self) -> dict[str, float]:
         """Judging weight of each instruction word, from the result titles seen so far."""
+        option_words = self.request.option_words
         return {
-            w: _weight(w, self.titles_seen) / self.request.phrase_length.get(w, 1) for w in self.request.words
+            w: (OPTION_TITLE_WEIGHT if w in option_words else _weight(w, self.titles_seen))
+            / self.request.phrase_length.get(w, 1)
+            for w in self.request.words
         }
 
 
@@ -495,11 +516,26 @@ def wanted_options(request: Request, product: ProductSeen, values: set[str]) -> 
     return wanted
 
 
+def evidence(request: Request, product: ProductSeen) -> str:
+    """What a product shows for the request: title, tabs read, and the option values the request names
+    (matched one by one, so "x-large" is no evidence for "large")."""
+    offered = [node for node in product.option_nodes if match_option(request, [node.lower()]) is not None]
+    return " ".join([product.title, *offered, *product.tabs.values()])
+
+
+def return_cost(state: State, product: ProductSeen | None) -> int:
+    """Steps to reopen ``product`` from its results page and buy it: open, its options, buy now."""
+    if product is None:
+        return 0
+    offered = [n for n in product.option_nodes if match_option(state.request, [n.lower()]) is not None]
+    return 2 + len(offered)
+
+
 def askable_words(state: State) -> set[str]:
     """Instruction words a product must show: option-like words (a colour, size or count asked for), and
     other words that some page has shown (words no page shows are synonyms or filler to this shop)."""
     seen_text = " ".join(state.titles_seen + [p.text() for p in state.products.values()])
-    return set(covered_words(state.request, seen_text)) | {w for w in state.request.words if _option_like(w)}
+    return set(covered_words(state.request, seen_text)) | set(state.request.option_words)
 
 
 def product_score(state: State, product: ProductSeen) -> float:
@@ -510,9 +546,9 @@ def product_score(state: State, product: ProductSeen) -> float:
     if cap is not None and price is not None and price > cap:
         return 0.0
     askable = askable_words(state)
-    shown = set(covered_words(state.request, product.text())) & askable
-    options = [w for w in askable if _option_like(w)]
-    others = [w for w in askable if not _option_like(w)]
+    shown = set(covered_words(state.request, evidence(state.request, product))) & askable
+    options = [w for w in askable if w in state.request.option_words]
+    others = [w for w in askable if w not in state.request.option_words]
     weights = state.weights()
     option_share = sum(w in shown for w in options) / len(options) if options else 1.0
     other_share = (
@@ -523,7 +559,7 @@ def product_score(state: State, product: ProductSeen) -> float:
 
 def missing_words(state: State, product: ProductSeen) -> list[str]:
     askable = askable_words(state)
-    shown = set(covered_words(state.request, product.text()))
+    shown = set(covered_words(state.request, evidence(state.request, product)))
     return [w for w in state.request.words if w in askable and w not in shown]
 
 
@@ -878,7 +914,8 @@ def _on_results(state: State, admissible: list[str]) -> Decision:
     fresh = [li for li in fitting if li.asin not in state.products]
     best = _best_seen(state)
     opened = len(state.products)
-    reserve = EXPLORE_STEPS - 1  # below this, reopen the best product seen rather than a new one
+    # below this many steps left, reopen the best product seen rather than a new one
+    reserve = max(EXPLORE_STEPS - 1, 1 + return_cost(state, best))
     weights = state.weights()
     ranked = sorted(fresh, key=lambda li: (-title_score(request, li.title, weights), li.rank))
     promising = [li for li in ranked if title_score(request, li.title, weights) > 0]
@@ -967,7 +1004,7 @@ def _on_item(state: State, observation: str, admissible: list[str], cap_text: st
             "click[< prev]",
             {"asin": product.asin, "price": product.price_text, "cap": cap_text},
         )
-    lacks_option = [w for w in missing if _option_like(w)]
+    lacks_option = [w for w in missing if w in request.option_words]
     if not complete and not over_cap:
         for tab, kind, spare in (
             ()
@@ -984,7 +1021,7 @@ def _on_item(state: State, observation: str, admissible: list[str], cap_text: st
                     f"click[{tab}]",
                     {
                         "title": product.title,
-                        "matched": _quoted_list(covered_words(request, product.text())),
+                        "matched": _quoted_list(covered_words(request, evidence(request, product))),
                         "missing": _quoted_list(missing),
                     },
                 )
@@ -1008,7 +1045,7 @@ def _on_item(state: State, observation: str, admissible: list[str], cap_text: st
     options_done = (
         f"The options ({', '.join(wanted.values())}) are selected." if wanted else "No option needs choosing."
     )
-    matched = _quoted_list(covered_words(request, product.text()))
+    matched = _quoted_list(covered_words(request, evidence(request, product)))
     if complete:
         return Decision(
             "buy",
