@@ -24,11 +24,13 @@ import random
 import re
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from agents.base import AgentStep, Episode
 from agents.experts import Expert
 from agents.react import format_turn
+from envs.alfworld.engine import AlfredEngine, intro_observation
 from envs.alfworld.generator import TASK_TYPES, goal_templates
 from envs.alfworld.scenes import likely_holders
 
@@ -646,3 +648,35 @@ class ALFWorldExpert(Expert):
         else:
             steps = f"find and take {_a(obj)}, then put it in/on {goal.recep}"
         return phrase("plan", m.rng, steps=steps)
+
+
+@cache
+def _solver_engine() -> AlfredEngine:
+    return AlfredEngine(walkthrough=False)
+
+
+def solves(game_file: Path, max_steps: int = 50) -> bool:
+    """Whether the honest expert wins the game in ``game_file`` within ``max_steps``, seeing only the task,
+    the observations and the admissible commands: the solvability check for generated games (upstream
+    keeps only games its handcoded expert solves); pass it as ``data.build_split(solver=solves)``."""
+    engine = _solver_engine()
+    engine.load(Path(game_file))
+    state = engine.reset()
+    observation = intro_observation(state.feedback)
+    info = {
+        "task": observation.rpartition("Your task is to:")[2].strip().rstrip("."),
+        "admissible_actions": state.admissible,
+    }
+    expert = ALFWorldExpert()
+    expert.reset(info)
+    for _ in range(max_steps):
+        action = expert.act(observation, info).action
+        if action in state.admissible:
+            state = engine.step(action)
+            observation = state.feedback
+        else:
+            observation = "Nothing happens."
+        if state.won:
+            return True
+        info = {"task": info["task"], "admissible_actions": state.admissible}
+    return False

@@ -22,7 +22,7 @@ import os
 import random
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -107,8 +107,16 @@ def verify(engine: AlfredEngine, game_file: Path, traj_data: dict[str, Any]) -> 
     return plan
 
 
-def build_game(split_dir: Path, split: str, index: int, task_type: str, engine: AlfredEngine | None = None) -> BuiltGame:
-    """Generate game ``index`` and check it on the engine, trying new seeds until one is won."""
+#: a solvability check on a written game file (True: keep it), e.g. "an honest expert wins it within 50
+#: steps" as upstream keeps only games its handcoded expert solves. Envs import no agents, so the caller
+#: that may (the harness, ``agents.experts.alfworld.solves``) passes it in.
+Solver = Callable[[Path], bool]
+
+
+def build_game(split_dir: Path, split: str, index: int, task_type: str, engine: AlfredEngine | None = None,
+               solver: Solver | None = None) -> BuiltGame:
+    """Generate game ``index`` and check it on the engine (its plan wins; ``solver`` accepts it), trying
+    new seeds until one passes."""
     engine = engine or AlfredEngine(walkthrough=False)
     dropped = []
     for attempt in range(MAX_TRIES):
@@ -117,6 +125,8 @@ def build_game(split_dir: Path, split: str, index: int, task_type: str, engine: 
         game_files.write_json_atomic(scratch, content)
         try:
             plan = verify(engine, scratch, game.traj_data)
+            if solver is not None and not solver(scratch):
+                raise planner.NoPlan(f"{getattr(solver, '__name__', 'the solver')} does not solve it")
         except (planner.NoPlan, ValueError) as err:
             dropped.append(f"{seed}: {err}")
             continue
@@ -131,30 +141,31 @@ def build_game(split_dir: Path, split: str, index: int, task_type: str, engine: 
 _worker_engine: AlfredEngine | None = None  # one per process: builds and checks games
 
 
-def _build_in_worker(job: tuple[str, str, int, str]) -> BuiltGame:
+def _build_in_worker(job: tuple[str, str, int, str, Solver | None]) -> BuiltGame:
     global _worker_engine
     _worker_engine = _worker_engine or AlfredEngine(walkthrough=False)
-    split_dir, split, index, task_type = job
-    return build_game(Path(split_dir), split, index, task_type, _worker_engine)
+    split_dir, split, index, task_type, solver = job
+    return build_game(Path(split_dir), split, index, task_type, _worker_engine, solver)
 
 
-def build_split(root: Path, split: str, sizes: dict[str, int] | None = None, workers: int | None = None) -> Path:
+def build_split(root: Path, split: str, sizes: dict[str, int] | None = None, workers: int | None = None,
+                solver: Solver | None = None) -> Path:
     """Generate, check and write every game of ``split`` under ``root`` (idempotent: a complete
-    catalog means done). Returns the split folder."""
+    catalog means done); the catalog records the dropped tries and the drop rate. Returns the split folder."""
     split = game_files.split_folder_name(split)
     split_dir = Path(root) / game_files.DATA_DIR / split
     catalog = read_catalog(split_dir)
     if catalog is not None and catalog.get("complete"):
         return split_dir
     schedule = task_type_schedule(split, sizes or SPLIT_SIZES[split])
-    jobs = [(str(split_dir), split, i, t) for i, t in enumerate(schedule)]
+    jobs = [(str(split_dir), split, i, t, solver) for i, t in enumerate(schedule)]
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     t0 = time.perf_counter()
     built: list[BuiltGame] = []
     progress = tqdm(total=len(jobs), desc=f"ALFWorld {split}", unit="game", file=sys.stderr)
     if workers == 1:
         engine = AlfredEngine(walkthrough=False)
-        results = (build_game(split_dir, split, i, t, engine) for _, _, i, t in jobs)
+        results = (build_game(split_dir, split, i, t, engine, solver) for _, _, i, t, _ in jobs)
     else:
         pool = multiprocessing.get_context("spawn").Pool(workers)
         results = pool.imap_unordered(_build_in_worker, jobs, chunksize=2)
@@ -174,6 +185,8 @@ def build_split(root: Path, split: str, sizes: dict[str, int] | None = None, wor
     entries = [{"task_id": g.task_id, "task_type": g.traj_data["task_type"], "seed": g.seed} for g in built]
     game_files.write_json_atomic(split_dir / CATALOG, {
         "split": split, "complete": True, "games": entries, "dropped": dropped,
+        "drop_rate": round(len(dropped) / (len(dropped) + len(built)), 4),
+        "solver": getattr(solver, "__qualname__", None) if solver is not None else None,
         "build_seconds": round(time.perf_counter() - t0, 1), "workers": workers,
     })
     if dropped:
@@ -231,20 +244,20 @@ def game_file(split_dir: Path, entry: dict[str, Any]) -> Path:
     return path
 
 
-def ensure_split(split: str, root: Path | None = None) -> Path:
+def ensure_split(split: str, root: Path | None = None, solver: Solver | None = None) -> Path:
     """The bundled split folder: built now (eval splits) or catalogued for lazy building (train)."""
     split = game_files.split_folder_name(split)
     root = root or bundled_root()
     if split in EAGER_SPLITS:
-        return build_split(root, split)
+        return build_split(root, split, solver=solver)
     return catalog_lazy_split(root, split)
 
 
-def ensure_bundled() -> Path:
+def ensure_bundled(solver: Solver | None = None) -> Path:
     """Build the eval splits and catalogue train in the cache (idempotent, with a progress bar)."""
     root = bundled_root()
     for split in game_files.SPLITS:
-        ensure_split(split, root)
+        ensure_split(split, root, solver)
     return root / game_files.DATA_DIR
 
 

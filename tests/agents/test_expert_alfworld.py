@@ -10,7 +10,7 @@ import pytest
 
 import agents
 from agents.base import AgentStep
-from agents.experts.alfworld import PHRASES, ALFWorldExpert, parse_goal, phrase
+from agents.experts.alfworld import PHRASES, ALFWorldExpert, parse_goal, phrase, solves
 from agents.react import parse
 from envs.alfworld import data
 from envs.alfworld.env import ALFWorldEnv
@@ -179,3 +179,10 @@ def test_relabel_replans_from_an_off_course_state(tiny_alfworld_root: Path) -> N
     assert terminated and reward == 1.0
     with pytest.raises(ValueError, match="expert_plan=True"):
         expert.relabel(episode, {"task": info["task"]})
+
+
+def test_solves_is_the_expert_within_a_step_budget(tiny_alfworld_root: Path) -> None:
+    env = ALFWorldEnv(split="valid_unseen", data=tiny_alfworld_root)
+    game_file = tiny_alfworld_root / "json_2.1.1" / "valid_unseen" / env.task_ids[0] / "game.tw-pddl"
+    assert solves(game_file, max_steps=50) is True
+    assert solves(game_file, max_steps=1) is False  # no game is won in one step

@@ -66,3 +66,18 @@ def test_official_split_sizes() -> None:
     assert sum(data.SPLIT_SIZES["valid_seen"].values()) == 140
     assert sum(data.SPLIT_SIZES["valid_unseen"].values()) == 134
     assert sum(data.SPLIT_SIZES["train"].values()) >= 3000
+
+
+def test_solver_drops_games_and_the_catalog_reports_the_drop_rate(tmp_path: Path) -> None:
+    calls: list[Path] = []
+
+    def every_other(game_file: Path) -> bool:  # rejects each game's first try
+        calls.append(game_file)
+        return len(calls) % 2 == 0
+
+    split_dir = data.build_split(tmp_path, "valid_unseen", sizes={"pick_and_place_simple": 2}, workers=1,
+                                 solver=every_other)
+    catalog = json.loads((split_dir / data.CATALOG).read_text())
+    assert [g["seed"] for g in catalog["games"]] == ["valid_unseen:0:1", "valid_unseen:1:1"]
+    assert len(catalog["dropped"]) == 2 and catalog["drop_rate"] == 0.5
+    assert all("every_other does not solve it" in d for d in catalog["dropped"])
