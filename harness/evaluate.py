@@ -26,6 +26,7 @@ from harness.errors import UserError, user_input
 from harness.logs import EpisodeWriter, read_episodes
 from harness.metrics import format_table, summarize
 from harness.rollout import EpisodeJob, Rollout
+from harness.tasks import planned_tasks
 
 
 # --- agent resolution ----------------------------------------------------------------------------
@@ -124,7 +125,8 @@ def evaluate(
     """Play ``episodes`` episodes of ``agent`` on ``env``'s ``split`` and return the summary dict
     (also written to ``<run dir>/summary.json``; the metrics table is printed).
 
-    Episode ``i`` plays ``task_ids[i % len(task_ids)]`` with ``reset(seed=seed + i)``. ``agent`` is a
+    Episode ``i`` plays the ``i``-th task of the split's stratified order (:mod:`harness.tasks`) with
+    ``reset(seed=seed + i)``. ``agent`` is a
     registered name, a saved model path, "" (newest student, else expert) or an Agent object.
     ``run`` is a name under ``runs_dir`` or a path; a rerun with the same run skips finished episodes.
     ``in_flight`` (episodes played at once = the policy's batch) defaults to 4 per worker, at least 8.
@@ -169,9 +171,9 @@ def evaluate(
         "agent_kwargs": agent_kwargs, "created": datetime.now(UTC).isoformat(),
     })
     writer = EpisodeWriter(run_dir)
-    task_ids = split_task_ids(env, split, env_kwargs)
+    tasks = planned_tasks(env, split, env_kwargs, episodes)  # stratified by task type, same for every agent
     done = writer.finished()
-    jobs = [EpisodeJob(i, task_ids[i % len(task_ids)], seed + i) for i in range(episodes) if i not in done]
+    jobs = [EpisodeJob(i, tasks[i], seed + i) for i in range(episodes) if i not in done]
 
     bar = _progress(episodes, len(done), label, enabled=progress)
 

@@ -1,10 +1,13 @@
 """Run metrics from an episode log: success rate, score, steps, invalid actions, reason/act tokens,
-tokens/s, each with a 95% bootstrap interval over episodes, and a per-task-type breakdown.
+tokens/s, each with a 95% bootstrap interval over episodes, and a per-task-type breakdown; and the
+statistics that compare agents on the same tasks: per-task means over seeds (:func:`per_task_means`)
+and the paired bootstrap over tasks (:func:`paired_difference`).
 
 Token counts: LM agents count reason/act tokens with their own tokenizer
-(``distill.spans.token_masks`` on the completion). For agents without a tokenizer (expert, random,
-HTTP) the harness uses :func:`span_token_counts`, a word-piece rule: every run of up to 4 word
-characters and every other non-space character counts as one token (≈ a BPE's 4 characters a token).
+(``distill.spans.completion_masks_from_ids`` on the generated ids: every generated token is in one
+span). For agents without a tokenizer (expert, random, HTTP) the harness uses :func:`span_token_counts`,
+a word-piece rule: every run of up to 4 word characters and every other non-space character counts as
+one token (≈ a BPE's 4 characters a token).
 ``tokens_per_s`` is completion tokens (``token_ids`` when logged, else reason + act tokens) over the
 agent's own time (sum of ``latency_s``); ``wall_s`` is the run's wall time, one measurement, no interval.
 """
@@ -54,11 +57,12 @@ def span_token_counts(completion: str) -> tuple[int, int]:
 
 
 def per_episode(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per episode: task_type, won, score, steps, invalid_rate, reason/act tokens per step,
+    """One row per episode: task_id, task_type, won, score, steps, invalid_rate, reason/act tokens per step,
     generated tokens, agent seconds, failed (an episode that errored out after its retries)."""
     if frame.empty:
-        return pd.DataFrame(columns=["episode", "task_type", "won", "score", "steps", "invalid_rate",
-                                     "reason_per_step", "act_per_step", "tokens", "agent_s", "failed"])
+        return pd.DataFrame(columns=["episode", "task_id", "task_type", "won", "score", "steps",
+                                     "invalid_rate", "reason_per_step", "act_per_step", "tokens", "agent_s",
+                                     "failed"])
     frame = frame.sort_values(["episode", "step"])
     if "token_ids" in frame.columns:
         logged = frame["token_ids"].map(lambda ids: len(ids) if ids is not None else -1)
@@ -69,6 +73,7 @@ def per_episode(frame: pd.DataFrame) -> pd.DataFrame:
     groups = frame.groupby("episode", sort=True)
     last = groups.tail(1).set_index("episode")
     out = pd.DataFrame({
+        "task_id": last["task_id"].astype(str),
         "task_type": last["task_type"],
         "won": last["won"].astype(float).where(~last["_failed"], 0.0),
         "score": last["score"].astype(float).where(~last["_failed"], 0.0),
@@ -100,6 +105,30 @@ def bootstrap_ci(
     means = values[idx].mean(axis=1)  # [n_boot]
     lo, hi = np.percentile(means, [2.5, 97.5])
     return float(lo), float(hi)
+
+
+def per_task_means(episode_tables: list[pd.DataFrame], column: str) -> pd.Series:
+    """task_id -> mean of ``column`` over every episode of that task in ``episode_tables`` (the
+    :func:`per_episode` tables of one agent's runs, e.g. one per training seed): seeds and repeats of a
+    task are averaged, so each task counts once."""
+    frames = [t[["task_id", column]] for t in episode_tables if len(t)]
+    if not frames:
+        return pd.Series(dtype=float, name=column)
+    return pd.concat(frames).astype({column: float}).groupby("task_id")[column].mean()
+
+
+def paired_difference(
+    a: pd.Series, b: pd.Series, n_boot: int = 10_000, seed: int = 0
+) -> tuple[float, float, float, int]:
+    """(mean, 95% low, 95% high, tasks) of ``a − b`` paired on the task: ``a`` and ``b`` map task_id -> a
+    per-task value (:func:`per_task_means`); the interval is the percentile bootstrap over the tasks both
+    played (resampling tasks, each task keeping its own difference)."""
+    common = a.index.intersection(b.index)
+    if len(common) == 0:
+        return float("nan"), float("nan"), float("nan"), 0
+    diffs = (a[common] - b[common]).to_numpy(dtype=float)  # [tasks]
+    low, high = bootstrap_ci(diffs, n_boot, seed)
+    return float(diffs.mean()), low, high, len(common)
 
 
 def _ratio_ci(num: np.ndarray, den: np.ndarray, idx: np.ndarray) -> tuple[float, float]:

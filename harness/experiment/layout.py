@@ -7,7 +7,7 @@
     teacher/                       the SFT teacher (save_pretrained dir + metrics.csv)
     teacher_rollouts/              teacher on the train split with top-k log-probs
     teacher_eval/                  teacher, closed loop on the test split
-    baselines/{expert,random}/     scripted expert and random agent on the test split
+    baselines/<agent>/             scripted expert, random agent (WebShop: also first-result), test split
     students/<label>/              one student per method x variant x size x seed (+ student.json)
     student_eval/<label>/          that student, closed loop on the test split
     offline/<label>/metrics.json   its offline metrics against the teacher

@@ -10,7 +10,7 @@ Stages, in order, each in ``runs/<pipeline>/<stage>/`` (layout: :mod:`harness.ex
     teacher           SFT of the preset's teacher model on the demos
     teacher_rollouts  the teacher on the train split, token ids and top-k log-probs logged
     teacher_eval      the teacher, closed loop on the test split (also the held-out teacher states)
-    baselines         scripted expert and random agent on the test split
+    baselines         scripted expert and random agent (WebShop: also first-result) on the test split
     students          one student per method x seed (x ablation variant): same init, data, steps, seeds
     student_eval      every student, closed loop on the test split (Ray workers)
     offline           action match / reasoning match of every student on held-out teacher states
@@ -45,7 +45,6 @@ from harness.experiment.presets import (
     COSTS,
     ENV_MAX_STEPS,
     ENVS,
-    METHOD_DEFAULTS,
     METHODS,
     PRESETS,
     Preset,
@@ -78,7 +77,8 @@ class Pipeline:
         self.runner = StageRunner(root, env, forced)
         self.command = command
         self.specs = student_specs(preset, methods, seeds, ablations)
-        self.max_steps = preset.max_steps or ENV_MAX_STEPS[preset.name][env]
+        self.max_steps = preset.max_steps or ENV_MAX_STEPS[env]
+        self.baselines = baseline_agents(env)
 
     # --- sizing ---
     def expected_seconds(self) -> dict[str, float]:
@@ -95,7 +95,7 @@ class Pipeline:
             "teacher": cost["startup"] + teacher_step * p.teacher_steps,
             "teacher_rollouts": cost["startup"] + lm_episode * p.rollout_episodes / parallel,
             "teacher_eval": cost["startup"] + lm_episode * p.eval_episodes / parallel,
-            "baselines": 2 * (cost["startup"] + cost["expert_episode"] * p.eval_episodes),
+            "baselines": len(self.baselines) * (cost["startup"] + cost["expert_episode"] * p.eval_episodes),
             "students": n * (cost["startup"] + student_step * p.student_steps),
             "student_eval": n * (cost["startup"] + 0.5 * lm_episode * p.eval_episodes / parallel),
             "offline": n * (cost["startup"] + cost["offline_state"] * p.offline_states),
@@ -110,6 +110,7 @@ class Pipeline:
             "methods": list(self.methods),
             "ablations": self.ablations,
             "budget": dataclasses.asdict(self.preset),
+            "max_steps": self.max_steps,
             "command": self.command,
             "commit": git_commit(),
         }
@@ -207,8 +208,10 @@ class Pipeline:
             from distill.config import METHODS as CONFIGS
             from distill.train import train
 
+            # a checkpoint: an interrupted run of this unit, continued; anything else there is a leftover
             resume = (path / "checkpoints" / "last.pt").is_file()
-            config = CONFIGS[method](data=[str(data)], out=str(path), resume=resume, **settings)
+            config = CONFIGS[method](data=[str(data)], out=str(path), resume=resume, overwrite=not resume,
+                                     **settings)
             train(config)
             return {"tokenizer": tokenizer_fingerprint(path)}
 
@@ -222,8 +225,13 @@ class Pipeline:
         return self._eval_unit("demos", self.layout.demos, "expert", "train", self.preset.demo_episodes)
 
     def teacher_unit(self) -> Unit:
-        """SFT of the preset's teacher on the demos (records the expert version the demos came from)."""
+        """SFT of the preset's teacher on the demos (records the expert version the demos came from). A
+        teacher built from a config (``tiny``) knows no language yet: its loss covers the whole episode,
+        observations too, so that it learns to read the pages it acts on (``loss_on="episode"``)."""
+        from distill.models import PRESETS as MODEL_PRESETS
+
         p = self.preset
+        from_config = p.teacher in MODEL_PRESETS and MODEL_PRESETS[p.teacher].source == "config"
         return self._train_unit(
             "teacher",
             self.layout.teacher,
@@ -235,9 +243,29 @@ class Pipeline:
             steps=p.teacher_steps,
             lr=p.teacher_lr,
             inputs=(self.layout.demos,),
-            overrides={},
+            overrides={"loss_on": "episode"} if from_config else {},
             recorded={"expert_version": expert_version()},
         )
+
+    def student_unit(self, spec: StudentSpec) -> Unit:
+        """One student: ``spec.method`` with its config defaults (curriculum off for every method) and
+        ``spec.overrides``, on the teacher's rollouts, seed ``spec.seed``."""
+        p, L = self.preset, self.layout
+        unit = self._train_unit(
+            "students",
+            L.student(spec.label),
+            spec.method,
+            L.teacher_rollouts,
+            spec.student,
+            role="student",
+            seed=spec.seed,
+            steps=p.student_steps,
+            lr=p.student_lr,
+            inputs=(L.teacher_rollouts, L.teacher),
+            overrides=spec.overrides,
+        )
+        unit.work = _with_description(unit.work, L.student(spec.label), spec)
+        return unit
 
     def _offline_unit(self, spec: StudentSpec) -> Unit:
         student_dir = self.layout.student(spec.label)
@@ -299,25 +327,8 @@ class Pipeline:
             expected["teacher_eval"],
         )
         run.run_stage("baselines", [self._eval_unit("baselines", L.baseline(a), a, "test", p.eval_episodes)
-                                    for a in ("expert", "random")], expected["baselines"])
-        students = []
-        for spec in self.specs:
-            overrides = {**METHOD_DEFAULTS[spec.method], **spec.overrides}
-            unit = self._train_unit(
-                "students",
-                L.student(spec.label),
-                spec.method,
-                L.teacher_rollouts,
-                spec.student,
-                role="student",
-                seed=spec.seed,
-                steps=p.student_steps,
-                lr=p.student_lr,
-                inputs=(L.teacher_rollouts, L.teacher),
-                overrides=overrides,
-            )
-            unit.work = _with_description(unit.work, L.student(spec.label), spec)
-            students.append(unit)
+                                    for a in self.baselines], expected["baselines"])
+        students = [self.student_unit(spec) for spec in self.specs]
         run.run_stage("students", students, expected["students"])
         run.run_stage(
             "student_eval",
@@ -353,6 +364,15 @@ def _with_description(
         return extra
 
     return wrapped
+
+
+def baseline_agents(env: str) -> tuple[str, ...]:
+    """The scripted agents of the baselines stage: expert and random, and on WebShop ``first-result``
+    (buy the top search hit) where that agent is registered."""
+    import agents
+
+    extra = ("first-result",) if env == "webshop" and "first-result" in agents.names() else ()
+    return ("expert", "random", *extra)
 
 
 def expert_version() -> int:
@@ -410,7 +430,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--preset", default="tiny", choices=tuple(PRESETS), help="tiny: 2 CPU cores, gpu: one H100"
     )
     parser.add_argument(
-        "--seeds", type=int, default=1, help="repeat students and their evaluation with seeds 0..N-1"
+        "--seeds", type=int, default=1,
+        help="train N students per method (seed i for every method); all play the same test tasks"
     )
     parser.add_argument(
         "--run", default=None, help="pipeline directory name under --runs-dir (default <env>-<preset>)"
@@ -419,7 +440,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="append", default=[], metavar="STAGE",
                         help=f"redo STAGE (STAGE+: it and every later stage); stages: {', '.join(STAGES)}")
     parser.add_argument("--ablations", action="store_true",
-                        help="add SAD with λ_r=0, λ_a=0, without curriculum, and other student sizes")
+                        help="add SAD with λ_r=0, λ_a=0 and per-span means, SAD and token-KD with "
+                        "curriculum, and other student sizes")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated distillation methods")
     parser.add_argument("--device", default=None, help="training/inference device (default: the preset's)")
     for knob in KNOBS:

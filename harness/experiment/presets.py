@@ -33,12 +33,11 @@ class Preset:
     workers: int  # Ray env workers
     device: str
     init_from_teacher: tuple[str, ...]  # students (same width as the teacher) that start from its layers
-    max_steps: int | None = None  # env steps per episode; None: ENV_MAX_STEPS[preset][env]
+    max_steps: int | None = None  # env steps per episode; None: the env's standard ENV_MAX_STEPS[env]
 
 
-#: env steps per episode: enough for the scripted expert (webshop ~5, hotpotqa ~3-5, alfworld ~10-20)
-ENV_MAX_STEPS = {"tiny": {"webshop": 10, "hotpotqa": 7, "alfworld": 25},
-                 "gpu": {"webshop": 15, "hotpotqa": 7, "alfworld": 40}}
+#: env steps per episode, each benchmark's standard limit (ReAct / upstream): every preset uses them
+ENV_MAX_STEPS = {"webshop": 15, "hotpotqa": 7, "alfworld": 50}
 
 PRESETS: dict[str, Preset] = {
     # 2 CPU cores: a 2-layer 256-wide teacher (~2M params) and a 2-layer 128-wide student (~0.6M).
@@ -52,7 +51,7 @@ PRESETS: dict[str, Preset] = {
         ablation_students=("tiny",),
         demo_episodes=512,
         rollout_episodes=64,
-        eval_episodes=20,
+        eval_episodes=100,
         teacher_steps=500,
         student_steps=200,
         batch_size=4,
@@ -93,14 +92,24 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-#: ablation variants of SAD: label -> config overrides (λ_r = 0, λ_a = 0, curriculum off)
-ABLATIONS: dict[str, dict[str, Any]] = {
-    "act only (λ_r=0)": {"lambda_reason": 0.0},
-    "reason only (λ_a=0)": {"lambda_act": 0.0},
-    "no curriculum": {"curriculum": False},
-}
-#: SAD as the paper runs it: span KL with the curriculum; the baselines train on the same data in random order
-METHOD_DEFAULTS: dict[str, dict[str, Any]] = {"sad": {"curriculum": True}, "token_kd": {}, "sft": {}}
+@dataclass(frozen=True)
+class Ablation:
+    """One ablation row: ``method`` trained with config ``overrides``, labelled ``label`` in the report."""
+
+    method: str
+    label: str
+    overrides: dict[str, Any]
+
+
+#: one knob per row. Curriculum is its own axis, off by default for every method, so "+curriculum" is
+#: a row for SAD and token-KD alike; "per-span mean" is SAD's earlier objective (λ_r·mean_r + λ_a·mean_a)
+ABLATIONS: tuple[Ablation, ...] = (
+    Ablation("sad", "act only (λ_r=0)", {"lambda_reason": 0.0}),
+    Ablation("sad", "reason only (λ_a=0)", {"lambda_act": 0.0}),
+    Ablation("sad", "+curriculum", {"curriculum": True}),
+    Ablation("token_kd", "+curriculum", {"curriculum": True}),
+    Ablation("sad", "per-span mean (span_norm=per_span_mean)", {"span_norm": "per_span_mean"}),
+)
 
 #: measured costs (tiny: 2 shared CPU cores; gpu: one H100) behind the time estimate printed at the start
 COSTS = {
@@ -128,12 +137,13 @@ class StudentSpec:
 
 
 def student_specs(preset: Preset, methods: tuple[str, ...], seeds: int, ablations: bool) -> list[StudentSpec]:
-    """Every student of the run: each size x method x seed, plus the SAD ablations and extra sizes."""
+    """Every student of the run: each size x method x seed (seed i for every method), plus the ablation
+    rows of the methods in ``methods`` and the extra sizes."""
     specs = [StudentSpec(s, m, seed) for s in preset.students for m in methods for seed in range(seeds)]
     if ablations:
         main = preset.students[0]
-        specs += [StudentSpec(main, "sad", seed, variant, overrides)
-                  for variant, overrides in ABLATIONS.items() for seed in range(seeds)]
+        specs += [StudentSpec(main, a.method, seed, a.label, a.overrides)
+                  for a in ABLATIONS if a.method in methods for seed in range(seeds)]
         specs += [
             StudentSpec(s, m, seed)
             for s in preset.ablation_students

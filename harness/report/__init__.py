@@ -1,8 +1,9 @@
 """A pipeline's report, rebuilt from its stored runs: ``report.md``, ``report.csv``, ``plots/*.png``
 and ``report.html``. ``agentdistill report runs/<pipeline>`` (``make report RUN=...``).
 
-The numbers and tables are in :mod:`.tables`, the figures in :mod:`.plots`, the page in :mod:`.html`;
-the directory they read is :mod:`harness.experiment.layout`.
+The numbers and tables are in :mod:`.tables`, the paired comparison and the evaluation facts (seeds,
+tasks, data source, step limit) in :mod:`.comparison`, the figures in :mod:`.plots`, the page in
+:mod:`.html`; the directory they read is :mod:`harness.experiment.layout`.
 """
 from __future__ import annotations
 
@@ -10,9 +11,16 @@ import argparse
 from pathlib import Path
 
 from harness.experiment.layout import MANIFEST, read_manifest
+from harness.report.comparison import (
+    PAIRED_NOTE,
+    comparison_markdown,
+    evaluation_facts,
+    paired_comparisons,
+)
 from harness.report.tables import (
     TABLE_NOTE,
     collect_rows,
+    final_kl_markdown,
     markdown_table,
     sample_trajectories,
     stage_times,
@@ -41,7 +49,8 @@ def build_report(root: str | Path) -> dict[str, Path]:
     if manifest.get("env") == "all":
         for sub in dirs:
             build_report(sub)
-    rows_by_env = {read_manifest(d)["env"]: collect_rows(d) for d in dirs}
+    manifests = {read_manifest(d)["env"]: (d, read_manifest(d)) for d in dirs}
+    rows_by_env = {env: collect_rows(d) for env, (d, _) in manifests.items()}
     all_rows = [row for rows in rows_by_env.values() for row in rows]
     if not all_rows:
         raise FileNotFoundError(
@@ -71,9 +80,17 @@ def build_report(root: str | Path) -> dict[str, Path]:
     ]
     md += [f"- command: `{manifest.get('command', '?')}`", f"- commit: `{manifest.get('commit', '?')}`",
            f"- seeds: {manifest.get('seeds', '?')}; methods: {', '.join(manifest.get('methods', []))}", ""]
+    comparisons = {env: paired_comparisons(rows) for env, rows in rows_by_env.items()}
+    facts = {env: evaluation_facts(rows, manifests[env][1]) for env, rows in rows_by_env.items()}
     for env, rows in rows_by_env.items():
-        md += [f"## {env}", "", markdown_table(rows), ""]
-    md += [TABLE_NOTE, ""]
+        md += [f"## {env}", "", *facts[env], "", markdown_table(rows), ""]
+        if comparisons[env]:
+            md += [f"### {env}: SAD against its baselines, paired on the test tasks", "",
+                   comparison_markdown(comparisons[env]), ""]
+        if any(r.kind == "student" for r in rows):
+            md += [f"### {env}: held-out KL to the teacher at the end of training", "",
+                   final_kl_markdown(rows), ""]
+    md += [TABLE_NOTE, "", PAIRED_NOTE, ""]
     md += ["## Plots", ""] + [f"![{title}](plots/{path.name})" for title, path in figures.items()] + [""]
     md += ["## Stage wall times", "", "| stage | wall (s) |", "|---|---|"]
     md += [f"| {stage} | {wall:.1f} |" for stage, wall in times] + [""]
@@ -83,7 +100,7 @@ def build_report(root: str | Path) -> dict[str, Path]:
     write_csv(all_rows, csv_path)
     trajectories = {env: sample_trajectories(rows) for env, rows in rows_by_env.items()}
     html_path = root / "report.html"
-    html_path.write_text(render_html(manifest, rows_by_env, figures, trajectories, times))
+    html_path.write_text(render_html(manifest, rows_by_env, figures, trajectories, times, facts, comparisons))
     return {"markdown": md_path, "csv": csv_path, "html": html_path, **{k: v for k, v in figures.items()}}
 
 

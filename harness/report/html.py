@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from pathlib import Path
 from typing import Any
 
 from distill.spans import segment
+from harness.report.comparison import COMPARISON_COLUMNS, PAIRED_NOTE, Comparison, comparison_cells
 from harness.report.tables import TABLE_COLUMNS, TABLE_NOTE, Row, Trajectory, table_cells
 
 #: span background colours (solid fills, so a screenshot shows them as exact pixels)
@@ -53,6 +55,27 @@ def _table(rows: list[Row]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _inline_markdown(text: str) -> str:
+    """Escaped ``text`` with its ``**bold**`` and ```code``` marks as HTML (the facts' bullet lines)."""
+    escaped = html.escape(text)
+    escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
+    return re.sub(r"`(.+?)`", r"<code>\1</code>", escaped)
+
+
+def _facts(lines: list[str]) -> str:
+    items = "".join(f"<li>{_inline_markdown(line.removeprefix('- '))}</li>" for line in lines)
+    return f"<ul>{items}</ul>"
+
+
+def _comparison_table(comparisons: list[Comparison]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in COMPARISON_COLUMNS)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in comparison_cells(c)) + "</tr>"
+        for c in comparisons
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
 def _image(path: Path, title: str) -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
     return f'<h3>{html.escape(title)}</h3><img alt="{html.escape(title)}" src="data:image/png;base64,{data}">'
@@ -77,6 +100,8 @@ def render_html(
     figures: dict[str, Path],
     trajectories: dict[str, list[list[Trajectory]]],
     stage_times: list[tuple[str, float]],
+    facts: dict[str, list[str]],
+    comparisons: dict[str, list[Comparison]],
 ) -> str:
     """The whole page as a string."""
     title = f"Structured Agent Distillation — {', '.join(rows_by_env)} ({manifest.get('preset', '?')} preset)"
@@ -90,8 +115,11 @@ def render_html(
         "<h2>Results</h2>",
     ]
     for env, rows in rows_by_env.items():
-        out += [f"<h3>{html.escape(env)}</h3>", _table(rows)]
-    out.append(f"<p>{html.escape(TABLE_NOTE)}</p>")
+        out += [f"<h3>{html.escape(env)}</h3>", _facts(facts.get(env, [])), _table(rows)]
+        if comparisons.get(env):
+            out += [f"<h4>{html.escape(env)}: SAD against its baselines, paired on the test tasks</h4>",
+                    _comparison_table(comparisons[env])]
+    out.append(f"<p>{html.escape(TABLE_NOTE)}</p><p>{html.escape(PAIRED_NOTE)}</p>")
     out.append("<h2>Plots</h2>")
     out += [_image(path, name) for name, path in figures.items()]
     out.append("<h2>Trajectories</h2>")

@@ -22,7 +22,7 @@ def _colour(row: Row) -> str:
 
 
 def success_by_method(rows_by_env: dict[str, list[Row]], path: Path) -> Path:
-    """Bar chart: closed-loop success of every row, one panel per env, with the 95% Wilson interval."""
+    """Bar chart: closed-loop success of every row, one panel per env, with the 95% interval over tasks."""
     envs = list(rows_by_env)
     panel_width = max(5.0, 2.0 + 0.7 * max(len(rows) for rows in rows_by_env.values()))
     fig, axes = plt.subplots(1, len(envs), figsize=(panel_width * len(envs), 4.4), squeeze=False)
@@ -43,8 +43,17 @@ def success_by_method(rows_by_env: dict[str, list[Row]], path: Path) -> Path:
     return _save(fig, path)
 
 
-def _loss_columns(frame: pd.DataFrame) -> list[str]:
-    return [c for c in frame.columns if "loss" in c.lower() and pd.api.types.is_numeric_dtype(frame[c])]
+#: metrics.csv column -> panel title of the training-curve figure, in panel order. ``eval_kl_*`` is the
+#: full-vocabulary KL(teacher ‖ student) against the live teacher model; ``eval_bucket_kl_*`` only
+#: compares the logged top-k + tail buckets (a lower bound of it), labelled as such
+CURVE_PANELS = {
+    "loss": "training loss",
+    "eval_loss": "held-out loss",
+    "eval_kl_reason": "held-out KL to the teacher, reason spans\n(full vocabulary)",
+    "eval_kl_act": "held-out KL to the teacher, act spans\n(full vocabulary)",
+    "eval_bucket_kl_reason": "bucket KL, reason spans\n(logged top-k + tail: a lower bound)",
+    "eval_bucket_kl_act": "bucket KL, act spans\n(logged top-k + tail: a lower bound)",
+}
 
 
 def _step_column(frame: pd.DataFrame) -> str | None:
@@ -52,10 +61,12 @@ def _step_column(frame: pd.DataFrame) -> str | None:
 
 
 def training_curves(curves: dict[str, pd.DataFrame], path: Path) -> Path:
-    """Loss against step for every trained model, one panel per loss column (train / eval / ...)."""
-    columns = sorted({c for frame in curves.values() for c in _loss_columns(frame)})
+    """Training loss, held-out loss and held-out KL to the teacher per span against step for every trained
+    model, one panel per :data:`CURVE_PANELS` column that some model logged."""
+    columns = [c for c in CURVE_PANELS
+               if any(c in f.columns and f[c].notna().any() for f in curves.values())]
     if not columns:
-        raise ValueError(f"no metrics.csv among {list(curves)} has a numeric '*loss*' column to plot")
+        raise ValueError(f"no metrics.csv among {list(curves)} has any of the columns {list(CURVE_PANELS)}")
     fig, axes = plt.subplots(1, len(columns), figsize=(5.5 * len(columns), 4.0), squeeze=False)
     for ax, column in zip(axes[0], columns, strict=True):
         for label, frame in curves.items():
@@ -68,6 +79,7 @@ def training_curves(curves: dict[str, pd.DataFrame], path: Path) -> Path:
             ax.plot(data[step] if step else range(len(data)), data[column], label=label, lw=1.2)
         ax.set_xlabel("step")
         ax.set_ylabel(column)
+        ax.set_title(CURVE_PANELS[column], fontsize=9)
         _finish_axes(ax)
     return _save(fig, path)
 

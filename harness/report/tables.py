@@ -1,8 +1,9 @@
 """The report's numbers: one :class:`Row` per agent (expert, teacher, random agent, each student
 size x method x variant) with its closed-loop metrics per seed, the offline metrics of students,
 parameters and compression; formatted as markdown and CSV tables; stage wall times, training
-curves and sample trajectories. Rows report mean ± std over seeds and a 95% Wilson interval on
-success over all episodes.
+curves and sample trajectories. Rows report mean ± std over seeds and a 95% bootstrap interval on
+success over the test tasks (each task's success averaged over seeds first: every seed plays the same
+tasks with the same env seeds, so episodes of different seeds are not independent draws).
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from harness.experiment.layout import (
 )
 from harness.experiment.offline_metrics import compression_ratio
 from harness.logs import read_episodes
-from harness.metrics import per_episode
+from harness.metrics import bootstrap_ci, per_episode, per_task_means
 
 #: method order in tables and plots
 METHOD_ORDER = ("sad", "token_kd", "sft")
@@ -36,10 +37,9 @@ METHOD_TITLES = {"sad": "SAD (span KL)", "token_kd": "token-level KD", "sft": "i
 # --- per-run numbers ------------------------------------------------------------------------------
 
 
-def run_metrics(run_dir: Path) -> dict[str, float]:
-    """Closed-loop numbers of one evaluation run, from its episode log (:func:`harness.metrics.per_episode`:
-    an episode that errored out counts as lost)."""
-    episodes = per_episode(read_episodes(run_dir))
+def run_metrics(episodes: pd.DataFrame) -> dict[str, float]:
+    """Closed-loop numbers of one evaluation run from its :func:`harness.metrics.per_episode` table (an
+    episode that errored out counts as lost)."""
     steps = float(episodes["steps"].sum())
     return {
         "episodes": float(len(episodes)),
@@ -51,16 +51,6 @@ def run_metrics(run_dir: Path) -> dict[str, float]:
         "latency_ms": 1000.0 * float(episodes["agent_s"].sum()) / steps if steps else float("nan"),
         "reason_len": float(episodes["reason_per_step"].mean()),
     }
-
-
-def wilson_interval(wins: float, n: float, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval of a success rate."""
-    if n <= 0:
-        return float("nan"), float("nan")
-    p = wins / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 # --- rows -----------------------------------------------------------------------------------------
@@ -92,6 +82,7 @@ class Row:
     eval_dirs: list[Path] = field(default_factory=list)
     model_dirs: list[Path] = field(default_factory=list)
     per_seed: list[dict[str, float]] = field(default_factory=list)
+    episode_tables: list[pd.DataFrame] = field(default_factory=list)  # per_episode() of each eval dir
     params: int | None = None
     compression: float | None = None
 
@@ -110,8 +101,17 @@ class Row:
     def episodes(self) -> int:
         return int(sum(s.get("episodes", 0) for s in self.per_seed))
 
+    def task_means(self, column: str) -> pd.Series:
+        """task_id -> ``column`` averaged over this row's seeds and repeats of the task."""
+        return per_task_means(self.episode_tables, column)
+
     def success_interval(self) -> tuple[float, float]:
-        return wilson_interval(sum(s.get("wins", 0) for s in self.per_seed), self.episodes)
+        """95% bootstrap interval of success over the tasks (per-task success averaged over seeds)."""
+        return bootstrap_ci(self.task_means("won").to_numpy(), n_boot=10_000)
+
+    @property
+    def tasks(self) -> int:
+        return len(self.task_means("won"))
 
 
 def _student_meta(layout: Layout, label: str) -> dict[str, Any]:
@@ -153,8 +153,11 @@ def collect_rows(root: Path) -> list[Row]:
                 compression=1.0 if teacher_params else None,
             )
         )
-    if finished(layout.baseline("random")):
-        rows.append(Row("random agent", "baseline", env, eval_dirs=[layout.baseline("random")]))
+    baselines = sorted(p.name for p in (layout.root / "baselines").glob("*") if p.name != "expert")
+    for agent in baselines:
+        if finished(layout.baseline(agent)):
+            name = "random agent" if agent == "random" else f"{agent} (scripted)"
+            rows.append(Row(name, "baseline", env, eval_dirs=[layout.baseline(agent)]))
 
     students: dict[tuple[str, str, str], Row] = {}
     for eval_dir in sorted(p for p in (layout.root / "student_eval").glob("*") if p.is_dir()):
@@ -180,7 +183,9 @@ def collect_rows(root: Path) -> list[Row]:
 
     for row in rows:
         for i, eval_dir in enumerate(row.eval_dirs):
-            numbers = run_metrics(eval_dir)
+            episodes = per_episode(read_episodes(eval_dir))
+            row.episode_tables.append(episodes)
+            numbers = run_metrics(episodes)
             if row.kind == "student":
                 offline_path = layout.offline(eval_dir.name) / OFFLINE_METRICS
                 if offline_path.is_file():
@@ -197,13 +202,15 @@ def collect_rows(root: Path) -> list[Row]:
 
 # --- tables ---------------------------------------------------------------------------------------
 
-TABLE_COLUMNS = ("agent", "params", "compression", "success", "95% CI", "score", "steps", "invalid actions",
-                 "latency/step (ms)", "action match", "reasoning match (ROUGE-L F)", "reasoning length (tok)",
-                 "episodes", "seeds")
+TABLE_COLUMNS = ("agent", "params", "compression", "success", "95% CI (tasks)", "score", "steps",
+                 "invalid actions", "latency/step (ms)", "action match", "reasoning match (ROUGE-L F)",
+                 "reasoning length (tok)", "tasks", "episodes", "seeds")
 
 
 TABLE_NOTE = (
-    "Success: mean ± std over seeds (no ± with one seed); 95% CI: Wilson interval over all test episodes. "
+    "Success, score and the other numbers: mean ± std over training seeds (no ± with one seed); 95% CI "
+    "(tasks): percentile bootstrap of success over the test tasks, each task's success averaged over seeds "
+    "(all seeds and agents play the same tasks with the same env seeds). "
     "Action match / reasoning match: the student's greedy turn against the teacher's on held-out "
     "teacher states (test split). Reasoning length: tokens of thought per step (word pieces for agents "
     "without a tokenizer)."
@@ -239,6 +246,7 @@ def table_cells(row: Row) -> list[str]:
         format_mean_std(row.mean("action_match"), row.std("action_match")),
         format_mean_std(row.mean("reasoning_match"), row.std("reasoning_match")),
         format_mean_std(row.mean("reason_len"), row.std("reason_len"), 1),
+        str(row.tasks),
         str(row.episodes),
         str(len(row.per_seed)),
     ]
@@ -258,7 +266,8 @@ def csv_records(rows: list[Row]) -> list[dict[str, Any]]:
         low, high = row.success_interval()
         record: dict[str, Any] = {"env": row.env, "agent": row.name, "kind": row.kind, "method": row.method,
                                   "student": row.student, "variant": row.variant, "params": row.params or "",
-                                  "compression": row.compression or "", "episodes": row.episodes,
+                                  "compression": row.compression or "", "tasks": row.tasks,
+                                  "episodes": row.episodes,
                                   "seeds": " ".join(map(str, row.seeds)), "success_ci_low": low,
                                   "success_ci_high": high}
         for metric in METRICS:
@@ -301,6 +310,41 @@ def training_curves(root: Path) -> dict[str, pd.DataFrame]:
     for path in sorted((layout.root / "students").glob("*/metrics.csv")):
         curves[path.parent.name] = pd.read_csv(path)
     return curves
+
+
+#: held-out columns of metrics.csv the report tabulates at the last evaluation: column -> heading
+FINAL_KL_COLUMNS = {
+    "eval_kl_reason": "KL reason (full vocab)",
+    "eval_kl_act": "KL act (full vocab)",
+    "eval_bucket_kl_reason": "bucket KL reason (top-k, lower bound)",
+    "eval_bucket_kl_act": "bucket KL act (top-k, lower bound)",
+}
+
+
+def final_kl_markdown(rows: list[Row]) -> str:
+    """Each student row's held-out KL to the teacher at its last evaluation, mean ± std over seeds
+    (full-vocabulary KL against the live teacher; bucket KL labelled as the lower bound it is)."""
+    lines = ["| student | " + " | ".join(FINAL_KL_COLUMNS.values()) + " |",
+             "|---|" + "---|" * len(FINAL_KL_COLUMNS)]
+    for row in rows:
+        if row.kind != "student":
+            continue
+        values: dict[str, list[float]] = {c: [] for c in FINAL_KL_COLUMNS}
+        for model_dir in row.model_dirs:
+            path = model_dir / "metrics.csv"
+            frame = pd.read_csv(path) if path.is_file() else pd.DataFrame()
+            for column in FINAL_KL_COLUMNS:
+                logged = frame[column].dropna() if column in frame.columns else pd.Series(dtype=float)
+                if len(logged):
+                    values[column].append(float(logged.iloc[-1]))
+        cells = []
+        for column in FINAL_KL_COLUMNS:
+            v = values[column]
+            mean = sum(v) / len(v) if v else float("nan")
+            std = math.sqrt(sum((x - mean) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else float("nan")
+            cells.append(format_mean_std(mean, std, 3))
+        lines.append(f"| {row.name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 # --- trajectories ---------------------------------------------------------------------------------

@@ -1,10 +1,20 @@
-"""Metrics: per-episode aggregation, bootstrap intervals, task-type breakdown, word-piece counts."""
+"""Metrics: per-episode aggregation, bootstrap intervals, task-type breakdown, word-piece counts, per-task
+means over seeds and the paired bootstrap over tasks."""
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from harness.metrics import bootstrap_ci, format_table, span_token_counts, summarize, wordpiece_count
+from harness.metrics import (
+    bootstrap_ci,
+    format_table,
+    paired_difference,
+    per_episode,
+    per_task_means,
+    span_token_counts,
+    summarize,
+    wordpiece_count,
+)
 
 
 def episode(i: int, steps: int, won: bool, task_type: str, invalid: int = 0, error: str = "") -> list[dict]:
@@ -12,6 +22,7 @@ def episode(i: int, steps: int, won: bool, task_type: str, invalid: int = 0, err
         {
             "episode": i,
             "step": s,
+            "task_id": f"task-{i % 3}",
             "task_type": task_type,
             "won": won and s == steps - 1,
             "score": 1.0 if won else 0.2,
@@ -65,3 +76,24 @@ def test_word_piece_rule():
     reason, act = span_token_counts("Thought: buy it\nAction: click[Buy Now]")
     assert reason == wordpiece_count("Thought: buy it") and act == wordpiece_count("Action: click[Buy Now]")
     assert span_token_counts("no keywords here") == (0, 0)
+
+
+def test_per_task_means_average_seeds_and_repeats_of_a_task(frame):
+    seed0 = per_episode(frame)  # task-0: episodes 0 (won) and 3 (failed); task-1: lost; task-2: won
+    seed1 = per_episode(frame.assign(won=False, score=0.5))
+    assert list(seed0["task_id"]) == ["task-0", "task-1", "task-2", "task-0"]
+    means = per_task_means([seed0, seed1], "won")
+    assert means.to_dict() == {"task-0": 0.25, "task-1": 0.0, "task-2": 0.5}
+
+
+def test_paired_difference_resamples_tasks_and_pairs_on_task_ids():
+    # the exact bootstrap of the mean of [0, 1]: 0, 0.5, 1 with probabilities 1/4, 1/2, 1/4
+    a = pd.Series({"x": 1.0, "y": 1.0})
+    b = pd.Series({"y": 0.0, "x": 1.0, "only-b": 1.0})  # other order, one task only b played
+    assert paired_difference(a, b) == (0.5, 0.0, 1.0, 2)
+    # differences 1, 1, 1, 0: Binomial(4, 3/4) ones; P(0 ones) = 1/256 < 2.5% < P(<= 1 one) = 13/256
+    a = pd.Series([1.0, 1.0, 1.0, 0.5], index=list("abcd"))
+    b = pd.Series([0.0, 0.0, 0.0, 0.5], index=list("abcd"))
+    assert paired_difference(a, b) == (0.75, 0.25, 1.0, 4)
+    mean, low, high, n = paired_difference(a, pd.Series({"z": 1.0}))
+    assert n == 0 and all(v != v for v in (mean, low, high))  # no common task: NaN, not a number made up

@@ -103,8 +103,15 @@ def test_students_share_init_data_and_seeds_across_methods():
     specs = student_specs(PRESETS["tiny"], ("sad", "token_kd", "sft"), seeds=2, ablations=True)
     main = [s for s in specs if not s.variant and s.student == "tiny-student"]
     assert {(s.method, s.seed) for s in main} == {(m, k) for m in ("sad", "token_kd", "sft") for k in (0, 1)}
-    variants = {s.variant for s in specs if s.variant}
-    assert variants == {"act only (λ_r=0)", "reason only (λ_a=0)", "no curriculum"}
+    variants = {(s.method, s.variant, tuple(s.overrides.items())) for s in specs if s.variant}
+    assert variants == {
+        ("sad", "act only (λ_r=0)", (("lambda_reason", 0.0),)),
+        ("sad", "reason only (λ_a=0)", (("lambda_act", 0.0),)),
+        ("sad", "+curriculum", (("curriculum", True),)),
+        ("token_kd", "+curriculum", (("curriculum", True),)),
+        ("sad", "per-span mean (span_norm=per_span_mean)", (("span_norm", "per_span_mean"),)),
+    }
+    assert all(not s.overrides for s in main)  # the main rows: every method with its config defaults
     assert {s.student for s in specs} == {"tiny-student", "tiny"}  # student size ablation
     assert len({s.label for s in specs}) == len(specs)
 

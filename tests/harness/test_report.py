@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,17 +20,20 @@ from harness import report
 from harness.experiment.layout import OFFLINE_METRICS, STAGE_MARKER, Layout
 from harness.experiment.offline_metrics import action_match_rate, rouge_l_f
 from harness.logs import EpisodeWriter
+from harness.report.comparison import paired_comparisons
 from harness.report.html import ACT_COLOUR, REASON_COLOUR, highlight
-from harness.report.tables import wilson_interval
+from harness.report.tables import collect_rows
 
 TASKS = ["t-0", "t-1", "t-2"]
 
 
 def _write_run(run_dir: Path, env: str, wins: list[bool], thought: str = "I should look for red shoes.",
-               reason_tokens: int | None = 7) -> None:
-    """A finished evaluation run: one 2-step episode per entry of ``wins``."""
+               reason_tokens: int | None = 7, tasks: list[str] | None = None) -> None:
+    """A finished evaluation run: one 2-step episode per entry of ``wins``, episode i on ``tasks[i]``
+    (default: the 3 ``TASKS`` in turn)."""
+    tasks = tasks or [TASKS[i % len(TASKS)] for i in range(len(wins))]
     writer = EpisodeWriter(run_dir)
-    for episode, won in enumerate(wins):
+    for episode, (won, task_id) in enumerate(zip(wins, tasks, strict=True)):
         rows = []
         for step in range(2):
             action = "search[red shoes]" if step == 0 else "click[buy now]"
@@ -38,7 +42,7 @@ def _write_run(run_dir: Path, env: str, wins: list[bool], thought: str = "I shou
                     "run_id": run_dir.name,
                     "env": env,
                     "split": "test",
-                    "task_id": TASKS[episode % len(TASKS)],
+                    "task_id": task_id,
                     "task": f"buy red shoes number {episode}",
                     "task_type": "shoes",
                     "episode": episode,
@@ -61,7 +65,9 @@ def _write_run(run_dir: Path, env: str, wins: list[bool], thought: str = "I shou
             )
         writer.write(rows)
     writer.consolidate()
-    (run_dir / "summary.json").write_text(json.dumps({"env": env, "success_rate": sum(wins) / len(wins)}))
+    summary = {"env": env, "success_rate": sum(wins) / len(wins), "data_source": "generated"}
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    (run_dir / "run.json").write_text(json.dumps({"env": env, "seed": 0}))
 
 
 def _write_model(model_dir: Path, width: int) -> None:
@@ -156,17 +162,19 @@ def test_report_csv_holds_numbers_and_intervals(built):
     by_agent = {r["agent"]: r for r in records}
     sad = by_agent["tiny-student · sad"]
     assert float(sad["success_mean"]) == pytest.approx(0.5)
-    assert sad["seeds"] == "0 1" and int(sad["episodes"]) == 8
-    assert float(sad["success_ci_low"]) < 0.5 < float(sad["success_ci_high"])
+    assert sad["seeds"] == "0 1" and int(sad["episodes"]) == 8 and int(sad["tasks"]) == 3
+    # seed 0 wins t-0, t-2 (of t-0, t-1, t-2, t-0), seed 1 the others: every task is 0.5 over seeds, so the
+    # interval over tasks has no width (pooling the 8 episodes as independent would give a wide one)
+    assert (float(sad["success_ci_low"]), float(sad["success_ci_high"])) == (0.5, 0.5)
+    teacher = by_agent["teacher"]  # t-0 won twice, t-1 won, t-2 lost: per-task 1, 1, 0
+    assert (float(teacher["success_ci_low"]), float(teacher["success_ci_high"])) == (0.0, 1.0)
     teacher_params = 100 * 32 + 32 * 32
     assert int(by_agent["teacher"]["params"]) == teacher_params
     assert float(sad["compression"]) == pytest.approx(teacher_params / (100 * 8 + 8 * 8))
     assert float(by_agent["random agent"]["success_mean"]) == 0.0
 
 
-def test_wilson_interval_and_offline_metrics():
-    low, high = wilson_interval(0, 10)
-    assert low == 0.0 and high == pytest.approx(0.27754, abs=1e-5)  # z² / (n + z²) with z = 1.96, n = 10
+def test_offline_metrics():
     assert action_match_rate(["Search[ Red shoes ]", "click[x]"], ["search[red shoes]", "click[y]"]) == 0.5
     assert rouge_l_f(["the red shoes"], ["the red shoes"]) == pytest.approx(1.0)
     assert rouge_l_f(["nothing alike"], ["the red shoes"]) == 0.0
@@ -253,3 +261,94 @@ def test_all_envs_report_has_a_section_per_env(tmp_path):
     assert (root / "webshop" / "report.md").is_file() and (root / "hotpotqa" / "report.html").is_file()
     envs = {r["env"] for r in csv.DictReader(written["csv"].open())}
     assert envs == {"webshop", "hotpotqa"}
+
+
+def _exact_bootstrap_quantiles(diffs: list[int]) -> tuple[float, float]:
+    """2.5% / 97.5% quantiles of the exact bootstrap distribution of the mean of 0/1 ``diffs`` (the number
+    of 1s in a resample of n is Binomial(n, share of 1s)), where they are not on a boundary."""
+    n, p = len(diffs), sum(diffs) / len(diffs)
+    cdf, cumulative = [], 0.0
+    for k in range(n + 1):
+        cumulative += math.comb(n, k) * p**k * (1 - p) ** (n - k)
+        cdf.append(cumulative)
+    low = next(k for k in range(n + 1) if cdf[k] > 0.025)
+    high = next(k for k in range(n + 1) if cdf[k] > 0.975)
+    assert all(abs(c - q) > 0.01 for c in cdf for q in (0.025, 0.975))  # Monte Carlo lands on the same k
+    return low / n, high / n
+
+
+def test_paired_bootstrap_on_tasks_with_seeds_averaged_and_no_difference_wording(tmp_path):
+    """4 tasks, 2 seeds. Per task, averaged over seeds: SAD 1, 1, 1, .5; token-KD 0, 0, 0, .5;
+    SFT 1, 0, 1, .5. SAD − token-KD = 1, 1, 1, 0 (exact interval [0.25, 1.0]); SAD − SFT = 0, 1, 0, 0
+    ([0, 0.75]: contains 0)."""
+    root = make_stored_pipeline(tmp_path / "webshop-tiny")
+    layout = Layout(root)
+    tasks = ["a", "b", "c", "d"]
+    wins = {  # per seed, in task order a b c d
+        "sad": ([1, 1, 1, 1], [1, 1, 1, 0]),
+        "token_kd": ([0, 0, 0, 0], [0, 0, 0, 1]),
+        "sft": ([1, 0, 1, 0], [1, 0, 1, 1]),
+    }
+    for method, per_seed in wins.items():
+        for seed, seed_wins in enumerate(per_seed):
+            order = tasks if seed == 0 else tasks[::-1]  # pairing is on task ids, not on episode numbers
+            won = [bool(seed_wins[tasks.index(t)]) for t in order]
+            run_dir = layout.student_eval(f"tiny-student_{method}_s{seed}")
+            shutil.rmtree(run_dir)
+            _write_run(run_dir, "webshop", won, tasks=order)
+    comparisons = {(c.baseline, c.metric): c for c in paired_comparisons(collect_rows(root))}
+    assert _exact_bootstrap_quantiles([1, 1, 1, 0]) == (0.25, 1.0)
+    assert _exact_bootstrap_quantiles([0, 1, 0, 0]) == (0.0, 0.75)
+    kd, sft = comparisons[("token_kd", "success")], comparisons[("sft", "success")]
+    assert (kd.mean, kd.low, kd.high, kd.tasks, kd.seeds) == (0.75, 0.25, 1.0, 4, 2)
+    assert kd.verdict == "SAD (span KL) higher"
+    assert (sft.mean, sft.low, sft.high) == (0.25, 0.0, 0.75)
+    assert sft.verdict == "no difference (the 95% interval contains 0)"
+    assert comparisons[("token_kd", "score")].low == 0.25  # score = success in this fixture
+    md = report.build_report(root)["markdown"].read_text()
+    assert ("| tiny-student | SAD (span KL) − token-level KD | success | +0.750 | [+0.250, +1.000] | 4 | 2 | "
+            "SAD (span KL) higher |") in md
+    assert ("| tiny-student | SAD (span KL) − imitation (SFT) | success | +0.250 | [+0.000, +0.750] | 4 | 2 "
+            "| no difference (the 95% interval contains 0) |") in md
+    assert "- training seeds: 0, 1 (seed i for every method)" in md
+    assert "- data source: **generated world (not the official benchmark)**" in md
+
+
+def test_report_states_tasks_and_flags_agents_that_played_other_tasks(built, tmp_path):
+    _, written = built
+    md = written["markdown"].read_text()
+    assert ("- tasks: 3 test tasks (shoes 3), drawn stratified by task type; episode i uses env seed 0 + i "
+            "(i < 4); every agent and seed played these same tasks with the same env seeds") in md
+    root = tmp_path / "webshop-tiny"
+    shutil.copytree(built[0], root)
+    run_dir = Layout(root).student_eval("tiny-student_sft_s1")
+    shutil.rmtree(run_dir)
+    _write_run(run_dir, "webshop", [False] * 4, tasks=["t-0", "t-1", "t-9", "t-0"])
+    md = report.build_report(root)["markdown"].read_text()
+    assert "**agents played different tasks or env seeds**" in md
+    assert "tiny-student · sft seed 1 played 1 other task(s)" in md
+    assert "- tasks: 2 test tasks" in md  # only the tasks every agent played are counted as common
+
+
+def test_training_curves_show_full_vocabulary_kl_and_label_bucket_kl(tmp_path):
+    from harness.report.plots import CURVE_PANELS
+    from harness.report.tables import final_kl_markdown
+
+    root = make_stored_pipeline(tmp_path / "webshop-tiny")
+    for i, label in enumerate(("tiny-student_sad_s0", "tiny-student_sad_s1")):
+        (Layout(root).student(label) / "metrics.csv").write_text(
+            "step,loss,eval_loss,eval_kl_reason,eval_kl_act,eval_bucket_kl_reason,eval_bucket_kl_act\n"
+            f"1,3.0,,,,,\n2,2.5,2.7,0.9,0.8,0.3,0.2\n4,1.8,2.1,{0.4 + 0.2 * i},0.3,0.07,0.05\n"
+        )
+    rows = collect_rows(root)
+    table = final_kl_markdown(rows)
+    assert table.splitlines()[0] == (
+        "| student | KL reason (full vocab) | KL act (full vocab) | bucket KL reason (top-k, lower bound) | "
+        "bucket KL act (top-k, lower bound) |"
+    )
+    assert "| tiny-student · sad | 0.500 ± 0.141 | 0.300 ± 0.000 | 0.070 ± 0.000 | 0.050 ± 0.000 |" in table
+    assert "| tiny-student · sft | – | – | – | – |" in table  # no KL logged: nothing is made up
+    assert "full vocabulary" in CURVE_PANELS["eval_kl_reason"]
+    assert "lower bound" in CURVE_PANELS["eval_bucket_kl_act"]
+    figure = report.build_report(root)["training curves"]
+    assert figure.stat().st_size > 1000
