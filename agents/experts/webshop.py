@@ -572,11 +572,11 @@ def _combos(openers: tuple[str, ...], cores: tuple[str, ...]) -> tuple[str, ...]
 THOUGHTS: dict[str, tuple[str, ...]] = {
     "search": _combos(
         (
-            "The instruction asks for {request}.",
-            "I need {request}.",
-            "The shopper wants {request}.",
+            "The instruction says: {request}.",
             "Task: {request}.",
-            "So the goal is {request}.",
+            "The request reads: {request}.",
+            "Here is what's wanted: {request}.",
+            "I'm asked: {request}.",
         ),
         (
             "I'll search with its key words{budget}.",
