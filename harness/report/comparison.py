@@ -101,19 +101,21 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def evaluation_facts(rows: list[Row], manifest: dict[str, Any]) -> list[str]:
-    """Markdown bullet lines for one env: data source, step limit, protocol options, training seeds, the
-    tasks and env seeds the agents played (and whether every row played the same ones)."""
+    """Markdown bullet lines for one env: data source (``summary.json``, else ``run.json``'s ``data``),
+    step limit, protocol options (``run.json``'s ``data.protocol``), training seeds, the tasks and env seeds
+    the agents played (and whether every run played the same ones)."""
     sources: dict[str, set[str]] = {}
     protocols: dict[str, str] = {}
     env_seeds: set[int] = set()
     for row in rows:
         for eval_dir in row.eval_dirs:
-            summary = _read_json(eval_dir / "summary.json")
-            source = str(summary.get("data_source") or "not recorded")
+            summary, run = _read_json(eval_dir / "summary.json"), _read_json(eval_dir / "run.json")
+            data = run.get("data") or {}  # what the env reported: data_source, fingerprint, protocol
+            source = str(summary.get("data_source") or data.get("data_source") or "not recorded")
             sources.setdefault(source, set()).add(row.name)
-            if summary.get("protocol"):
-                protocols[json.dumps(summary["protocol"], sort_keys=True, default=str)] = row.name
-            env_seeds.add(int(_read_json(eval_dir / "run.json").get("seed", 0)))
+            if data.get("protocol"):
+                protocols[json.dumps(data["protocol"], sort_keys=True, default=str)] = row.name
+            env_seeds.add(int(run.get("seed", 0)))
     lines = []
     for source, names in sorted(sources.items()):
         label = "generated world (not the official benchmark)" if source == "generated" else source

@@ -324,7 +324,12 @@ def test_report_states_tasks_and_flags_agents_that_played_other_tasks(built, tmp
     run_dir = Layout(root).student_eval("tiny-student_sft_s1")
     shutil.rmtree(run_dir)
     _write_run(run_dir, "webshop", [False] * 4, tasks=["t-0", "t-1", "t-9", "t-0"])
+    run_json = {"seed": 0, "data": {"data_source": "/data/webshop", "protocol": {"max_steps": 15}}}
+    (Layout(root).teacher_eval / "run.json").write_text(json.dumps(run_json))
+    (Layout(root).teacher_eval / "summary.json").write_text("{}")  # an older summary: run.json says it
     md = report.build_report(root)["markdown"].read_text()
+    assert "- data source: **/data/webshop** (teacher)" in md
+    assert "- protocol options: `{\"max_steps\": 15}`" in md
     assert "**agents played different tasks or env seeds**" in md
     assert "tiny-student · sft seed 1 played 1 other task(s)" in md
     assert "- tasks: 2 test tasks" in md  # only the tasks every agent played are counted as common
