@@ -974,8 +974,10 @@ def _on_tab(state: State, observation: str) -> Decision:
     product = state.products[state.current]
     text = _tab_text(observation)
     found = covered_words(state.request, text)
+    on_page = set(covered_words(state.request, product.title + " " + " ".join(product.option_nodes)))
+    new = [w for w in found if w not in on_page]  # what this tab adds to the item page
     if found:
-        return Decision("return", "click[< prev]", {"found": _quoted_list(found)})
+        return Decision("return", "click[< prev]", {"found": _quoted_list(new or found)})
     return Decision(
         "return_nothing",
         "click[< prev]",
