@@ -75,6 +75,8 @@ _PRICE_CAP = re.compile(
 _PRICE = re.compile(r"\$\s*(\d+(?:\.\d+)?)")
 #: how instructions open ("i'm looking for", "searching for"); dropped before reading the request
 _OPENER = re.compile(r"^(?:i'?m |i am |i was )?(?:looking|searching|shopping) for\b", re.IGNORECASE)
+#: what separates the phrases of an instruction: punctuation (not a decimal point), " - "
+_CLAUSE = re.compile(r"[,;!?()&/]|(?<!\d)\.|\.(?!\d)|\s-\s")
 #: words that carry no product facts: openers, politeness, grammar
 _FILLER = _words("""
 a an the and or & of in on at to for with without from by as is are be it its it's that that's which
@@ -192,9 +194,8 @@ class Request:
     price_cap: float | None
     words: list[str]  # content words (canonical), in order, no repeats
     phrase_length: dict[str, int]  # word -> length of the run of content words it stands in ("tea tree": 2)
-    option_words: frozenset[
-        str
-    ]  # words naming an option value: colours, sizes, counts, "<x> flavor", "scent: <x>"
+    phrase_of: dict[str, int]  # word -> index of its run of non-filler words, to name words as phrases
+    option_words: frozenset[str]  # words naming an option value ("navy", "12", "flavor name: <x>")
     query: str  # first search: the content words as written in the instruction
     short_query: str  # second search: the words that are not option-like (colours, sizes, counts)
 
@@ -208,8 +209,15 @@ def read_request(instruction: str) -> Request:
     tokens = canonical_tokens(text)
     words = list(dict.fromkeys(t for t in tokens if t not in _FILLER))
     phrase_length: dict[str, int] = {}
+    phrase_of: dict[str, int] = {}
+    run_index = 0
+    for token in [t for chunk in _CLAUSE.split(text) for t in [""] + canonical_tokens(chunk)]:
+        if not token or token in _FILLER:
+            run_index += 1  # a filler word or a comma ends a phrase
+        else:
+            phrase_of.setdefault(token, run_index)
     option_words = {w for w in words if _option_like(w)}
-    for chunk in re.split(r"[,;!?()&/]|(?<!\d)\.|\.(?!\d)|\s-\s", text):
+    for chunk in _CLAUSE.split(text):
         chunk_tokens = canonical_tokens(chunk)
         colon = (
             re.search(r"\b(?:flavou?r(?: name)?|scent|colou?r|size|style|pattern)\s*:", chunk.lower())
@@ -237,6 +245,7 @@ def read_request(instruction: str) -> Request:
         price_cap=cap,
         words=words,
         phrase_length=phrase_length,
+        phrase_of=phrase_of,
         option_words=frozenset(option_words),
         query=" ".join(query_words),
         short_query=" ".join(essential) or " ".join(query_words),
@@ -788,11 +797,15 @@ THOUGHTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _quoted_list(words: list[str], limit: int = 4) -> str:
-    words = [w for w in words][:limit]
-    if not words:
+def _phrases(request: Request, words: list[str], limit: int = 4) -> str:
+    """Instruction words named as the phrases they stand in ("box spring and storage space")."""
+    runs: dict[int, list[str]] = {}
+    for word in words:
+        runs.setdefault(request.phrase_of.get(word, -1), []).append(word)
+    phrases = [" ".join(run) for _, run in sorted(runs.items()) if not set(run) <= _UNIT_WORDS][:limit]
+    if not phrases:
         return "nothing specific"
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    return phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
 
 
 # --- the policy --------------------------------------------------------------------------------------
@@ -932,7 +945,7 @@ def _on_results(state: State, admissible: list[str]) -> Decision:
                 "asin": top.asin,
                 "title": top.title,
                 "price": top.price_text,
-                "matched": _quoted_list(matched),
+                "matched": _phrases(request, matched),
                 "within": _within(state, top.price),
             },
         )
@@ -963,7 +976,7 @@ def _on_results(state: State, admissible: list[str]) -> Decision:
                 "asin": top.asin,
                 "title": top.title,
                 "price": top.price_text,
-                "matched": _quoted_list(covered_words(request, top.title)),
+                "matched": _phrases(request, covered_words(request, top.title)),
                 "within": _within(state, top.price),
             },
         )
@@ -977,11 +990,11 @@ def _on_tab(state: State, observation: str) -> Decision:
     on_page = set(covered_words(state.request, product.title + " " + " ".join(product.option_nodes)))
     new = [w for w in found if w not in on_page]  # what this tab adds to the item page
     if found:
-        return Decision("return", "click[< prev]", {"found": _quoted_list(new or found)})
+        return Decision("return", "click[< prev]", {"found": _phrases(state.request, new or found)})
     return Decision(
         "return_nothing",
         "click[< prev]",
-        {"missing": _quoted_list(missing_words(state, product) or state.request.words)},
+        {"missing": _phrases(state.request, missing_words(state, product) or state.request.words)},
     )
 
 
@@ -1023,8 +1036,8 @@ def _on_item(state: State, observation: str, admissible: list[str], cap_text: st
                     f"click[{tab}]",
                     {
                         "title": product.title,
-                        "matched": _quoted_list(covered_words(request, evidence(request, product))),
-                        "missing": _quoted_list(missing),
+                        "matched": _phrases(request, covered_words(request, evidence(request, product))),
+                        "missing": _phrases(request, missing),
                     },
                 )
         explore = len(state.products) < MAX_CANDIDATES and state.remaining - 1 >= EXPLORE_STEPS
@@ -1038,7 +1051,7 @@ def _on_item(state: State, observation: str, admissible: list[str], cap_text: st
             return Decision(
                 "reject",
                 "click[< prev]",
-                {"asin": product.asin, "title": product.title, "missing": _quoted_list(missing)},
+                {"asin": product.asin, "title": product.title, "missing": _phrases(request, missing)},
             )
     if to_click and state.remaining > 1:
         value = to_click[0]
@@ -1047,7 +1060,7 @@ def _on_item(state: State, observation: str, admissible: list[str], cap_text: st
     options_done = (
         f"The options ({', '.join(wanted.values())}) are selected." if wanted else "No option needs choosing."
     )
-    matched = _quoted_list(covered_words(request, evidence(request, product)))
+    matched = _phrases(request, covered_words(request, evidence(request, product)))
     if complete:
         return Decision(
             "buy",
@@ -1067,7 +1080,7 @@ def _on_item(state: State, observation: str, admissible: list[str], cap_text: st
             "asin": product.asin,
             "title": product.title,
             "matched": matched,
-            "missing": _quoted_list(missing),
+            "missing": _phrases(request, missing),
             "options_done": options_done,
         },
     )
