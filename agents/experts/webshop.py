@@ -851,7 +851,13 @@ class WebShopExpert(Expert):
         admissible = info.get("admissible_actions")
         if admissible is None:
             raise ValueError("WebShopExpert needs info['admissible_actions'] (the clickables of the page)")
-        max_steps = int((info.get("protocol") or {}).get("max_steps", self.max_steps))
+        protocol = info.get("protocol") or {}
+        if protocol.get("observation_mode", "text") != "text":
+            raise ValueError(
+                f"WebShopExpert reads text-mode pages; the env uses observation_mode="
+                f"{protocol['observation_mode']!r} (make the env with observation_mode='text')"
+            )
+        max_steps = int(protocol.get("max_steps", self.max_steps))
         observations = [episode.first_observation or observation] + [
             t.observation or "" for t in episode.turns
         ]

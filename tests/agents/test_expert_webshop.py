@@ -139,6 +139,26 @@ def test_relabel_from_an_off_course_history():
         expert.relabel(episode, {})
 
 
+def test_relabel_after_think_and_invalid_actions():
+    env = HidePrivilegedInfo(WebShopEnv(split="test"))
+    obs, info = env.reset(options={"task_id": "12"})
+    episode = Episode(task=info["task"], first_observation=obs)
+    for action in ("think[where to start?]", "click[nonsense]", "search[pillow]"):
+        obs, _r, _t, _tr, info = env.step(action)
+        episode.turns.append(Turn(thought="", action=action, text=f"Action: {action}", observation=obs))
+    turn = WebShopExpert().relabel(episode, info)
+    assert turn.action in info["admissible_actions"] and turn.thought  # it reads the results page it is on
+
+
+def test_expert_refuses_other_observation_modes():
+    env = WebShopEnv(split="test", observation_mode="html")
+    obs, info = env.reset(options={"task_id": "0"})
+    agent = agents.make("expert", env="webshop")
+    agent.reset(info)
+    with pytest.raises(ValueError, match="observation_mode='html'"):
+        agent.act(obs, info)
+
+
 def test_reads_upstream_human_instructions():
     request = read_request(
         "i need a long clip-in hair extension which is natural looking, and price lower than 40.00 dollars"
