@@ -5,8 +5,8 @@ The expert reads only the task sentence, the observations so far and the admissi
 1. the goal from "Your task is to: ..." (matched against ALFWorld's own goal templates): the object
    type, the destination receptacle type or the lamp, and the task type;
 2. the receptacles from the first observation; it visits those that ALFRED lets hold the object
-   (most specific holder types first, as ALFRED's compatibility lists rank them; open surfaces of a
-   type before closed ones of the same rank cost one step less), opens closed ones, and remembers
+   (ALFRED's compatibility lists), open surfaces first (one step each; closed ones cost two: go,
+   open), the most specific holder types first within each group, opens closed ones, and remembers
    what every visit showed;
 3. it takes a matching object, cleans / heats / cools it at the sinkbasin / microwave / fridge if the
    task asks, then puts it in the destination (twice, into the same receptacle, for pick_two) or
@@ -32,7 +32,7 @@ from agents.experts import Expert
 from agents.react import format_turn
 from envs.alfworld.engine import AlfredEngine, intro_observation
 from envs.alfworld.generator import TASK_TYPES, goal_templates
-from envs.alfworld.scenes import likely_holders
+from envs.alfworld.scenes import likely_holders, openable_names
 
 _NAME = r"[a-z]+ \d+"
 _ARRIVE = re.compile(rf"You arrive at (?P<r>{_NAME})\.")
@@ -185,11 +185,15 @@ class _Memory:
         return sorted(found, key=lambda pair: (pair[1] != self.location, _number(pair[1])))
 
     def search_order(self, kind: str) -> list[str]:
-        """Unvisited receptacles, likely holders of ``kind`` first (ALFRED's compatibility, most specific
-        type first), then the rest; within a rank, open surfaces before closed ones, then by number."""
+        """Unvisited receptacles: likely holders of ``kind`` (ALFRED's compatibility lists) before the rest;
+        among them open surfaces (one step each) before closed ones (two: go, open), each group most
+        specific holder type first, then by number."""
         rank = {r: i for i, r in enumerate(likely_holders(kind))}
         todo = [r for r in self.receptacles if r not in self.visited and r != self.destination]
-        return sorted(todo, key=lambda r: (rank.get(_kind(r), len(rank)), _number(r)))
+        closed = openable_names()
+        return sorted(
+            todo, key=lambda r: (_kind(r) not in rank, _kind(r) in closed, rank.get(_kind(r), 0), _number(r))
+        )
 
     def likely_places(self, kind: str) -> str:
         """The first observation's receptacles that may hold ``kind``, as ReAct writes them."""

@@ -80,6 +80,12 @@ def is_openable(receptacle_type: str) -> bool:
     return receptacle_type in constants().OPENABLE_CLASS_SET
 
 
+@cache
+def openable_names() -> frozenset[str]:
+    """Receptacle types with a door or lid, as players write them (``fridge``, ``cabinet``, ``drawer``)."""
+    return frozenset(t.lower() for t in static_receptacle_types() if is_openable(t))
+
+
 def room_of(scene_num: int) -> str:
     for room, nums in ROOMS.items():
         if scene_num in nums:
@@ -121,6 +127,13 @@ def alfred_id(object_type: str, rng: random.Random) -> str:
     """A fresh ALFRED-style object id: ``Type|x|y|z`` with signed, zero-padded coordinates."""
     x, y, z = (rng.uniform(-4.0, 4.0) for _ in range(3))
     return f"{object_type}|{x:+06.2f}|{abs(y):+06.2f}|{z:+06.2f}"
+
+
+def receptacle_id(receptacle_type: str, rng: random.Random) -> str:
+    """A fresh ALFRED-style receptacle id; basins are named after their fixture as in THOR
+    (``Sink|x|y|z|SinkBasin``), which is how ALFWorld's demangler names them ``sinkbasin``."""
+    base = alfred_id(receptacle_type.removesuffix("Basin"), rng)
+    return f"{base}|{receptacle_type}" if receptacle_type.endswith("Basin") else base
 
 
 def _receptacle_type(rid: str) -> str:
@@ -165,7 +178,7 @@ def load_scene(scene_num: int) -> Scene:
     for rtype, count in counts.items():
         for _ in range(count):
             point = (rng.uniform(-3, 3), rng.uniform(-3, 3), rng.choice((0, 90, 180, 270)), 30)
-            receptacles.append(Receptacle(alfred_id(rtype, rng), rtype, unique_location(*point)))
+            receptacles.append(Receptacle(receptacle_id(rtype, rng), rtype, unique_location(*point)))
     types = {r.type for r in receptacles}
     carriable = sorted(
         t for t in set(present)

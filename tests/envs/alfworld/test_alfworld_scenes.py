@@ -93,3 +93,15 @@ def test_alfred_task_rules(task_type: str) -> None:
             and x.endswith(f" {game.spec.object_target}Type)")
         ]
         assert (2 if task_type == "pick_two_obj_and_place" else 1) <= len(targets) <= generator.MAX_INSTANCES
+
+
+def test_added_basins_are_named_as_alfworld_names_them(engine: AlfredEngine, tmp_path: Path) -> None:
+    """FloorPlan429's layout file has no sink; the one added must read "sinkbasin 1", not "sinkbasinbasin"."""
+    scene = scenes.load_scene(429)
+    assert "SinkBasin" in scene.receptacle_types()
+    game = generator.generate_game("basin", "pick_clean_then_place_in_recep", [scene])
+    path = tmp_path / "game.tw-pddl"
+    path.write_text(json.dumps(generator.game_content(game)))
+    engine.load(path)
+    first = intro_observation(engine.reset().feedback)
+    assert "a sinkbasin 1," in first and "basinbasin" not in first
