@@ -196,10 +196,12 @@ class _Memory:
         )
 
     def likely_places(self, kind: str) -> str:
-        """The first observation's receptacles that may hold ``kind``, as ReAct writes them."""
+        """The receptacles (first observation) that may hold ``kind``, in search order, ReAct style."""
         rank = {r: i for i, r in enumerate(likely_holders(kind))}
+        closed = openable_names()
         places = sorted(
-            (r for r in self.receptacles if _kind(r) in rank), key=lambda r: (rank[_kind(r)], _number(r))
+            (r for r in self.receptacles if _kind(r) in rank),
+            key=lambda r: (_kind(r) in closed, rank[_kind(r)], _number(r)),
         )
         return _ranges(places) if places else "any of the places I can see"
 
@@ -433,10 +435,11 @@ RELABEL_PHRASES: tuple[str, ...] = (
 )
 
 
-def phrase(kind: str, rng: random.Random, **facts: str) -> str:
-    """One phrasing of decision ``kind`` with ``facts`` substituted."""
+def phrase(kind: str, rng: random.Random, part: int | None = None, **facts: str) -> str:
+    """One phrasing of decision ``kind`` with ``facts`` substituted (``part``: only its first (0) or
+    second (1) half)."""
     first, second = PHRASES[kind]
-    text = rng.choice(first) + rng.choice(second)
+    text = rng.choice(first) + rng.choice(second) if part is None else rng.choice(PHRASES[kind][part])
     return text.format(**facts).strip()
 
 
@@ -468,7 +471,7 @@ class ALFWorldExpert(Expert):
         thought, action = self._decide(memory, [str(a) for a in info.get("admissible_actions") or []])
         if memory.turns == 0:
             thought = f"{self._plan_thought(memory)} {thought}".strip()
-        thought = thought[:1].upper() + thought[1:]
+        thought = re.sub(r"(^|[.!?] )([a-z])", lambda m: m[1] + m[2].upper(), thought)  # sentence starts
         memory.turns += 1
         memory.last_action = action
         return AgentStep(thought=thought, action=action, text=format_turn(thought, action))
@@ -547,13 +550,15 @@ class ALFWorldExpert(Expert):
             m.visited.clear()
             order = [r for r in m.search_order(kind) if r != m.location] or m.receptacles
         facts = self._facts(m, kind, next=order[0], last=m.location)
+        if prefix:  # the prefix already says what is needed: only where to look
+            return prefix + phrase("search_more", m.rng, part=1, **facts), f"go to {order[0]}"
         if m.turns == 0:
             kind_of_thought = "search_first"
-        elif m.last_action.startswith(("go to ", "open ")) and m.location and not prefix:
+        elif m.last_action.startswith(("go to ", "open ")) and m.location:
             kind_of_thought = "search_next"
         else:
             kind_of_thought = "search_more"
-        return prefix + phrase(kind_of_thought, m.rng, **facts), f"go to {order[0]}"
+        return phrase(kind_of_thought, m.rng, **facts), f"go to {order[0]}"
 
     def _status(self, m: _Memory) -> str:
         """A short, varied sentence about what is in hand (and whether it is cleaned/heated/cooled yet)."""
@@ -617,10 +622,10 @@ class ALFWorldExpert(Expert):
     def _to_lamp(self, m: _Memory) -> tuple[str, str]:
         lamp_kind = m.goal.lamp
         lamps = m.seen(lamp_kind)
-        if not lamps:
-            status = self._status(m)
+        if not lamps:  # say what is in hand once, right after taking it
+            status = self._status(m) + " " if m.last_action.startswith("take ") else ""
             thought, action = self._search(m, lamp_kind)
-            return f"{status} {thought}", action
+            return status + thought, action
         lamp, there = lamps[0]
         facts = {
             "held": m.holding,
