@@ -43,6 +43,7 @@ MAX_CANDIDATES = 6
 FUZZY_OPTION_MATCH = 88  # rapidfuzz ratio for an option label written with a slip
 EXPLORE_STEPS = 6  # steps left (after going back) to judge another product and still buy one
 DESCRIPTION_SPARE = 5  # read the Description only with this many steps to spare (Features come first)
+NOUN_WEIGHT = 2.0  # the product noun counts double when judging titles and products
 OPTION_TITLE_WEIGHT = 0.4  # option values rarely appear in titles: they count little when judging titles
 OPTION_WEIGHT = 10.0  # a colour/size/count asked for and not offered rules a product out
 _SEP = " [SEP] "
@@ -77,6 +78,8 @@ _PRICE = re.compile(r"\$\s*(\d+(?:\.\d+)?)")
 _OPENER = re.compile(r"^(?:i'?m |i am |i was )?(?:looking|searching|shopping) for\b", re.IGNORECASE)
 #: what separates the phrases of an instruction: punctuation (not a decimal point), " - "
 _CLAUSE = re.compile(r"[,;!?()&/]|(?<!\d)\.|\.(?!\d)|\s-\s")
+#: words after which an instruction stops naming the product ("... hair extension which is ...")
+_NOUN_END = re.compile(r"(?<![\w-])(?:that|which|with|for me|it should|it needs|in|size|colou?r)\b", re.I)
 #: words that carry no product facts: openers, politeness, grammar
 _FILLER = _words("""
 a an the and or & of in on at to for with without from by as is are be it its it's that that's which
@@ -195,6 +198,7 @@ class Request:
     words: list[str]  # content words (canonical), in order, no repeats
     phrase_length: dict[str, int]  # word -> length of the run of content words it stands in ("tea tree": 2)
     phrase_of: dict[str, int]  # word -> index of its run of non-filler words, to name words as phrases
+    noun_words: frozenset[str]  # the product noun: last word before the first clause ends ("extension")
     option_words: frozenset[str]  # words naming an option value ("navy", "12", "flavor name: <x>")
     query: str  # first search: the content words as written in the instruction
     short_query: str  # second search: the words that are not option-like (colours, sizes, counts)
@@ -217,6 +221,14 @@ def read_request(instruction: str) -> Request:
         else:
             phrase_of.setdefault(token, run_index)
     option_words = {w for w in words if _option_like(w)}
+    first_clause = _NOUN_END.split(re.split(r"[,;!?()]|(?<!\d)\.|\.(?!\d)|\s-\s", text)[0])[0]
+    runs, run = [], []
+    for token in canonical_tokens(first_clause) + [""]:
+        if token and token not in _FILLER and not _option_like(token):
+            run.append(token)
+        elif run:
+            runs, run = runs + [run], []
+    noun_words = frozenset(runs[-1][-1:]) if runs else frozenset()
     for chunk in _CLAUSE.split(text):
         chunk_tokens = canonical_tokens(chunk)
         colon = (
@@ -246,6 +258,7 @@ def read_request(instruction: str) -> Request:
         words=words,
         phrase_length=phrase_length,
         phrase_of=phrase_of,
+        noun_words=noun_words,
         option_words=frozenset(option_words),
         query=" ".join(query_words),
         short_query=" ".join(essential) or " ".join(query_words),
@@ -389,6 +402,7 @@ class State:
         option_words = self.request.option_words
         return {
             w: (OPTION_TITLE_WEIGHT if w in option_words else _weight(w, self.titles_seen))
+            * (NOUN_WEIGHT if w in self.request.noun_words else 1.0)
             / self.request.phrase_length.get(w, 1)
             for w in self.request.words
         }

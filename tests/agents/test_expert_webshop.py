@@ -165,6 +165,7 @@ def test_reads_upstream_human_instructions():
     )
     assert request.price_cap == 40.0
     assert request.query == "long clip-in hair extension natural looking"
+    assert request.noun_words == {"extension"}
     assert "price" not in request.words and "40.00" not in request.query
     request = read_request("i want a pack of 12 gray cotton crew socks under $25, please")
     assert request.price_cap == 25.0 and "grey" in request.words and "12" in request.words
