@@ -20,6 +20,11 @@ writing itself, at EOS, or after ``max_new_tokens``. ``token_ids`` are the token
 the stop; the completion is their text cut at the end of the action line.
 With ``log_topk=k`` each generated token also gets the top-k ids and log-probabilities of the
 model's distribution at temperature 1 (log-softmax over the full vocabulary).
+
+With ``constrain_actions=True`` each turn is one thought line and an ``Action:`` restricted to what the
+env can take (:mod:`agents.constrained`: a prefix trie over the ids of ``info["admissible_actions"]``,
+open ``search[...]``, HotPotQA's extractive ``finish[...]``); logged top-k stay those of the model's
+own distribution *before* the constraint mask.
 """
 from __future__ import annotations
 
@@ -34,7 +39,9 @@ from typing import Any
 import torch
 
 from agents.base import Agent, AgentStep
+from agents.constrained import ActionConstraint, TokenVocabulary, action_space, allowed_mask
 from agents.context import bos_ids, fit_ids, omitted_note
+from agents.model_files import check_model_dir
 from agents.prompts import few_shot as env_few_shot
 from agents.prompts import instructions as env_instructions
 from agents.react import Turn, completion_end, fit_prompt, header, parse, render_turn
@@ -70,14 +77,6 @@ class _Generated:
     done: bool = False
 
 
-def _check_model_dir(path: Path) -> Path:
-    if not path.is_dir() or not (path / "config.json").is_file():
-        raise ValueError(
-            f"{path} is not a saved model: expected a directory with config.json (written by save_pretrained)"
-        )
-    return path
-
-
 class LMAgent(Agent):
     """A causal LM from a local directory or a model preset (see the module docstring)."""
 
@@ -99,6 +98,7 @@ class LMAgent(Agent):
         chat_template: bool = False,
         batch_size: int = 16,
         seed: int = 0,
+        constrain_actions: bool = False,
     ):
         super().__init__()
         if max_new_tokens < 1:
@@ -113,7 +113,7 @@ class LMAgent(Agent):
             raise ValueError(f"need log_topk >= 0 and batch_size >= 1, got {log_topk}, {batch_size}")
         path = Path(model)
         if path.exists():
-            self.model_path = _check_model_dir(path)
+            self.model_path = check_model_dir(path)  # complete weights, or one line naming the file
         else:
             from distill.models import resolve_model_path
 
@@ -127,6 +127,8 @@ class LMAgent(Agent):
         self.max_prompt_tokens = max_prompt_tokens
         self.chat_template = chat_template
         self.batch_size = batch_size
+        self.constrain_actions = bool(constrain_actions)
+        self._vocabulary: TokenVocabulary | None = None
         self.instructions = env_instructions(env)
         self.few_shot = env_few_shot(env, few_shot)
         self.n_few_shot = few_shot
@@ -208,8 +210,11 @@ class LMAgent(Agent):
 
     # --- generation --------------------------------------------------------------------------------
     @torch.no_grad()
-    def generate(self, prompts: Sequence[list[int]]) -> list[_Generated]:
-        """Continue each prompt (token ids) as one left-padded batch until every sequence stops."""
+    def generate(
+        self, prompts: Sequence[list[int]], constraints: Sequence[ActionConstraint | None] | None = None
+    ) -> list[_Generated]:
+        """Continue each prompt (token ids) as one left-padded batch until every sequence stops; a
+        sequence with a constraint chooses only among the tokens it allows (top-k logged before that)."""
         from transformers import DynamicCache
 
         tok, model = self.tokenizer, self.model
@@ -228,9 +233,17 @@ class LMAgent(Agent):
             input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=True, **cache
         )
         results = [_Generated() for _ in prompts]
-        for _ in range(self.max_new_tokens):
+        constraints = list(constraints) if constraints is not None else [None] * len(prompts)
+        for step in range(self.max_new_tokens):
             logits = out.logits[:, -1, :].float()  # [B, V]
-            logprobs = torch.log_softmax(logits, dim=-1)  # [B, V]
+            logprobs = torch.log_softmax(logits, dim=-1)  # [B, V]: the model's own, logged as top-k
+            rules = [
+                c.allowed(self.max_new_tokens - step) if c is not None and not r.done else None
+                for c, r in zip(constraints, results, strict=True)
+            ]
+            mask = allowed_mask(rules, self.vocabulary) if self.constrain_actions else None
+            if mask is not None:
+                logits = logits.masked_fill(~mask.to(self.device), -torch.inf)
             next_ids = self._choose(logits)  # [B]
             if self.log_topk:
                 top_lp, top_ids = logprobs.topk(min(self.log_topk, logprobs.shape[-1]), dim=-1)  # [B, k]
@@ -247,6 +260,8 @@ class LMAgent(Agent):
                     result.topk_ids.append(top_ids[i])
                     result.topk_logprobs.append(top_lp[i])
                 text = tok.decode(result.token_ids, skip_special_tokens=True)
+                if constraints[i] is not None:
+                    constraints[i].advance(chosen[i], text)
                 if turn_end(text) is not None:
                     result.done = True
             if all(r.done for r in results):
@@ -292,6 +307,10 @@ class LMAgent(Agent):
         slots = list(range(len(observations))) if slots is None else list(slots)
         if len(slots) != len(observations):
             raise ValueError(f"act_batch got {len(observations)} observations and {len(slots)} slots")
+        infos = [{} for _ in slots] if infos is None else list(infos)
+        if len(infos) != len(slots):
+            raise ValueError(f"act_batch got {len(infos)} infos for {len(slots)} slots")
+        by_slot = dict(zip(slots, infos, strict=True))
         for obs, slot in zip(observations, slots, strict=True):
             self._episode(slot).observe(obs)
         steps: list[AgentStep] = []
@@ -299,11 +318,28 @@ class LMAgent(Agent):
             chunk = slots[start:start + self.batch_size]
             began = time.perf_counter()
             prompts = [self.prompt(slot) for slot in chunk]
-            generated = self.generate([ids for ids, _ in prompts])
+            constraints = [self._constraint(slot, by_slot[slot]) for slot in chunk]
+            generated = self.generate([ids for ids, _ in prompts], constraints)
             share = (time.perf_counter() - began) / len(chunk)
             for slot, result, (ids, dropped) in zip(chunk, generated, prompts, strict=True):
                 steps.append(self._to_step(slot, result, share, dropped, len(ids)))
         return steps
+
+    @property
+    def vocabulary(self) -> TokenVocabulary:
+        """The tokenizer facts constrained decoding needs (built on first use)."""
+        if self._vocabulary is None:
+            self._vocabulary = TokenVocabulary(self.tokenizer, int(self.model.config.vocab_size))
+        return self._vocabulary
+
+    def _constraint(self, slot: int, info: dict[str, Any] | None) -> ActionConstraint | None:
+        """The action constraint of the next turn in ``slot`` (None: decoded freely)."""
+        if not self.constrain_actions:
+            return None
+        episode = self._episode(slot)
+        observed = [episode.first_observation or ""] + [t.observation or "" for t in episode.turns]
+        space = action_space(self.env, info or {}, observed)
+        return ActionConstraint(self.vocabulary, space) if space else None
 
     def _to_step(
         self, slot: int, result: _Generated, latency_s: float, n_dropped_turns: int, prompt_tokens: int

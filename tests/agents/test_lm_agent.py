@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import math
+import re
+import shutil
 
 import pytest
 import torch
@@ -140,7 +142,7 @@ def test_prompt_over_budget_drops_old_turns_then_cuts_its_start(tiny_model):
     agent = LMAgent(tiny_model, env="webshop", max_new_tokens=8)
     fed = []
     generate = agent.generate
-    agent.generate = lambda prompts: fed.extend(prompts) or generate(prompts)  # records what the model is fed
+    agent.generate = lambda prompts, *rest: fed.extend(prompts) or generate(prompts, *rest)  # what it is fed
     agent.reset(INFOS[0])
     observations = ["WebShop [Search]", "Results", "Item page", "Item " * 30, "Done", "Back", "Bought"]
     head = bos_ids(agent.tokenizer) + agent._ids(header(INFOS[0]["task"], observations[0],
@@ -180,6 +182,18 @@ def test_a_path_that_is_not_a_model_is_a_clear_error(tmp_path):
         LMAgent(tmp_path, env="webshop")
     with pytest.raises(FileNotFoundError, match="neither a model directory nor a preset"):
         LMAgent("no-such-model-anywhere", env="webshop")
+
+
+def test_a_truncated_model_fails_at_construction_naming_the_file(tiny_model, tmp_path):
+    """Loading is lazy; the agent checks the files up front instead of failing at its first step."""
+    from agents.model_files import ModelFileError
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    weights = model / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(ModelFileError, match=re.escape(f"{weights}: not a complete safetensors file")):
+        agents.make("lm", model=str(model), env="webshop")
 
 
 def test_turn_end_stops_after_a_closed_bracket_action_or_the_action_line():

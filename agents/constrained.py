@@ -1,0 +1,269 @@
+"""Constrained action decoding: an LM agent's ``Action:`` restricted to what the env can take.
+
+With ``agents.make("lm", ..., constrain_actions=True)`` every generated turn has the shape
+``<one thought line>\\nAction: <action>``:
+
+- the thought is free text on one line; when it ends (a newline), or when the token budget left is just
+  what the longest action needs (``Action:``, the action's tokens, its line end; an open argument counts
+  :data:`OPEN_ARGUMENT_TOKENS`), the tokens of ``Action:`` are forced; an open argument still running at
+  the last token is closed with ``]``: every turn ends in an action of the space;
+- after ``Action:`` the next tokens are restricted to an :class:`ActionSpace`: complete actions (a prefix
+  trie over their token ids, so the model picks one by its own likelihood, token by token) and
+  *open* verbs (``search[``), whose argument is free text up to the closing ``]`` (no newline).
+
+Where the action space comes from (:func:`action_space`):
+
+- ``info["admissible_actions"]`` when the env lists them (ALFWorld: every command; WebShop: each page's
+  ``click[...]``, plus ``search[<your query>]`` which stands for an open ``search[`` verb);
+- HotPotQA (no list): ``search[...]`` and ``lookup[...]`` open, ``finish[...]`` *extractive*: its answer is
+  a span of up to :data:`MAX_ANSWER_WORDS` words of text observed in the episode (question included),
+  or ``yes`` / ``no`` (comparison questions answer with them and they need not be observed);
+- any other env without a list: no constraint (free decoding).
+
+What gets logged is unchanged: ``token_ids`` are the tokens chosen under the constraint, while
+``topk_ids`` / ``topk_logprobs`` are taken **before** the constraint mask, from the model's own
+full-vocabulary distribution at temperature 1 — the distribution knowledge distillation needs. (The
+chosen token is then not always the logged top-1: the mask may have ruled the top-1 out.)
+
+Complete actions are tokenised as they follow ``Action:`` in context (``"Action: " + action`` with the
+ids of ``"Action:"`` removed), i.e. in their canonical tokenisation; the model cannot spell an action
+another way. A turn without any admissible action (an empty list) is decoded freely.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+#: tokens an open argument (``search[...]``) is given before the budget forces its closing ``]``
+OPEN_ARGUMENT_TOKENS = 12
+#: longest extractive answer (words) HotPotQA's ``finish[...]`` may take from the observed text
+MAX_ANSWER_WORDS = 8
+#: the ``Action:`` keyword ending the text written so far (``Action 3:`` too; case-free), as in agents.react
+_ACTION_OPENED = re.compile(r"(?:^|\n)[ \t>]*action(?:[ \t]*\d+)?[ \t]*:[ \t]*$", re.IGNORECASE)
+#: a placeholder entry of an admissible list, e.g. WebShop's ``search[<your query>]``
+_PLACEHOLDER = re.compile(r"^(?P<verb>\w+)\[<[^>\]]*>\]$")
+_LEADING_PUNCTUATION = "([{\"'`"
+_TRAILING_PUNCTUATION = ".,;:!?)]}\"'`"
+
+
+@dataclass(frozen=True)
+class ActionSpace:
+    """What may follow ``Action:``: ``complete`` actions, and ``open_verbs`` whose ``verb[`` is followed by
+    free text up to ``]``."""
+
+    complete: tuple[str, ...] = ()
+    open_verbs: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.complete or self.open_verbs)
+
+
+def observed_spans(texts: Sequence[str], max_words: int = MAX_ANSWER_WORDS) -> list[str]:
+    """Every run of 1..``max_words`` whitespace-separated words of ``texts`` (within one text), with
+    punctuation stripped at its two ends, deduplicated in order of first appearance."""
+    if max_words < 1:
+        raise ValueError(f"max_words must be >= 1, got {max_words}")
+    spans: dict[str, None] = {}
+    for text in texts:
+        words = text.split()
+        for start in range(len(words)):
+            for end in range(start + 1, min(len(words), start + max_words) + 1):
+                span = " ".join(words[start:end]).lstrip(_LEADING_PUNCTUATION).rstrip(_TRAILING_PUNCTUATION)
+                if span and "[" not in span and "]" not in span:
+                    spans[span] = None
+    return list(spans)
+
+
+def _both_cases(verb: str) -> tuple[str, str]:
+    return verb.lower(), verb.capitalize()
+
+
+def action_space(env: str, info: dict[str, Any], observations: Sequence[str]) -> ActionSpace:
+    """The :class:`ActionSpace` of the next action in ``env``, from the latest ``info`` and the episode's
+    observations so far (see the module docstring); empty when nothing constrains it."""
+    listed = info.get("admissible_actions")
+    if listed is not None:
+        complete, open_verbs = [], []
+        for action in listed:
+            action = " ".join(str(action).split())
+            placeholder = _PLACEHOLDER.match(action)
+            if placeholder:
+                open_verbs.append(placeholder["verb"])
+            elif action:
+                complete.append(action)
+        return ActionSpace(tuple(dict.fromkeys(complete)), tuple(dict.fromkeys(open_verbs)))
+    if env == "hotpotqa":
+        answers = ["yes", "no", *observed_spans(observations)]
+        finish = [f"{verb}[{answer}]" for verb in _both_cases("finish") for answer in answers]
+        return ActionSpace(tuple(finish), (*_both_cases("search"), *_both_cases("lookup")))
+    return ActionSpace()
+
+
+@dataclass
+class _Node:
+    """A prefix-trie node over token ids: ``end`` = a complete action ends here; ``open`` = the tokens so
+    far spell ``verb[`` of an open verb, so free text follows."""
+
+    children: dict[int, _Node] = field(default_factory=dict)
+    end: bool = False
+    open: bool = False
+
+
+class TokenVocabulary:
+    """Per-tokenizer facts the constraint needs, computed once: the ids that end an action line and the
+    mask of tokens an open argument may not contain (a newline, or the end of the text)."""
+
+    def __init__(self, tokenizer: Any, vocab_size: int):
+        self.tokenizer = tokenizer
+        self.vocab_size = vocab_size
+        line_ends = {self._single_id(s) for s in ("\n", "\n\n")} - {None}
+        self.eos = tokenizer.eos_token_id
+        #: the id of a lone ``]`` (closes an open argument at the end of the budget), if one token
+        self.close_id = self._single_id("]")
+        self.line_end_ids: list[int] = sorted(line_ends | ({self.eos} if self.eos is not None else set()))
+        known = min(vocab_size, len(tokenizer))
+        texts = tokenizer.batch_decode([[token_id] for token_id in range(known)])
+        forbidden = torch.ones(vocab_size, dtype=torch.bool)  # ids past the tokenizer's: never
+        forbidden[:known] = torch.tensor(["\n" in text for text in texts], dtype=torch.bool)
+        if self.eos is not None and self.eos < vocab_size:
+            forbidden[self.eos] = True
+        #: tokens an open argument may not contain: [V] bool
+        self.open_forbidden = forbidden
+        #: tokens a thought may not contain (the end of the text: a turn ends in its action): [V] bool
+        self.thought_forbidden = torch.zeros(vocab_size, dtype=torch.bool)
+        self.thought_forbidden[known:] = True
+        if self.eos is not None and self.eos < vocab_size:
+            self.thought_forbidden[self.eos] = True
+        self._action_line: dict[str, list[int]] = {}
+
+    def _single_id(self, text: str) -> int | None:
+        ids = self.encode(text)
+        return ids[0] if len(ids) == 1 else None
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def continuations(self, keyword: str, actions: Sequence[str]) -> list[list[int]]:
+        """Token ids of each of ``actions`` as it follows ``keyword`` (the text written up to and including
+        ``Action:``'s colon and any spaces after it) in a text: ``keyword + " " + action`` encoded, minus the
+        ids of ``keyword`` alone; where that split is not clean the action is encoded on its own."""
+        spaced = "" if keyword.endswith((" ", "\t")) else " "
+        keyword_ids = self._action_line.setdefault(keyword, self.encode(keyword))
+        texts = [keyword + spaced + action for action in actions]
+        encoded = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        out = []
+        for action, ids in zip(actions, encoded, strict=True):
+            if ids[: len(keyword_ids)] == keyword_ids and len(ids) > len(keyword_ids):
+                out.append(ids[len(keyword_ids):])
+            else:
+                out.append(self.encode(spaced + action))
+        return out
+
+
+def build_trie(vocabulary: TokenVocabulary, keyword: str, space: ActionSpace) -> tuple[_Node, int]:
+    """(the prefix trie of ``space`` as token ids following ``keyword``
+    (:meth:`TokenVocabulary.continuations`), the most tokens an action of it takes to its line end)."""
+    root = _Node()
+    complete = list(space.complete)
+    opens = [f"{verb}[" for verb in space.open_verbs]
+    sequences = vocabulary.continuations(keyword, complete + opens)
+    longest = 0
+    for index, ids in enumerate(sequences):
+        node = root
+        for token_id in ids:
+            node = node.children.setdefault(token_id, _Node())
+        if index < len(complete):
+            node.end = True
+            longest = max(longest, len(ids) + 1)
+        else:
+            node.open = True
+            longest = max(longest, len(ids) + OPEN_ARGUMENT_TOKENS + 1)
+    return root, longest
+
+
+class ActionConstraint:
+    """The decoding state of one sequence's turn under constrained decoding.
+
+    The generation loop asks :meth:`allowed` before choosing each token (None: anything; a list of ids;
+    :data:`THOUGHT`: anything but the end of the text; :data:`OPEN`: free text without a newline) and
+    reports every chosen token to :meth:`advance`.
+    """
+
+    THOUGHT = "thought"
+    OPEN = "open"
+
+    def __init__(self, vocabulary: TokenVocabulary, space: ActionSpace):
+        self.vocabulary = vocabulary
+        self.space = space
+        self.phase = "thought"  # -> "forced" ("Action:" written for the model) -> "action" -> "open"
+        self._forced: list[int] = []
+        self._node: _Node | None = None
+        self._text = ""
+        #: the trie after the usual keyword, built up front: a turn nearly always reaches its action
+        self._keyword = "Action:"
+        self._trie, longest = build_trie(vocabulary, self._keyword, space)
+        #: budget left at which a running thought is cut: "\nAction:" and the longest action fit in it
+        self.reserve = len(vocabulary.encode("\n" + self._keyword)) + longest
+
+    def allowed(self, remaining: int) -> list[int] | str | None:
+        """Ids the next token may take given ``remaining`` tokens of budget (see the class docstring)."""
+        if self.phase == "thought" and remaining <= self.reserve:
+            self._force("Action:" if self._text.endswith("\n") or not self._text else "\nAction:")
+        if self.phase == "forced":
+            return self._forced[:1]
+        if self.phase == "action" and self._node is not None:
+            ids = list(self._node.children)
+            return ids + self.vocabulary.line_end_ids if self._node.end else ids
+        if self.phase == "open":
+            close = self.vocabulary.close_id
+            return [close] if remaining <= 1 and close is not None else self.OPEN
+        return self.THOUGHT if self.phase == "thought" else None
+
+    def advance(self, token_id: int, text: str) -> None:
+        """Record the chosen ``token_id``; ``text`` is the decoded completion including it."""
+        self._text = text
+        if self.phase == "forced":
+            self._forced.pop(0)
+            if not self._forced:
+                self._open_action(text)
+        elif self.phase == "thought":
+            if _ACTION_OPENED.search(text):
+                self._open_action(text)
+            elif text.endswith("\n") and text.strip():
+                self._force("Action:")
+        elif self.phase == "action" and self._node is not None:
+            self._node = self._node.children.get(token_id)
+            if self._node is not None and self._node.open:
+                self.phase = "open"
+
+    def _force(self, keyword: str) -> None:
+        self.phase = "forced"
+        self._forced = self.vocabulary.encode(keyword)
+
+    def _open_action(self, text: str) -> None:
+        line = text[text.rfind("\n") + 1:]  # "Action:" (or "Action 3: ") as written
+        self.phase = "action"
+        self._node = self._trie if line == self._keyword else build_trie(self.vocabulary, line, self.space)[0]
+        if not self._node.children:  # nothing to choose from: decode freely
+            self.phase, self._node = "free", None
+
+
+def allowed_mask(rules: Sequence[list[int] | str | None], vocabulary: TokenVocabulary) -> torch.Tensor | None:
+    """[B, V] bool mask of the tokens each row may take (rows with None: all), or None if no row is
+    constrained."""
+    if all(rule is None for rule in rules):
+        return None
+    mask = torch.ones(len(rules), vocabulary.vocab_size, dtype=torch.bool)  # [B, V]
+    for row, rule in enumerate(rules):
+        if rule == ActionConstraint.OPEN:
+            mask[row] = ~vocabulary.open_forbidden
+        elif rule == ActionConstraint.THOUGHT:
+            mask[row] = ~vocabulary.thought_forbidden
+        elif rule is not None:
+            mask[row] = False
+            mask[row, torch.tensor(rule, dtype=torch.long)] = True
+    return mask
