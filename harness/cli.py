@@ -1,10 +1,12 @@
 """The ``agentdistill`` command. Each subcommand lives in its own module, which provides
 ``add_arguments(parser)`` and ``run(args) -> int``; this file only wires them together.
 
-User mistakes (:class:`harness.errors.UserError`: unknown names, bad values; a ``FileNotFoundError``,
-whose message names the missing path; ``agents.http.HTTPError``: a refusing or unreachable server)
-print one clear line and exit 2; set ``AGENTDISTILL_DEBUG=1`` to see the
-traceback instead. Any other exception is a bug: it shows its traceback and exits 1.
+User mistakes (:func:`harness.errors.one_line_errors`: a :class:`harness.errors.UserError` for unknown
+names and bad values; a ``FileNotFoundError``, whose message names the missing path;
+``agents.http.HTTPError``: a refusing or unreachable server, also when it is raised in a Ray actor)
+print one clear line and exit 2; set ``AGENTDISTILL_DEBUG=1`` to see the traceback instead. The line
+never shows a secret given on the command line (``--agent-opt api_key=...``). Any other exception is a
+bug: it shows its traceback and exits 1.
 """
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ import sys
 from dataclasses import dataclass
 from importlib import import_module
 
-from harness.errors import UserError, user_input
+from agents.redact import redact_text
+from harness.errors import one_line_errors, user_input
+from harness.provenance import secret_values
 
 
 @dataclass(frozen=True)
@@ -86,12 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; the exit status (0 done, 1 failed, 2 user error, 130 interrupted)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args._argv = argv  # recorded (secrets masked) in the run metadata
     if getattr(args, "_missing", None):
         print(f"agentdistill: {args._missing}", file=sys.stderr)
         return 2
-    from agents.http import HTTPError  # a refusing or unreachable server is the user's to fix
-
     command = COMMANDS[args.command]
     module = import_module(command.module)
     try:
@@ -99,10 +103,11 @@ def main(argv: list[str] | None = None) -> int:
             with user_input("options"):
                 getattr(module, command.check)(args)
         return int(module.run(args) or 0)
-    except (UserError, FileNotFoundError, HTTPError) as err:
+    except one_line_errors() as err:
         if os.environ.get("AGENTDISTILL_DEBUG"):
             raise
-        print(f"agentdistill {args.command}: error: {err}", file=sys.stderr)
+        print(f"agentdistill {args.command}: error: {redact_text(str(err), secret_values(argv))}",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"agentdistill {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)

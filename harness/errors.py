@@ -16,6 +16,15 @@ class UserError(Exception):
     """A mistake in what the user asked for; printed without a traceback."""
 
 
+def one_line_errors() -> tuple[type[Exception], ...]:
+    """The errors the ``agentdistill`` command prints as one line (exit 2): a :class:`UserError`, a
+    ``FileNotFoundError`` (its message names the path) and ``agents.http.HTTPError`` (a refusing or
+    unreachable model server). The rollout re-raises them as themselves when they come from a Ray actor."""
+    from agents.http import HTTPError
+
+    return (UserError, FileNotFoundError, HTTPError)
+
+
 #: what the other packages raise for a bad name, value, option or file the user gave them
 INPUT_ERRORS: tuple[type[Exception], ...] = (KeyError, ValueError, TypeError, FileNotFoundError)
 

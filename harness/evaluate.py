@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,9 @@ from agents.base import Agent
 from harness.errors import UserError, user_input
 from harness.logs import EpisodeWriter, read_episodes
 from harness.metrics import format_table, summarize
-from harness.rollout import EpisodeJob, Rollout
+from harness.provenance import commit, env_data, redact_command
+from harness.rollout import EpisodeJob, Rollout, init_ray
+from harness.run_dir import RunLock, record_run
 from harness.tasks import planned_tasks
 
 
@@ -89,21 +92,6 @@ def split_task_ids(env: str, split: str, env_kwargs: dict[str, Any]) -> list[str
     return ids
 
 
-def _run_config(run_dir: Path, config: dict[str, Any]) -> None:
-    """Write run.json, or check that a resumed run asks for the same thing."""
-    path = run_dir / "run.json"
-    if path.exists():
-        old = json.loads(path.read_text())
-        keys = ("env", "split", "agent", "seed", "env_kwargs", "agent_kwargs")
-        changed = {k: (old.get(k), config.get(k)) for k in keys if old.get(k) != config.get(k)}
-        if changed:
-            detail = ", ".join(f"{k}: was {a!r}, now {b!r}" for k, (a, b) in changed.items())
-            raise UserError(f"{run_dir} holds a different run ({detail}); pick another --run or delete it")
-        return
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(config, indent=2, default=str))
-
-
 def evaluate(
     env: str,
     agent: str | Agent,
@@ -121,6 +109,8 @@ def evaluate(
     progress: bool = True,
     in_flight: int | None = None,
     max_retries: int = 2,
+    episode_timeout: float | None = None,
+    command: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Play ``episodes`` episodes of ``agent`` on ``env``'s ``split`` and return the summary dict
     (also written to ``<run dir>/summary.json``; the metrics table is printed).
@@ -130,6 +120,10 @@ def evaluate(
     registered name, a saved model path, "" (newest student, else expert) or an Agent object.
     ``run`` is a name under ``runs_dir`` or a path; a rerun with the same run skips finished episodes.
     ``in_flight`` (episodes played at once = the policy's batch) defaults to 4 per worker, at least 8.
+    ``episode_timeout`` (Ray only): seconds after which an env worker or policy actor that has not
+    answered is taken as hung and replaced (its episodes re-run, up to ``max_retries`` times).
+    ``command`` (default ``sys.argv``) is recorded in run.json with its secrets masked; a second
+    eval of a run being played is refused (``run.lock``).
     """
     with user_input("--env"):
         envs.spec(env)  # unknown env -> KeyError listing the known ones
@@ -142,6 +136,11 @@ def evaluate(
         raise UserError(
             f"workers={workers} is more than the {cpus} CPUs of this machine; use --workers {cpus} or fewer "
             f"(or --ray-address to join a cluster)"
+        )
+    if episode_timeout is not None and not (episode_timeout > 0 and workers > 0):
+        raise UserError(
+            f"episode_timeout={episode_timeout}: needs a positive number of seconds and Ray workers "
+            "(--workers >= 1)"
         )
     env_kwargs = dict(env_kwargs or {})
     agent_kwargs = dict(agent_kwargs or {})
@@ -166,62 +165,58 @@ def evaluate(
         if (run is not None and (os.sep in str(run) or Path(run).is_absolute()))
         else Path(runs_dir) / str(run_name)
     )
-    _run_config(run_dir, {
-        "env": env, "split": split, "agent": label, "seed": seed, "env_kwargs": env_kwargs,
-        "agent_kwargs": agent_kwargs, "created": datetime.now(UTC).isoformat(),
-    })
-    writer = EpisodeWriter(run_dir)
-    tasks = planned_tasks(env, split, env_kwargs, episodes)  # stratified by task type, same for every agent
-    done = writer.finished()
-    jobs = [EpisodeJob(i, tasks[i], seed + i) for i in range(episodes) if i not in done]
+    with RunLock(run_dir):
+        with user_input(f"env {env!r} split {split!r} with options {env_kwargs}"):
+            data = env_data(env, split, env_kwargs)
+        record_run(run_dir, {
+            "env": env, "split": split, "agent": label, "seed": seed, "env_kwargs": env_kwargs,
+            "agent_kwargs": agent_kwargs, "data": data, "command": redact_command(command or sys.argv),
+            "commit": commit(), "created": datetime.now(UTC).isoformat(),
+        })
+        writer = EpisodeWriter(run_dir)
+        # stratified by task type, the same for every agent
+        tasks = planned_tasks(env, split, env_kwargs, episodes)
+        done = writer.finished()
+        jobs = [EpisodeJob(i, tasks[i], seed + i) for i in range(episodes) if i not in done]
 
-    bar = _progress(episodes, len(done), label, enabled=progress)
+        bar = _progress(episodes, len(done), label, enabled=progress)
 
-    def on_episode(rows: list[dict[str, Any]]) -> None:
-        writer.write(rows)
-        bar.update(rows[-1])
+        def on_episode(rows: list[dict[str, Any]]) -> None:
+            writer.write(rows)
+            bar.update(rows[-1])
 
-    start = time.perf_counter()
-    try:
-        if jobs:
-            if workers > 0:
-                _ensure_ray(ray_address, workers)
-            Rollout(
-                env, policy, jobs, on_episode, workers=workers, in_flight=in_flight or max(8, 4 * workers),
-                env_kwargs={"split": split, **env_kwargs}, row_base={"run_id": run_dir.name, "split": split},
-                max_retries=max_retries,
-            ).run()
-    finally:
-        bar.close()
-        writer.consolidate()
-    wall_s = time.perf_counter() - start
+        start = time.perf_counter()
+        try:
+            if jobs:
+                if workers > 0:
+                    init_ray(ray_address, workers)
+                Rollout(
+                    env, policy, jobs, on_episode, workers=workers,
+                    in_flight=in_flight or max(8, 4 * workers), env_kwargs={"split": split, **env_kwargs},
+                    row_base={"run_id": run_dir.name, "split": split},
+                    max_retries=max_retries, episode_timeout=episode_timeout,
+                ).run()
+        finally:
+            bar.close()
+            writer.consolidate()
+        wall_s = time.perf_counter() - start
 
-    frame = read_episodes(run_dir)
-    frame = frame[frame["episode"] < episodes]
-    summary = summarize(frame, env=env, agent=label, split=split, wall_s=wall_s, seed=seed)
-    summary.update(
-        {
-            "run_id": run_dir.name,
-            "run_dir": str(run_dir),
-            "workers": workers,
-            "resumed_episodes": len(done & set(range(episodes))),
-        }
-    )
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(format_table(summary))
-    print(f"episodes: {writer.path}\nsummary:  {run_dir / 'summary.json'}")
-    return summary
-
-
-def _ensure_ray(address: str | None, workers: int) -> None:
-    import ray
-
-    if ray.is_initialized():
-        return
-    if address:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    else:
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        frame = read_episodes(run_dir)
+        frame = frame[frame["episode"] < episodes]
+        summary = summarize(frame, env=env, agent=label, split=split, wall_s=wall_s, seed=seed)
+        summary.update(
+            {
+                "run_id": run_dir.name,
+                "run_dir": str(run_dir),
+                "workers": workers,
+                "resumed_episodes": len(done & set(range(episodes))),
+                "data_source": data["data_source"],
+            }
+        )
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        print(format_table(summary))
+        print(f"episodes: {writer.path}\nsummary:  {run_dir / 'summary.json'}")
+        return summary
 
 
 class _progress:
@@ -281,7 +276,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--in-flight", type=int, default=None, help="episodes played at once (the policy batch)"
     )
-    parser.add_argument("--ray-address", default=None, help="join a Ray cluster ('auto' or host:port)")
+    parser.add_argument("--ray-address", default=None, help="join a Ray cluster ('auto' or host:port); "
+                        "without it a local Ray is started that listens on 127.0.0.1 only")
+    parser.add_argument(
+        "--episode-timeout", type=float, default=None, metavar="SECONDS",
+        help="Ray: an env worker or policy actor silent this long is taken as hung, replaced and its "
+        "episodes re-run (then written as failed); set it well above one step's time",
+    )
     parser.add_argument(
         "--agent-opt", action="append", default=[], metavar="KEY=VALUE", help="agent option, repeatable"
     )
@@ -299,5 +300,6 @@ def run(args: argparse.Namespace) -> int:
         runs_dir=args.runs_dir, seed=args.seed, env_kwargs=_parse_options(args.env_opt, "--env-opt"),
         agent_kwargs=_parse_options(args.agent_opt, "--agent-opt"), log_topk=args.log_topk,
         ray_address=args.ray_address, progress=not args.no_progress, in_flight=args.in_flight,
+        episode_timeout=args.episode_timeout, command=["agentdistill", *getattr(args, "_argv", sys.argv[1:])],
     )
     return 0 if summary["episodes"] else 1

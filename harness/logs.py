@@ -13,6 +13,8 @@ as one batch: a fast agent pays for one Arrow conversion per batch, not per epis
 episode is on disk within a fraction of a second of its end. A crash loses at most the episodes in
 flight (being played, or queued for the writer); Ctrl-C and normal exits flush the queue.
 :meth:`EpisodeWriter.finished` tells a rerun which episodes to skip, so none is written twice.
+Text is sanitised as it is queued (:func:`agents.text.sanitize_text`: a lone surrogate from a model
+becomes U+FFFD), so no string can make the journal writer fail and cost the run its other episodes.
 """
 from __future__ import annotations
 
@@ -31,6 +33,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from agents.text import sanitize_text
 
 #: the columns every episode log has, in order
 COLUMNS: dict[str, pa.DataType] = {
@@ -67,6 +71,8 @@ TOKEN_COLUMNS: dict[str, pa.DataType] = {
     "prompt_tokens": pa.int64(),
 }
 SCHEMA = pa.schema([pa.field(n, t) for n, t in {**COLUMNS, **TOKEN_COLUMNS}.items()])
+#: the text columns, sanitised before they reach Arrow
+TEXT_COLUMNS = tuple(name for name, dtype in COLUMNS.items() if pa.types.is_string(dtype))
 
 
 def empty_row() -> dict[str, Any]:
@@ -103,6 +109,15 @@ def _check_columns(rows: Sequence[dict[str, Any]]) -> None:
     missing = sorted({c for row in rows for c in COLUMNS if c not in row})
     if missing:
         raise ValueError(f"episode rows lack columns {missing}; every row needs {list(COLUMNS)}")
+
+
+def _sanitized(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with every text column valid Unicode (lone surrogates replaced)."""
+    clean = dict(row)
+    for name in TEXT_COLUMNS:
+        if isinstance(clean[name], str):
+            clean[name] = sanitize_text(clean[name])
+    return clean
 
 
 def _rows_to_batch(rows: Sequence[dict[str, Any]]) -> pa.RecordBatch:
@@ -268,6 +283,7 @@ class EpisodeWriter:
                 f"{self.run_dir}: episode {episode} is already written; a run never writes one twice"
             )
         _check_columns(rows)
+        rows = [_sanitized(row) for row in rows]
         if self._thread is None:
             self._thread = threading.Thread(
                 target=self._drain, name=f"episode-writer:{self.run_dir.name}", daemon=True

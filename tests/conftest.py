@@ -4,9 +4,11 @@ import pytest
 
 @pytest.fixture(scope="session")
 def ray_session():
-    """A local Ray with 2 CPUs, started once; tests that roll out on Ray take this fixture."""
+    """A local Ray with 2 CPUs (on 127.0.0.1, as the harness starts it), started once; tests that roll
+    out on Ray take this fixture."""
     ray = pytest.importorskip("ray")
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    from harness.rollout import init_ray
+
+    init_ray(None, 2)
     yield ray
     ray.shutdown()

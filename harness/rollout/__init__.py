@@ -15,7 +15,7 @@ Two loops, one per kind of agent:
 ``workers=0`` runs the round loop with one env worker in this process (debugging, machines without
 Ray). Every mode gives the same episodes for the same seeds and a deterministic agent, because each
 episode depends only on its seed, task and slot. The actors are in :mod:`harness.rollout.workers`,
-the rows they produce in :mod:`harness.rollout.rows`.
+the rows they produce in :mod:`harness.rollout.rows`; where Ray runs is :mod:`harness.rollout.cluster`.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from agents.base import Agent
+from harness.rollout.cluster import init_ray
 from harness.rollout.episode_parallel import EpisodeWorker, run_episode_parallel
 from harness.rollout.round_loop import RoundLoop
 from harness.rollout.rows import EpisodeRows
@@ -37,7 +38,7 @@ from harness.rollout.workers import (
     is_batched,
 )
 
-__all__ = ["EnvResult", "EnvWorker", "EpisodeJob", "Policy", "Rollout", "is_batched"]
+__all__ = ["EnvResult", "EnvWorker", "EpisodeJob", "Policy", "Rollout", "init_ray", "is_batched"]
 
 
 class Rollout:
@@ -48,6 +49,9 @@ class Rollout:
     policy's batch size). ``row_base`` holds the columns every row shares (run_id, split, ...).
     ``episode_parallel`` picks the loop (default: episode-parallel exactly when Ray runs an agent that
     does not batch). ``on_round(engine)`` is called between rounds (progress, fault injection in tests).
+    ``episode_timeout`` (Ray only): an env worker or the policy actor that has not answered a call
+    after that many seconds (a chunk of whole episodes: that many per episode) is taken as hung,
+    killed and replaced, and its episodes re-run like those of a dead one.
     """
 
     def __init__(
@@ -64,6 +68,7 @@ class Rollout:
         max_retries: int = 2,
         on_round: Callable[[Rollout], None] | None = None,
         episode_parallel: bool | None = None,
+        episode_timeout: float | None = None,
     ):
         if workers < 0:
             raise ValueError(f"workers must be >= 0, got {workers}")
@@ -74,12 +79,15 @@ class Rollout:
             episode_parallel = use_ray and not is_batched(agent)
         if episode_parallel and not use_ray:
             raise ValueError("episode_parallel needs Ray workers (workers >= 1)")
+        if episode_timeout is not None and not (use_ray and episode_timeout > 0):
+            raise ValueError(f"episode_timeout={episode_timeout} needs Ray workers and a positive number")
         self.env, self.agent, self.jobs = env, agent, list(jobs)
         self.env_kwargs = dict(env_kwargs or {})
         self.rows = EpisodeRows(env, row_base or {})
         self.on_episode, self.on_round = on_episode, on_round
         self.n_workers, self.in_flight, self.max_retries = workers, in_flight, max_retries
         self.use_ray, self.episode_parallel = use_ray, episode_parallel
+        self.episode_timeout = episode_timeout
         self.pool: WorkerPool | None = None
         self.policy: PolicyHandle | None = None
 
@@ -106,14 +114,16 @@ class Rollout:
                 self.pool = WorkerPool.ray_actors(self.n_workers, EpisodeWorker, self.env, self.env_kwargs,
                                                   self.agent)
                 run_episode_parallel(self.jobs, self.pool, self.rows, self.on_episode,
-                                     max_retries=self.max_retries, on_round=on_round)
+                                     max_retries=self.max_retries, on_round=on_round,
+                                     episode_timeout=self.episode_timeout)
                 return
             if self.use_ray:
-                self.pool = WorkerPool.ray_actors(self.n_workers, EnvWorker, self.env, self.env_kwargs)
+                self.pool = WorkerPool.ray_actors(self.n_workers, EnvWorker, self.env, self.env_kwargs,
+                                                  timeout_s=self.episode_timeout)
             else:
                 self.pool = WorkerPool.local(EnvWorker(self.env, self.env_kwargs))
             if self.use_ray and not isinstance(self.agent, Agent):
-                self.policy = PolicyHandle.ray_actor(self.agent)
+                self.policy = PolicyHandle.ray_actor(self.agent, timeout_s=self.episode_timeout)
             else:
                 self.policy = PolicyHandle.local(Policy(self.agent))
             RoundLoop(self.jobs, self.pool, self.policy, self.rows, self.on_episode, in_flight=self.in_flight,

@@ -3,12 +3,14 @@ call per round gains nothing, so each Ray env worker (:class:`EpisodeWorker`) ge
 the agent and plays whole episodes, a few at a time (the round loop, run inside the worker). That
 scales with the workers.
 
-Faults: a chunk of episodes lost with its worker is re-run on a fresh one ``max_retries`` times,
-then its episodes are written as failed. Every job ends written exactly once.
+Faults: a chunk of episodes lost with its worker (dead, or hung: no answer within ``episode_timeout``
+seconds per episode of the chunk) is re-run on a fresh one ``max_retries`` times, then its episodes
+are written as failed. Every job ends written exactly once.
 """
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -21,9 +23,11 @@ from harness.rollout.workers import (
     EpisodeJob,
     Policy,
     PolicyHandle,
+    WorkerHung,
     WorkerPool,
     actor_death,
     actor_died_errors,
+    ray_get,
 )
 
 #: the most episodes one worker plays per call (smaller chunks when there are few jobs)
@@ -51,29 +55,39 @@ class EpisodeWorker(EnvWorker):
 
 def run_episode_parallel(jobs: Sequence[EpisodeJob], pool: WorkerPool, rows: EpisodeRows,
                          on_episode: Callable[[list[dict[str, Any]]], None], *, max_retries: int,
-                         on_round: Callable[[], None] | None = None) -> None:
+                         on_round: Callable[[], None] | None = None,
+                         episode_timeout: float | None = None) -> None:
     """Keep every :class:`EpisodeWorker` of ``pool`` busy with chunks of whole episodes;
-    hand each finished episode's rows to ``on_episode``."""
+    hand each finished episode's rows to ``on_episode``. A chunk still running ``episode_timeout``
+    seconds per episode after it was sent is taken as hung: its worker is killed and replaced."""
     import ray
 
     size = max(1, min(MAX_CHUNK, math.ceil(len(jobs) / (4 * len(pool)))))
     pending = deque((list(jobs[i:i + size]), 0) for i in range(0, len(jobs), size))
     idle = list(range(len(pool)))
     in_flight: dict[Any, tuple[int, list[EpisodeJob], int]] = {}
+    deadline: dict[Any, float] = {}  # ref -> when its chunk counts as hung
     while pending or in_flight:
         while idle and pending:
             w = idle.pop()
             chunk, attempt = pending.popleft()
             ref = pool.handles[w].play.remote(chunk, rows.row_base, max_retries)
             in_flight[ref] = (w, chunk, attempt)
+            if episode_timeout is not None:
+                deadline[ref] = time.monotonic() + episode_timeout * len(chunk)
         if on_round is not None:
             on_round()
-        (ref,), _ = ray.wait(list(in_flight), num_returns=1)
+        wait_s = max(0.0, min(deadline.values()) - time.monotonic()) if deadline else None
+        ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=wait_s)
+        ref = ready[0] if ready else min(deadline, key=deadline.__getitem__)
         w, chunk, attempt = in_flight.pop(ref)
+        deadline.pop(ref, None)
         idle.append(w)
         try:
-            episodes = ray.get(ref)
-        except actor_died_errors() as err:
+            if not ready:
+                raise pool.kill_hung(w, episode_timeout * len(chunk))
+            episodes = ray_get(ref)
+        except (*actor_died_errors(), WorkerHung) as err:
             pool.replace(w)
             if attempt < max_retries:
                 pending.appendleft((chunk, attempt + 1))

@@ -4,10 +4,12 @@ waits for an action (what a batched agent such as the LM agent needs).
 Each round: (1) idle env slots start pending episodes; (2) the policy acts on every waiting episode
 in **one** ``act_batch`` call; (3) each env worker steps its episodes with the chosen actions.
 
-Faults: an env worker that dies is replaced and its in-flight episodes are re-run from the start; a
-policy actor that dies is restarted and every episode in flight is re-run (their agent state died
-with it). An episode whose env raises, or that was in flight on a dead actor ``max_retries + 1``
-times, is written as failed with the error. Every job ends written exactly once.
+Faults: an env worker that dies or hangs is replaced and its in-flight episodes are re-run from the
+start; a policy actor that dies or hangs is restarted and every episode in flight is re-run (their
+agent state died with it). An episode whose env raises, or that was in flight on a dead actor
+``max_retries + 1`` times, is written as failed with the error; so is, at once, an episode whose agent
+raised an :class:`agents.errors.EpisodeError` (a reply that cannot be a turn). Every job ends
+written exactly once.
 """
 from __future__ import annotations
 
@@ -18,10 +20,18 @@ from typing import Any
 
 from agents.base import AgentStep
 from harness.rollout.rows import EpisodeRows
-from harness.rollout.workers import ActorDied, EnvResult, EpisodeJob, PolicyHandle, WorkerPool, actor_death
+from harness.rollout.workers import (
+    ActorDied,
+    EnvResult,
+    EpisodeJob,
+    PolicyHandle,
+    TurnFailed,
+    WorkerPool,
+    actor_death,
+)
 
 
-@dataclass
+@dataclass(eq=False)
 class _Running:
     """Driver-side state of one episode in flight."""
 
@@ -87,22 +97,29 @@ class RoundLoop:
                 self.running[job.episode] = state
                 started.append(state)
         if started:
-            self.policy.call("reset", [s.info for s in started], [s.job.episode for s in started])
+            refused = self.policy.call("reset", [s.info for s in started], [s.job.episode for s in started])
+            lost = self._agent_failed({self.running[e]: error for e, error in refused.items()})
+            if lost:
+                self.policy.call("forget", lost)
 
     def _play_round(self) -> None:
         waiting = list(self.running.values())
-        steps: list[AgentStep] = self.policy.call(
+        turns: list[AgentStep | TurnFailed] = self.policy.call(
             "act_batch",
             [r.observation for r in waiting],
             [r.info for r in waiting],
             [r.job.episode for r in waiting],
         )
+        failed = {state: turn.error for state, turn in zip(waiting, turns, strict=True)
+                  if isinstance(turn, TurnFailed)}
         by_worker: dict[int, list[tuple[int, str]]] = {}
-        for state, step in zip(waiting, steps, strict=True):
-            state.rows.append(self.rows.step(state.job, len(state.rows), state.observation, state.info, step))
-            by_worker.setdefault(state.worker, []).append((state.job.episode, step.action))
+        for state, step in zip(waiting, turns, strict=True):
+            if isinstance(step, AgentStep):
+                row = self.rows.step(state.job, len(state.rows), state.observation, state.info, step)
+                state.rows.append(row)
+                by_worker.setdefault(state.worker, []).append((state.job.episode, step.action))
+        ended = self._agent_failed(failed)
         results = self.pool.call({w: ("step", actions) for w, actions in by_worker.items()})
-        ended: list[int] = []
         for w, outcome in results.items():
             if isinstance(outcome, Exception):
                 self._replace_worker(w, outcome)
@@ -112,6 +129,20 @@ class RoundLoop:
                     ended.append(result.episode)
         if ended:
             self.policy.call("forget", ended)
+
+    def _agent_failed(self, failed: dict[_Running, str]) -> list[int]:
+        """The agent raised an EpisodeError for these episodes: each is written as failed with its error
+        (not retried: a model that cannot answer once will not on a rerun) and its env is released."""
+        by_worker: dict[int, list[int]] = {}
+        for state, error in failed.items():
+            del self.running[state.job.episode]
+            by_worker.setdefault(state.worker, []).append(state.job.episode)
+            self.on_episode(self.rows.failed(state.job, state.attempt + 1, error))
+        released = self.pool.call({w: ("drop", episodes) for w, episodes in by_worker.items()})
+        for w, outcome in released.items():
+            if isinstance(outcome, Exception):
+                self._replace_worker(w, outcome)
+        return [state.job.episode for state in failed]
 
     def _apply(self, result: EnvResult) -> bool:
         """Record the env's answer on its episode; True when the episode left the running set."""

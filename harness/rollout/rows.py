@@ -24,7 +24,8 @@ class EpisodeRows:
 
     def failed(self, job: EpisodeJob, attempts: int, error: str) -> list[dict[str, Any]]:
         """The one row written for an episode that failed ``attempts`` times."""
-        return [{**self.blank(job), "error": f"failed after {attempts} attempts: {error}"}]
+        tries = f"{attempts} attempt" + ("s" if attempts != 1 else "")
+        return [{**self.blank(job), "error": f"failed after {tries}: {error}"}]
 
     def step(self, job: EpisodeJob, index: int, observation: str, info: dict[str, Any],
              step: AgentStep) -> dict[str, Any]:

@@ -83,3 +83,12 @@ def test_from_the_shell_a_user_error_exits_2_and_an_internal_error_1_with_its_tr
     assert (
         out.returncode == 1 and "Traceback" in out.stderr and "ValueError: a bug in the report" in out.stderr
     )
+
+
+def test_a_password_in_an_option_never_reaches_the_error_line(tmp_path, capsys):
+    url = "https://bob:hunter22@example.com/webshop"
+    argv = ["eval", "--env", "webshop", "--agent", "random", "--env-opt", f"data={url}", "--workers", "0",
+            "--runs-dir", str(tmp_path), "--no-progress"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "https://bob:[REDACTED]@example.com/webshop" in err and "hunter22" not in err

@@ -121,3 +121,21 @@ def test_a_new_writer_sees_what_an_unclosed_one_queued(tmp_path):
         second.write(rows(3, 2))
     second.consolidate()
     assert sorted(set(read_episodes(tmp_path)["episode"])) == list(range(5))
+
+
+def test_a_lone_surrogate_costs_no_episode(tmp_path):
+    """Model text with a lone UTF-16 surrogate (a JSON reply's "\\ud800") is written with U+FFFD in its
+    place; before, the journal writer failed on it and every episode of the run was lost."""
+    writer = EpisodeWriter(tmp_path)
+    bad = rows(1, 2)
+    bad[0].update(thought="odd \ud800 text", completion="Thought: odd \ud800 text\nAction: search[0]")
+    bad[1]["observation"] = "a pair split in two: \ud83d\ude00"
+    for episode in (rows(0, 1), bad, rows(2, 1)):
+        writer.write(episode)
+    writer.consolidate()
+    frame = read_episodes(tmp_path)
+    assert sorted(frame["episode"].unique()) == [0, 1, 2]
+    episode = frame[frame["episode"] == 1]
+    assert list(episode["thought"]) == ["odd \ufffd text", "t"]
+    assert episode["completion"].iloc[0] == "Thought: odd \ufffd text\nAction: search[0]"
+    assert episode["observation"].iloc[1] == "a pair split in two: \U0001f600"

@@ -1,9 +1,16 @@
-"""The rollout engine on a real env: local == Ray, killed actors (env workers, the policy actor) lose
-and duplicate nothing in either loop, an interrupted run resumes. WebShop is the fastest env to play
-(about 0.1 s an episode)."""
+"""The rollout engine on a real env: local == Ray, killed and hung actors (env workers, the policy
+actor) lose and duplicate nothing in either loop, an interrupted run resumes, the local Ray listens on
+127.0.0.1 only. WebShop is the fastest env to play (about 0.1 s an episode)."""
 from __future__ import annotations
 
+import contextlib
+import ipaddress
+import os
+import signal
+import time
+
 import pandas as pd
+import psutil
 import pytest
 
 import agents
@@ -31,10 +38,10 @@ def local_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def task_ids():
-    import envs
-
-    return envs.make(ENV, split="test").unwrapped.task_ids
+def task_ids(local_run) -> list[str]:
+    """The tasks of the local run's episodes, in episode order (the order evaluate plays them in)."""
+    frame = read_episodes(local_run[0])
+    return list(frame.groupby("episode")["task_id"].first())
 
 
 def jobs(task_ids, n=EPISODES):
@@ -176,3 +183,111 @@ def test_interrupted_run_resumes_without_writing_an_episode_twice(local_run, tas
     pd.testing.assert_frame_equal(frame, frame_of(local_run[0]))
     with pytest.raises(ValueError, match="already written"):
         writer.write(read_episodes(run).query("episode == 0").to_dict("records"))
+
+
+class StopAtRound:
+    """An ``on_round`` hook that freezes chosen actors' processes once (SIGSTOP: alive but silent, as a
+    hung worker), at chosen rounds: ``{round: pick}``, where ``pick(engine)`` is the pid to stop."""
+
+    def __init__(self, plan):
+        self.plan, self.round, self.stopped = dict(plan), 0, []
+
+    def __call__(self, engine: Rollout) -> None:
+        self.round += 1
+        pick = self.plan.pop(self.round, None)
+        if pick is not None:
+            pid = pick(engine)
+            self.stopped.append(pid)
+            os.kill(pid, signal.SIGSTOP)
+
+    def release(self) -> None:
+        """Let go of every stopped process the rollout did not kill (a failing test)."""
+        for pid in self.stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
+def ended(pid: int, within_s: float = 30.0) -> bool:
+    """Whether process ``pid`` is gone (or a zombie) within ``within_s`` (Ray escalates a kill that the
+    frozen process cannot answer to SIGKILL after a grace period)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+#: seconds after which a silent actor counts as hung (an expert's step takes milliseconds)
+HANG_S = 2.0
+
+
+def test_a_hung_env_worker_and_a_hung_policy_actor_are_replaced_and_their_episodes_rerun(
+        ray_session, local_run, task_ids, tmp_path):
+    # the round loop with the agent in a policy actor: after round 2 episodes are in flight on both env
+    # workers, after round 4 on the policy actor
+    stop = StopAtRound({2: lambda engine: engine.pool.pids[0], 4: lambda engine: engine.policy.pid})
+    writer = EpisodeWriter(tmp_path / "hung")
+    engine = Rollout(ENV, ("expert", {"env": ENV}), jobs(task_ids), writer.write, workers=2, in_flight=4,
+                     env_kwargs={"split": "test"}, row_base={"run_id": "hung", "split": "test"},
+                     on_round=stop, episode_parallel=False, episode_timeout=HANG_S)
+    try:
+        engine.run()
+    finally:
+        stop.release()
+    writer.consolidate()
+    assert len(stop.stopped) == 2 and engine.restarts == 2
+    assert all(ended(pid) for pid in stop.stopped)  # the hung processes were killed, not left frozen
+    pd.testing.assert_frame_equal(frame_of(tmp_path / "hung"), frame_of(local_run[0]))
+
+
+def test_a_hung_episode_parallel_worker_is_replaced_and_its_chunk_rerun(ray_session, local_run, task_ids,
+                                                                        tmp_path):
+    # round 1 comes after the first chunks went out, one of them to the stopped worker
+    stop = StopAtRound({1: lambda engine: engine.pool.pids[0]})
+    writer = EpisodeWriter(tmp_path / "hung")
+    engine = expert_rollout(task_ids, writer, workers=2, on_round=stop, episode_timeout=HANG_S)
+    assert engine.episode_parallel
+    try:
+        engine.run()
+    finally:
+        stop.release()
+    writer.consolidate()
+    assert engine.restarts == 1
+    pd.testing.assert_frame_equal(frame_of(tmp_path / "hung"), frame_of(local_run[0]))
+
+
+def test_an_episode_whose_worker_keeps_hanging_is_recorded_as_failed(ray_session, task_ids, tmp_path):
+    writer = EpisodeWriter(tmp_path / "hanging")
+    stop = StopAtRound({1: lambda engine: engine.pool.pids[0], 2: lambda engine: engine.pool.pids[0]})
+    engine = expert_rollout(task_ids, writer, 2, workers=1, in_flight=2, max_retries=1, on_round=stop,
+                            episode_parallel=False, episode_timeout=HANG_S)
+    try:
+        engine.run()
+    finally:
+        stop.release()
+    frame = read_episodes(tmp_path / "hanging")
+    assert sorted(frame["episode"]) == [0, 1]  # one row each: the failure
+    hung = rf"env worker \(pid \d+\) hung: no answer within {HANG_S:g} s; killed and replaced"
+    assert frame["error"].str.fullmatch("failed after 2 attempts: " + hung).all()
+    assert engine.restarts == 2
+
+
+def test_the_local_ray_cluster_listens_on_loopback_only(ray_session):
+    """Ray's GCS, raylet, workers and agents, started by the harness, bind 127.0.0.1, not every interface."""
+    driver = psutil.Process()
+    pids = {p.pid for p in [driver, *driver.children(recursive=True)]}
+    listening = [c.laddr for c in psutil.net_connections(kind="inet")
+                 if c.status == psutil.CONN_LISTEN and c.pid in pids]
+    assert len(listening) >= 3  # the GCS, the raylet and this driver's core worker at least
+    assert all(is_loopback(addr.ip) for addr in listening), listening
+
+
+def is_loopback(ip: str) -> bool:
+    """127.0.0.0/8 or ::1, also written as an IPv4-mapped IPv6 address (``::ffff:127.0.0.1``)."""
+    address = ipaddress.ip_address(ip)
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
