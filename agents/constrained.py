@@ -1,8 +1,10 @@
 """Constrained action decoding: an LM agent's ``Action:`` restricted to what the env can take.
 
 With ``agents.make("lm", ..., constrain_actions=True)`` every generated turn has the shape
-``<one thought line>\\nAction: <action>``:
+``Thought: <one line>\\nAction: <action>``:
 
+- ``Thought:`` is forced at the start of the turn (the contract's turn format; a pretrained model left to
+  itself tends to copy the observation instead), unless the budget only leaves room for the action;
 - the thought is free text on one line; when it ends (a newline), or when the token budget left is just
   what the longest action needs (``Action:``, the action's tokens, its line end; an open argument counts
   :data:`OPEN_ARGUMENT_TOKENS`), the tokens of ``Action:`` are forced; an open argument still running at
@@ -199,8 +201,10 @@ class ActionConstraint:
     def __init__(self, vocabulary: TokenVocabulary, space: ActionSpace):
         self.vocabulary = vocabulary
         self.space = space
-        self.phase = "thought"  # -> "forced" ("Action:" written for the model) -> "action" -> "open"
+        # "start" -> "forced" (Thought:) -> "thought" -> "forced" (Action:) -> "action" (-> "open")
+        self.phase = "start"
         self._forced: list[int] = []
+        self._after_forced = "thought"
         self._node: _Node | None = None
         self._text = ""
         #: the trie after the usual keyword, built up front: a turn nearly always reaches its action
@@ -211,6 +215,10 @@ class ActionConstraint:
 
     def allowed(self, remaining: int) -> list[int] | str | None:
         """Ids the next token may take given ``remaining`` tokens of budget (see the class docstring)."""
+        if self.phase == "start":
+            thought = self.vocabulary.encode("Thought:")
+            room = remaining > self.reserve + len(thought)
+            self._force("Thought:" if room else "Action:", then="thought" if room else "action")
         if self.phase == "thought" and remaining <= self.reserve:
             self._force("Action:" if self._text.endswith("\n") or not self._text else "\nAction:")
         if self.phase == "forced":
@@ -228,7 +236,9 @@ class ActionConstraint:
         self._text = text
         if self.phase == "forced":
             self._forced.pop(0)
-            if not self._forced:
+            if not self._forced and self._after_forced == "thought":
+                self.phase = "thought"
+            elif not self._forced:
                 self._open_action(text)
         elif self.phase == "thought":
             if _ACTION_OPENED.search(text):
@@ -240,8 +250,9 @@ class ActionConstraint:
             if self._node is not None and self._node.open:
                 self.phase = "open"
 
-    def _force(self, keyword: str) -> None:
-        self.phase = "forced"
+    def _force(self, keyword: str, then: str = "action") -> None:
+        """Write ``keyword``'s tokens for the model, then go on in phase ``then``."""
+        self.phase, self._after_forced = "forced", then
         self._forced = self.vocabulary.encode(keyword)
 
     def _open_action(self, text: str) -> None:

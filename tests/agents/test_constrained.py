@@ -182,6 +182,7 @@ def test_constrained_lm_agent_acts_only_admissibly_and_logs_the_unmasked_topk(ti
     for turn in constrained:
         for step in turn:
             assert parse(step.text).has_action and step.action in ALFWORLD_ACTIONS
+            assert step.text.startswith("Thought:") and step.text.count("\n") == 1, step.text
             assert len(step.topk_ids) == len(step.token_ids)
             masked_top1 += sum(ids[0] != t for ids, t in zip(step.topk_ids, step.token_ids, strict=True))
     assert masked_top1 > 0  # the mask overruled the model's top-1 somewhere: logged top-k are pre-mask
