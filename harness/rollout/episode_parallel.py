@@ -35,17 +35,16 @@ MAX_CHUNK = 16
 
 
 class EpisodeWorker(EnvWorker):
-    """An env worker with its own copy of the agent, which plays whole episodes (:meth:`play`)."""
+    """An env worker with its own copy of the agent, which plays whole episodes (:meth:`play`). The
+    agent is built when the worker starts, so building it is never part of a chunk's time limit."""
 
     def __init__(self, env: str, env_kwargs: dict[str, Any], agent: AgentSpec):
         super().__init__(env, env_kwargs)
-        self._agent = agent
-        self._policy: Policy | None = None
+        self._policy = Policy(agent)
 
     def play(self, jobs: Sequence[EpisodeJob], row_base: dict[str, Any],
              max_retries: int) -> list[list[dict[str, Any]]]:
         """Play ``jobs`` to the end here; each episode's rows."""
-        self._policy = self._policy or Policy(self._agent)
         episodes: list[list[dict[str, Any]]] = []
         rows = EpisodeRows(self.env, row_base)
         RoundLoop(jobs, WorkerPool.local(self), PolicyHandle.local(self._policy), rows, episodes.append,
