@@ -34,7 +34,7 @@ from envs.alfworld import game_files, generator, planner, scenes
 from envs.alfworld.engine import AlfredEngine
 from envs.cache import cache_dir
 
-VERSION = "v4"  # v4: real receptacle inventories of the unseen plans, ALFRED counts and rules, basin names
+VERSION = "v5"  # v5: real inventories of the unseen plans, ALFRED counts and rules, objectAtLocation
 #: official ALFWorld games per split and task type
 SPLIT_SIZES: dict[str, dict[str, int]] = {
     "train": {

@@ -10,8 +10,9 @@
    heat/cool/clean task never targets its appliance, which starts empty; pick_two never targets a
    coffeemachine, toiletpaperhanger or handtowelholder);
 3. the PDDL problem in the layout of ALFWorld's ``initial_state.pddl`` (mangled ALFRED ids such as
-   ``cabinet_bar__plus_00_dot_68_bar_...``), the goal from ``alfworld.gen.goal_library`` and the task
-   text from its templates, as in ``alfworld-generate``.
+   ``cabinet_bar__plus_00_dot_68_bar_...``; every object ``inReceptacle`` and ``objectAtLocation``),
+   the goal from ``alfworld.gen.goal_library`` and the task text from its templates, as in
+   ``alfworld-generate``.
 """
 from __future__ import annotations
 
@@ -195,6 +196,7 @@ def pddl_problem(scene: Scene, spec: TaskSpec, placed: Sequence[tuple[str, str, 
     while start in locations:
         start = f"loc|{rng.randint(-20, 20)}|{rng.randint(-20, 20)}|{rng.choice((0, 90, 180, 270))}|30"
     c = constants()
+    location_of = {r.alfred_id: r.location for r in scene.receptacles}
 
     objects = ["agent1 - agent"]
     objects += [f"{t}Type - otype" for t in otypes]
@@ -217,6 +219,7 @@ def pddl_problem(scene: Scene, spec: TaskSpec, placed: Sequence[tuple[str, str, 
             if has_property(otype, prop):
                 init.append(f"({pred} {name})")
         init.append(f"(inReceptacle {name} {mangle(rid)})")
+        init.append(f"(objectAtLocation {name} {mangle(location_of[rid])})")  # slice, look need it
     init += [f"(openable {mangle(r.alfred_id)})" for r in scene.receptacles if is_openable(r.type)]
     init.append(f"(atLocation agent1 {mangle(start)})")
     init += [f"(receptacleAtLocation {mangle(r.alfred_id)} {mangle(r.location)})" for r in scene.receptacles]

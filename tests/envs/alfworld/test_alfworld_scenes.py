@@ -17,26 +17,26 @@ from envs.alfworld.engine import AlfredEngine, intro_observation
 #: pick_clean_then_place_in_recep-SoapBar-None-Cabinet-424/trial_T20190908_214946_567644)
 REAL_FIRST_OBSERVATIONS = {
     10: (
-        'a cabinet 6, a cabinet 5, a cabinet 4, a cabinet 3, a cabinet 2, a cabinet 1, a coffeemachine 1,'
-        ' a countertop 3, a countertop 2, a countertop 1, a drawer 3, a drawer 2, a drawer 1, a fridge 1,'
-        ' a garbagecan 1, a microwave 1, a shelf 3, a shelf 2, a shelf 1, a sinkbasin 1, a stoveburner 4,'
-        ' a stoveburner 3, a stoveburner 2, a stoveburner 1, and a toaster 1'
+        "a cabinet 6, a cabinet 5, a cabinet 4, a cabinet 3, a cabinet 2, a cabinet 1, a coffeemachine 1,"
+        " a countertop 3, a countertop 2, a countertop 1, a drawer 3, a drawer 2, a drawer 1, a fridge 1,"
+        " a garbagecan 1, a microwave 1, a shelf 3, a shelf 2, a shelf 1, a sinkbasin 1, a stoveburner 4,"
+        " a stoveburner 3, a stoveburner 2, a stoveburner 1, and a toaster 1"
     ),
     219: (
-        'a armchair 1, a cabinet 4, a cabinet 3, a cabinet 2, a cabinet 1, a drawer 5, a drawer 4, a '
-        'drawer 3, a drawer 2, a drawer 1, a dresser 1, a garbagecan 1, a safe 1, a shelf 12, a shelf 11,'
-        ' a shelf 10, a shelf 9, a shelf 8, a shelf 7, a shelf 6, a shelf 5, a shelf 4, a shelf 3, a '
-        'shelf 2, a shelf 1, a sidetable 1, and a sofa 1'
+        "a armchair 1, a cabinet 4, a cabinet 3, a cabinet 2, a cabinet 1, a drawer 5, a drawer 4, a "
+        "drawer 3, a drawer 2, a drawer 1, a dresser 1, a garbagecan 1, a safe 1, a shelf 12, a shelf 11,"
+        " a shelf 10, a shelf 9, a shelf 8, a shelf 7, a shelf 6, a shelf 5, a shelf 4, a shelf 3, a "
+        "shelf 2, a shelf 1, a sidetable 1, and a sofa 1"
     ),
     308: (
-        'a bed 1, a desk 2, a desk 1, a drawer 6, a drawer 5, a drawer 4, a drawer 3, a drawer 2, a '
-        'drawer 1, a garbagecan 1, a laundryhamper 1, a safe 1, a shelf 6, a shelf 5, a shelf 4, a shelf '
-        '3, a shelf 2, and a shelf 1'
+        "a bed 1, a desk 2, a desk 1, a drawer 6, a drawer 5, a drawer 4, a drawer 3, a drawer 2, a "
+        "drawer 1, a garbagecan 1, a laundryhamper 1, a safe 1, a shelf 6, a shelf 5, a shelf 4, a shelf "
+        "3, a shelf 2, and a shelf 1"
     ),
     424: (
-        'a cabinet 4, a cabinet 3, a cabinet 2, a cabinet 1, a countertop 1, a garbagecan 1, a '
-        'handtowelholder 2, a handtowelholder 1, a sinkbasin 2, a sinkbasin 1, a toilet 1, a '
-        'toiletpaperhanger 1, and a towelholder 1'
+        "a cabinet 4, a cabinet 3, a cabinet 2, a cabinet 1, a countertop 1, a garbagecan 1, a "
+        "handtowelholder 2, a handtowelholder 1, a sinkbasin 2, a sinkbasin 1, a toilet 1, a "
+        "toiletpaperhanger 1, and a towelholder 1"
     ),
 }
 
@@ -105,3 +105,34 @@ def test_added_basins_are_named_as_alfworld_names_them(engine: AlfredEngine, tmp
     engine.load(path)
     first = intro_observation(engine.reset().feedback)
     assert "a sinkbasin 1," in first and "basinbasin" not in first
+
+
+def test_objects_are_at_their_receptacles_location_so_slice_works(
+    engine: AlfredEngine, tmp_path: Path
+) -> None:
+    """``objectAtLocation`` facts: holding a knife next to a sliceable object makes ``slice`` admissible."""
+    game = generator.generate_game("slice", "pick_and_place_simple", [scenes.load_scene(10)])
+    path = tmp_path / "game.tw-pddl"
+    path.write_text(json.dumps(generator.game_content(game)))
+    engine.load(path)
+    engine.reset()
+    world = engine.world()
+    where = {o: r for r, objs in world.contents.items() for o in objs}
+    knife = next(o for o in sorted(where) if world.kind[o] == "knife")
+    food = next(
+        o
+        for o in sorted(where)
+        if world.kind[o] in ("apple", "bread", "lettuce", "potato", "tomato") and where[o] != where[knife]
+    )
+
+    def visit(receptacle: str) -> None:
+        engine.step(f"go to {receptacle}")
+        if f"open {receptacle}" in engine.admissible:
+            engine.step(f"open {receptacle}")
+
+    visit(where[knife])
+    engine.step(f"take {knife} from {where[knife]}")
+    assert not any(a.startswith("slice ") for a in engine.admissible)
+    visit(where[food])
+    assert f"slice {food} with {knife}" in engine.admissible
+    assert engine.step(f"slice {food} with {knife}").feedback == f"You sliced the {food} with the {knife}."
