@@ -10,9 +10,19 @@ from importlib import import_module
 STEPS: dict[str, str] = {
     "webshop": "envs.webshop.data:ensure_bundled",
     "hotpotqa": "envs.hotpotqa.data:ensure_bundled",
-    "alfworld": "envs.alfworld.data:ensure_bundled",
+    "alfworld": "harness.setup_data:ensure_alfworld",
     "smollm2": "distill.models:ensure_smollm2",
 }
+
+
+def ensure_alfworld() -> object:
+    """ALFWorld's bundled splits, keeping only games the honest expert solves within 50 steps (as
+    upstream keeps only games its handcoded expert solves; envs cannot import agents, so the check is
+    passed in here)."""
+    from agents.experts.alfworld import solves
+    from envs.alfworld.data import ensure_bundled
+
+    return ensure_bundled(solver=solves)
 
 
 def main(argv: list[str] | None = None) -> int:
