@@ -57,7 +57,7 @@ FIGURES: dict[int, tuple[str, str]] = {
     6: ("memory", "harness.bench.rollouts:rollout_memory"),
 }
 #: seconds of repeats per comparison after its minimum repeats (make bench stays within ~6 min on 2 cores)
-DEFAULT_BUDGET_S = 15.0
+DEFAULT_BUDGET_S = 25.0
 #: repeats of the figures that compare nothing (latency, generation time, memory)
 PLAIN_REPEATS = 3
 

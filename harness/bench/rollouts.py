@@ -11,32 +11,32 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from harness.bench.core import BenchContext, Result, available_envs, measure, paired_result, pinned_threads
 
-#: episodes per repeat where an env's episodes are slow (ALFWorld: ~0.4 s each on the real engine)
-SLOW_ENV_EPISODES = {"alfworld": 10}
-#: figure 1's episodes per repeat, sized so each side plays ~0.2-4 s and fixed costs (run dir,
-#: summary) are amortized
-OVERHEAD_EPISODES = {"alfworld": 10, "hotpotqa": 1000, "webshop": 200}
+#: figure 5's episodes per repeat where an env's episodes are slow (CPU per episode, bare loop: ALFWorld
+#: ~0.23 s on the real engine, WebShop ~0.07 s)
+SLOW_ENV_EPISODES = {"alfworld": 5, "webshop": 10}
+#: figure 1's episodes per repeat (each side also plays half as many), sized so a round of the four
+#: runs takes ~2-5 s on an idle 2-core machine
+OVERHEAD_EPISODES = {"alfworld": 4, "hotpotqa": 1000, "webshop": 16}
 #: figure 1's target for the harness overhead: µs per env step added to the bare loop, episode log on
 OVERHEAD_TARGET_US = 50.0
 #: the env whose step cost drives the scaling figure (BM25 search over the catalog)
 SCALING_ENV = "webshop"
 #: figure 2's episodes per repeat, per core
-SCALING_EPISODES_PER_CORE = 48
+SCALING_EPISODES_PER_CORE = 24
 
 
 # --- shared pieces --------------------------------------------------------------------------------
 def task_ids(env: str, n: int) -> list[str]:
-    """The first ``n`` episodes' tasks of ``env``'s test split, in the order ``evaluate`` plays them."""
-    from harness.evaluate import split_task_ids
+    """The tasks ``evaluate`` plays in ``n`` episodes of ``env``'s test split (stratified by task type)."""
+    from harness.tasks import planned_tasks
 
-    ids = split_task_ids(env, "test", {})
-    return [ids[i % len(ids)] for i in range(n)]
+    return planned_tasks(env, "test", {}, n)
 
 
 def play_bare(env_name: str, tasks: list[str]) -> list[float]:
@@ -117,70 +117,111 @@ def _missing_rows(figure: int, unit: str, missing: dict[str, str]) -> list[Resul
 
 # --- figure 1 -------------------------------------------------------------------------------------
 def harness_overhead(ctx: BenchContext) -> list[Result]:
-    """Expert episodes/s through ``agentdistill eval --workers 0`` vs the bare loop, per env (floor 0.9)."""
+    """Expert episodes/s through ``agentdistill eval --workers 0`` vs the bare loop, per env (floor 0.9),
+    and the µs per step the harness adds (target ≤ 50)."""
     ready, missing = available_envs()
-    results = [overhead_of(env, ctx.pick(OVERHEAD_EPISODES.get(env, 100), 3), ctx) for env in ready]
+    results = [overhead_of(env, ctx.pick(OVERHEAD_EPISODES.get(env, 100), 4), ctx) for env in ready]
     return results + _missing_rows(1, "episodes/s", missing)
 
 
 def overhead_of(env: str, episodes: int, ctx: BenchContext) -> Result:
-    """Figure 1 for one env: episodes/s of both sides, their ratio, and the µs per env step the harness
-    adds to the bare loop (the difference of the two sides' seconds per step, repeat by repeat).
+    """Figure 1 for one env: episodes/s of both sides and their ratio at ``episodes`` episodes, and the
+    µs per env step the harness adds to the bare loop.
 
-    What is counted: the eval side times the whole ``agentdistill eval`` call in this process (run
-    dir and run.json, the split's task list, building the envs it keeps in flight and the agent, the
+    What is counted: the eval side times the whole ``agentdistill eval --workers 0 --in-flight 1`` call
+    in this process (run dir and run.json, the split's task list, building its env and the agent, the
     rollout, the Parquet/Arrow episode log, consolidation, metrics, summary.json and the printed
     table); the bare side times building one env and the agent and the reset/step loop. Both play
-    the same tasks with the same seeds and episode count. The discarded warm-up round loads what a
-    process keeps (imports, the env's data loaded once per process, the search index), so neither
-    side pays it in the timed repeats."""
+    the same tasks with the same seeds. One env in flight, like the bare loop: the expert gains
+    nothing from a batch, and the 8 envs eval builds by default are a set-up cost (~0.4 s each for
+    ALFWorld), not a per-step one. The discarded warm-up round loads what a process keeps (imports, the
+    env's data, the search index), so neither side pays it in the timed repeats.
+
+    µs/step: both sides are also timed at half the episodes, in the same interleaved rounds; the
+    time one more step costs on each side is (full − half) / (steps of full − steps of half), and
+    their difference is what the harness adds per step, with its per-call costs (run dir, task list,
+    metrics, summary) left out; those are reported as ``fixed_ms`` (ms per call). These use the
+    process's CPU time (all its threads), which other processes on a shared machine do not inflate;
+    the same figures from wall time are in the details."""
     import shutil
 
     import pyarrow.parquet as pq
 
     from harness.cli import main as cli_main
 
-    tasks = task_ids(env, episodes)
+    half = max(1, episodes // 2)
     runs = iter(range(10**6))
     steps: dict[str, int] = {}
+    cpu_s: dict[str, list[float]] = {}  # CPU seconds of every call, warm-ups included
 
     def count(side: str, n: int) -> None:
         if steps.setdefault(side, n) != n:
             raise RuntimeError(f"{env}: {side} played {n} steps, earlier {steps[side]}: not repeatable")
 
-    def through_eval() -> float:
-        run_dir = ctx.work_dir / f"overhead-{env}-{next(runs)}"
-        argv = ["eval", "--env", env, "--agent", "expert", "--episodes", str(episodes), "--workers", "0",
-                "--run", str(run_dir), "--no-progress"]
-        t0 = time.perf_counter()
-        with contextlib.redirect_stdout(io.StringIO()):
-            code = cli_main(argv)
-        elapsed = time.perf_counter() - t0
-        if code != 0:
-            raise RuntimeError(f"agentdistill {' '.join(argv)} exited {code}")
-        count("eval", pq.read_metadata(run_dir / "episodes.parquet").num_rows)
-        shutil.rmtree(run_dir)
-        return episodes / elapsed
+    def through_eval(side: str, n: int) -> Callable[[], float]:
+        def seconds() -> float:
+            run_dir = ctx.work_dir / f"overhead-{env}-{next(runs)}"
+            argv = ["eval", "--env", env, "--agent", "expert", "--episodes", str(n), "--workers", "0",
+                    "--in-flight", "1", "--run", str(run_dir), "--no-progress"]
+            c0, t0 = time.process_time(), time.perf_counter()
+            with contextlib.redirect_stdout(io.StringIO()):
+                code = cli_main(argv)
+            elapsed = time.perf_counter() - t0
+            cpu_s.setdefault(side, []).append(time.process_time() - c0)
+            if code != 0:
+                raise RuntimeError(f"agentdistill {' '.join(argv)} exited {code}")
+            count(side, pq.read_metadata(run_dir / "episodes.parquet").num_rows)
+            shutil.rmtree(run_dir)
+            return elapsed
+        return seconds
 
-    def bare() -> float:
-        t0 = time.perf_counter()
-        n = len(play_bare(env, tasks))
-        elapsed = time.perf_counter() - t0
-        count("bare", n)
-        return episodes / elapsed
+    def bare(side: str, n: int) -> Callable[[], float]:
+        tasks = task_ids(env, n)
 
-    measured = measure({"eval": through_eval, "bare": bare}, [("eval", "bare")], ctx.budget, ctx.threads)
-    added_us = [  # seconds per step of each side, from episodes/s
-        1e6 * (episodes / ours / steps["eval"] - episodes / base / steps["bare"])
-        for ours, base in zip(measured.samples["eval"], measured.samples["bare"], strict=True)
-    ]
-    return paired_result(
-        1, env, "episodes/s", measured, "eval", "bare", baseline_label="bare reset/step loop", floor=0.9,
+        def seconds() -> float:
+            c0, t0 = time.process_time(), time.perf_counter()
+            played = len(play_bare(env, tasks))
+            elapsed = time.perf_counter() - t0
+            cpu_s.setdefault(side, []).append(time.process_time() - c0)
+            count(side, played)
+            return elapsed
+        return seconds
+
+    sides = {"eval": through_eval("eval", episodes), "bare": bare("bare", episodes),
+             "eval_half": through_eval("eval_half", half), "bare_half": bare("bare_half", half)}
+    measured = measure(sides, [("bare", "eval")], ctx.budget, ctx.threads)  # seconds: bare/eval = eval's rate
+    if (steps["eval"], steps["eval_half"]) != (steps["bare"], steps["bare_half"]):
+        raise RuntimeError(f"{env}: eval and the bare loop played different episodes (steps {steps})")
+    cpu = {side: values[ctx.budget.warmup:] for side, values in cpu_s.items()}
+    added_us, fixed_ms = marginal_step_cost(cpu, steps)
+    wall_added_us, wall_fixed_ms = marginal_step_cost(measured.samples, steps)
+    rate = {side: [episodes / s for s in measured.samples[side]] for side in ("eval", "bare")}
+    return Result(
+        1, env, "episodes/s", rate["eval"], rate["bare"], "bare reset/step loop", floor=0.9,
         overhead_us_per_step=added_us, overhead_target_us=OVERHEAD_TARGET_US,
-        details={"episodes": episodes, "steps": steps["bare"], "seconds": round(measured.seconds, 1)},
-        note="eval: the whole CLI call (envs in flight + agent, episode log, summary); bare: one env + agent "
-        "and the loop; µs/step: eval's seconds per step minus bare's",
+        threads=measured.threads, stopped=measured.stopped,
+        details={"episodes": episodes, "steps": steps["bare"], "half_episodes": half,
+                 "half_steps": steps["bare_half"], "fixed_ms": fixed_ms, "wall_us_per_step": wall_added_us,
+                 "wall_fixed_ms": wall_fixed_ms, "seconds": round(measured.seconds, 1)},
+        note="eval --workers 0 --in-flight 1: the whole CLI call (env + agent, episode log, summary); "
+        "bare: one env + agent and the loop; µs/step: marginal cost of a step, per-call costs in fixed_ms",
     )
+
+
+def marginal_step_cost(
+    seconds: dict[str, list[float]], steps: dict[str, int]
+) -> tuple[list[float], list[float]]:
+    """(µs the eval side adds per step, ms it adds per call) for each repeat, from the seconds of the
+    four sides ``eval``, ``bare``, ``eval_half``, ``bare_half`` and the steps each played."""
+    def per_step(side: str) -> list[float]:
+        extra = steps[side] - steps[f"{side}_half"]
+        pairs = zip(seconds[side], seconds[f"{side}_half"], strict=True)
+        return [(full - part) / extra for full, part in pairs]
+
+    added = [e - b for e, b in zip(per_step("eval"), per_step("bare"), strict=True)]
+    fixed = [e - b - a * steps["eval_half"]
+             for e, b, a in zip(seconds["eval_half"], seconds["bare_half"], added, strict=True)]
+    return [1e6 * a for a in added], [1e3 * f for f in fixed]
 
 
 # --- figure 2 -------------------------------------------------------------------------------------
@@ -429,16 +470,11 @@ def rollout_memory(ctx: BenchContext) -> list[Result]:
     environments = ctx.pick(64, 4)
     results = []
     for env in ready:
-        peaks, befores = [], []
-        for _ in range(
-            min(ctx.repeats, 2)
-        ):  # peak RSS barely moves between runs; each run is a fresh process
-            child = run_child("rollout_memory_child", env=env, environments=environments)
-            peaks.append(child["peak_rss_MiB"])
-            befores.append(child["rss_before_MiB"])
+        # one fresh process per env: peak RSS moved < 0.5% between runs (518.7 vs 519.2 MiB for alfworld)
+        child = run_child("rollout_memory_child", env=env, environments=environments)
         results.append(Result(
-            6, f"{env} {environments} envs", "MiB peak RSS", peaks, higher_is_better=False,
-            details={"rss_after_imports_and_task_list_MiB": befores},
+            6, f"{env} {environments} envs", "MiB peak RSS", [child["peak_rss_MiB"]], higher_is_better=False,
+            details={"rss_after_imports_and_task_list_MiB": child["rss_before_MiB"]},
             note="one process, workers=0 (a Ray worker holds its share of the envs the same way)",
         ))
     return results + _missing_rows(6, "MiB peak RSS", missing)

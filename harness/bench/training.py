@@ -92,7 +92,8 @@ def with_teacher_topk(run_dir: Path, teacher: Path, out: Path, k: int = TOPK, de
     writer = EpisodeWriter(out)
     for _, rows in frame.groupby("episode", sort=True):
         records = []
-        for row in rows.to_dict("records"):
+        # pandas reads a missing integer (e.g. an expert's prompt_tokens) as NaN; the writer wants None
+        for row in rows.astype(object).where(rows.notna(), None).to_dict("records"):
             ids = tokenizer.encode(row["completion"], add_special_tokens=False)
             inputs = torch.tensor([[start, *ids[:-1]]], device=device)  # [1, T]: position t predicts ids[t]
             logprobs = torch.log_softmax(model(input_ids=inputs).logits[0].float(), -1)  # [T, V]

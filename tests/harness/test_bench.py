@@ -9,6 +9,7 @@ import torch
 
 from harness.bench.cli import FIGURES, format_table, select_figures
 from harness.bench.core import Budget, Interval, Result, measure, median_interval, pinned_threads, spread
+from harness.bench.rollouts import marginal_step_cost
 from harness.cli import main as cli_main
 from harness.errors import UserError
 
@@ -64,6 +65,14 @@ def test_measure_rejects_bad_sides_and_budgets():
         pass
 
 
+def test_marginal_step_cost_separates_per_step_from_per_call_costs():
+    # eval: 0.2 s per call more than bare, and 4 ms per step more (14 ms vs 10 ms), at 100 and 200 steps
+    seconds = {"eval": [3.0], "eval_half": [1.6], "bare": [2.0], "bare_half": [1.0]}
+    steps = {"eval": 200, "eval_half": 100, "bare": 200, "bare_half": 100}
+    added_us, fixed_ms = marginal_step_cost(seconds, steps)
+    assert added_us == [pytest.approx(4000.0)] and fixed_ms == [pytest.approx(200.0)]
+
+
 def test_result_verdict_is_ok_or_miss_only_for_a_stable_ratio():
     stable = Result(1, "x", "episodes/s", [9.0, 9.5, 9.0, 9.2], [10.0] * 4, "bare", floor=0.9,
                     overhead_us_per_step=[20.0, 22.0, 21.0, 20.5], overhead_target_us=50.0,
@@ -111,7 +120,8 @@ def test_bench_quick_writes_bench_json(tmp_path, capsys):
     assert {r["figure"] for r in measured} == {1, 3, 6}, [r.get("error") for r in rows]
     for row in measured:
         value = row["value"]
-        assert len(value["values"]) == 2 and value["min"] <= value["median"] <= value["max"]
+        assert len(value["values"]) == (1 if row["figure"] == 6 else 2)
+        assert value["min"] <= value["median"] <= value["max"]
         assert value["min"] > 0
     compared = [r for r in measured if r["figure"] in (1, 3)]
     assert len(compared) == 4  # three envs and the policy
@@ -122,7 +132,8 @@ def test_bench_quick_writes_bench_json(tmp_path, capsys):
         assert row["floor"] == (0.9 if row["figure"] == 1 else 8.0)
     for row in (r for r in compared if r["figure"] == 1):
         added = row["overhead_us_per_step"]
-        assert added["target"] == 50.0 and len(added["values"]) == 2 and row["details"]["steps"] > 0
+        assert added["target"] == 50.0 and len(added["values"]) == 2 and len(row["details"]["fixed_ms"]) == 2
+        assert row["details"]["steps"] > row["details"]["half_steps"] > 0
     assert not list(tmp_path.glob("bench-*")), "the scratch dir is removed"
     printed = capsys.readouterr().out
     assert "ratio median [95% CI]" in printed and "µs/step added" in printed and "load average" in printed
