@@ -45,6 +45,7 @@ from harness.experiment.presets import (
     COSTS,
     ENV_MAX_STEPS,
     ENVS,
+    LM_STEP_BY_ENV,
     METHODS,
     PRESETS,
     Preset,
@@ -85,7 +86,8 @@ class Pipeline:
         """A rough time per stage from the preset's measured per-unit costs (printed before starting)."""
         p, cost = self.preset, COSTS[self.preset.name]
         # an untrained model plays every step
-        lm_episode = cost["lm_step"] * self.max_steps * p.max_new_tokens / 64
+        lm_step = LM_STEP_BY_ENV.get(p.name, {}).get(self.env, cost["lm_step"])
+        lm_episode = lm_step * self.max_steps * p.max_new_tokens / 64
         teacher_step = p.batch_size * p.max_length / cost["teacher_tokens_per_s"]
         student_step = p.batch_size * p.max_length / cost["student_tokens_per_s"]
         n = len(self.specs)

@@ -111,13 +111,19 @@ ABLATIONS: tuple[Ablation, ...] = (
     Ablation("sad", "per-span mean (span_norm=per_span_mean)", {"span_norm": "per_span_mean"}),
 )
 
-#: measured costs (tiny: 2 shared CPU cores; gpu: one H100) behind the time estimate printed at the start
+#: measured costs (tiny: 2 shared CPU cores; gpu: one H100) behind the time estimate printed at the start.
+#: ``lm_step``: seconds per LM agent turn of 64 new tokens; ``LM_STEP_BY_ENV`` overrides it where the
+#: prompts are longer (measured with 2 workers on 2 shared cores: the tiny teacher playing HotPotQA,
+#: 0.21 s a turn, and WebShop at its 15-step limit with ~1,400-token prompts, 0.28 s a turn; ALFWorld's
+#: prompts grow as long over its 50 steps, so it is assumed to cost what WebShop does)
 COSTS = {
     "tiny": {"startup": 8.0, "expert_episode": 0.03, "lm_step": 0.12, "teacher_tokens_per_s": 5000.0,
              "student_tokens_per_s": 8000.0, "offline_state": 0.15},
     "gpu": {"startup": 20.0, "expert_episode": 0.05, "lm_step": 0.05, "teacher_tokens_per_s": 150_000.0,
             "student_tokens_per_s": 300_000.0, "offline_state": 0.02},
 }
+#: per-env ``lm_step`` (seconds a turn as the estimate's formula counts it: divided by √workers)
+LM_STEP_BY_ENV = {"tiny": {"hotpotqa": 0.18, "webshop": 0.4, "alfworld": 0.4}}
 
 
 @dataclass(frozen=True)
