@@ -16,6 +16,7 @@ from harness.report.comparison import (
     comparison_markdown,
     evaluation_facts,
     paired_comparisons,
+    same_objective_note,
 )
 from harness.report.tables import (
     TABLE_NOTE,
@@ -87,6 +88,8 @@ def build_report(root: str | Path) -> dict[str, Path]:
         if comparisons[env]:
             md += [f"### {env}: SAD against its baselines, paired on the test tasks", "",
                    comparison_markdown(comparisons[env]), ""]
+            note = same_objective_note(rows)
+            md += [note, ""] if note else []
         if any(r.kind == "student" for r in rows):
             md += [f"### {env}: held-out KL to the teacher at the end of training", "",
                    final_kl_markdown(rows), ""]

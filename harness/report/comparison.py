@@ -10,6 +10,7 @@ that contains 0 is reported as "no difference".
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections import Counter
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.experiment.layout import STUDENT_DESCRIPTION
 from harness.metrics import paired_difference
 from harness.report.tables import METHOD_TITLES, Row
 
@@ -80,6 +82,30 @@ def comparison_cells(c: Comparison) -> list[str]:
     title = f"{METHOD_TITLES.get(c.method, c.method)} − {METHOD_TITLES.get(c.baseline, c.baseline)}"
     interval = f"[{c.low:+.3f}, {c.high:+.3f}]" if not math.isnan(c.low) else "–"
     return [c.student, title, c.metric, f"{c.mean:+.3f}", interval, str(c.tasks), str(c.seeds), c.verdict]
+
+
+def sad_settings(row: Row) -> dict[str, Any]:
+    """λ_r, λ_a and span_norm a SAD row's students trained with (their recorded overrides over the config
+    defaults)."""
+    from distill.config import SADConfig
+
+    defaults = {f.name: f.default for f in dataclasses.fields(SADConfig)
+                if f.name in ("lambda_reason", "lambda_act", "span_norm")}
+    overrides = _read_json(row.model_dirs[0] / STUDENT_DESCRIPTION).get("overrides") or {}
+    return {k: overrides.get(k, v) for k, v in defaults.items()}
+
+
+def same_objective_note(rows: list[Row]) -> str:
+    """A warning when the main SAD row trains token-KD's objective (λ_r = λ_a = 1, span_norm "sum": the
+    same loss on the same tokens), so that SAD − token-KD is 0 by construction; "" otherwise."""
+    sad = [r for r in rows if r.kind == "student" and r.method == "sad" and not r.variant and r.model_dirs]
+    for row in sad:
+        settings = sad_settings(row)
+        if settings == {"lambda_reason": 1.0, "lambda_act": 1.0, "span_norm": "sum"}:
+            return ("Note: the SAD students here were trained with λ_r = λ_a = 1 (span_norm sum), which is "
+                    "token-KD's objective exactly: SAD − token-KD is 0 by construction. SAD differs from "
+                    "token-KD only through λ_r ≠ λ_a (the λ ablation rows).")
+    return ""
 
 
 def comparison_markdown(comparisons: list[Comparison]) -> str:

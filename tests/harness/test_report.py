@@ -312,6 +312,13 @@ def test_paired_bootstrap_on_tasks_with_seeds_averaged_and_no_difference_wording
             "| no difference (the 95% interval contains 0) |") in md
     assert "- training seeds: 0, 1 (seed i for every method)" in md
     assert "- data source: **generated world (not the official benchmark)**" in md
+    same = "which is token-KD's objective exactly: SAD − token-KD is 0 by construction"
+    assert same in md  # the fixture's SAD students record no λ overrides: λ_r = λ_a = 1
+    for seed in (0, 1):
+        description = layout.student(f"tiny-student_sad_s{seed}") / "student.json"
+        meta = json.loads(description.read_text())
+        description.write_text(json.dumps({**meta, "overrides": {"lambda_act": 0.5}}))
+    assert same not in report.build_report(root)["markdown"].read_text()
 
 
 def test_report_states_tasks_and_flags_agents_that_played_other_tasks(built, tmp_path):
