@@ -67,8 +67,12 @@ def training_curves(curves: dict[str, pd.DataFrame], path: Path) -> Path:
                if any(c in f.columns and f[c].notna().any() for f in curves.values())]
     if not columns:
         raise ValueError(f"no metrics.csv among {list(curves)} has any of the columns {list(CURVE_PANELS)}")
-    fig, axes = plt.subplots(1, len(columns), figsize=(5.5 * len(columns), 4.0), squeeze=False)
-    for ax, column in zip(axes[0], columns, strict=True):
+    ncols = min(2, len(columns))  # loss | held-out loss, then one row per span-KL kind
+    nrows = math.ceil(len(columns) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.5 * ncols, 4.0 * nrows), squeeze=False)
+    for ax in axes.flat[len(columns):]:
+        ax.set_visible(False)
+    for ax, column in zip(axes.flat, columns, strict=False):
         for label, frame in curves.items():
             if column not in frame.columns:
                 continue
