@@ -96,6 +96,10 @@ def test_pipeline_runs_every_stage_and_writes_the_report(built_pipeline):
     for row in ("| teacher |", "| random agent |", "| tiny-student · sad |", "| tiny-student · token_kd |",
                 "| tiny-student · sft |"):
         assert row in md
+    assert "| first-result (scripted) |" in md  # WebShop's third baseline
+    assert "- env step limit: 4 steps per episode" in md and "- data source: **generated world" in md
+    assert "every agent and seed played these same tasks with the same env seeds" in md
+    assert "| tiny-student | SAD (span KL) − token-level KD | success |" in md
     for name in ("report.csv", "report.html", "plots/success_by_method.png", "plots/training_curves.png"):
         assert (root / name).stat().st_size > 0
     manifest = json.loads((root / "pipeline.json").read_text())
