@@ -101,6 +101,12 @@ class Ablation:
     overrides: dict[str, Any]
 
 
+#: each method's settings in every row of the run (ablation rows change one of them). SAD with
+#: λ_r = λ_a is token-KD on the same tokens by construction (its loss divides both span sums by
+#: token-KD's normaliser), so SAD's row weights the act span twice: the spans are then the one thing
+#: that differs between the two. The paper's text gives no λ values; change them here or per run.
+METHOD_SETTINGS: dict[str, dict[str, Any]] = {"sad": {"lambda_reason": 1.0, "lambda_act": 2.0}}
+
 #: one knob per row. Curriculum is its own axis, off by default for every method, so "+curriculum" is
 #: a row for SAD and token-KD alike; "per-span mean" is SAD's earlier objective (λ_r·mean_r + λ_a·mean_a)
 ABLATIONS: tuple[Ablation, ...] = (
@@ -108,6 +114,7 @@ ABLATIONS: tuple[Ablation, ...] = (
     Ablation("sad", "reason only (λ_a=0)", {"lambda_act": 0.0}),
     Ablation("sad", "+curriculum", {"curriculum": True}),
     Ablation("token_kd", "+curriculum", {"curriculum": True}),
+    Ablation("sad", "equal span weights (λ_r = λ_a = 1, = token-KD)", {"lambda_act": 1.0}),
     Ablation("sad", "per-span mean (span_norm=per_span_mean)", {"span_norm": "per_span_mean"}),
 )
 
@@ -145,13 +152,17 @@ class StudentSpec:
 def student_specs(preset: Preset, methods: tuple[str, ...], seeds: int, ablations: bool) -> list[StudentSpec]:
     """Every student of the run: each size x method x seed (seed i for every method), plus the ablation
     rows of the methods in ``methods`` and the extra sizes."""
-    specs = [StudentSpec(s, m, seed) for s in preset.students for m in methods for seed in range(seeds)]
+    def settings(method: str, **overrides: Any) -> dict[str, Any]:
+        return {**METHOD_SETTINGS.get(method, {}), **overrides}
+
+    specs = [StudentSpec(s, m, seed, overrides=settings(m))
+             for s in preset.students for m in methods for seed in range(seeds)]
     if ablations:
         main = preset.students[0]
-        specs += [StudentSpec(main, a.method, seed, a.label, a.overrides)
+        specs += [StudentSpec(main, a.method, seed, a.label, settings(a.method, **a.overrides))
                   for a in ABLATIONS if a.method in methods for seed in range(seeds)]
         specs += [
-            StudentSpec(s, m, seed)
+            StudentSpec(s, m, seed, overrides=settings(m))
             for s in preset.ablation_students
             for m in methods
             for seed in range(seeds)

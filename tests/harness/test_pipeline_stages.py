@@ -105,13 +105,18 @@ def test_students_share_init_data_and_seeds_across_methods():
     assert {(s.method, s.seed) for s in main} == {(m, k) for m in ("sad", "token_kd", "sft") for k in (0, 1)}
     variants = {(s.method, s.variant, tuple(s.overrides.items())) for s in specs if s.variant}
     assert variants == {
-        ("sad", "act only (λ_r=0)", (("lambda_reason", 0.0),)),
-        ("sad", "reason only (λ_a=0)", (("lambda_act", 0.0),)),
-        ("sad", "+curriculum", (("curriculum", True),)),
+        ("sad", "act only (λ_r=0)", (("lambda_reason", 0.0), ("lambda_act", 2.0))),
+        ("sad", "reason only (λ_a=0)", (("lambda_reason", 1.0), ("lambda_act", 0.0))),
+        ("sad", "+curriculum", (("lambda_reason", 1.0), ("lambda_act", 2.0), ("curriculum", True))),
         ("token_kd", "+curriculum", (("curriculum", True),)),
-        ("sad", "per-span mean (span_norm=per_span_mean)", (("span_norm", "per_span_mean"),)),
+        ("sad", "equal span weights (λ_r = λ_a = 1, = token-KD)", (("lambda_reason", 1.0), ("lambda_act", 1.0))),
+        ("sad", "per-span mean (span_norm=per_span_mean)",
+         (("lambda_reason", 1.0), ("lambda_act", 2.0), ("span_norm", "per_span_mean"))),
     }
-    assert all(not s.overrides for s in main)  # the main rows: every method with its config defaults
+    # the main rows: every method with its config defaults, SAD with its span weights (λ_r = λ_a would
+    # make it token-KD), the same settings under every ablation row that does not change them
+    assert {(s.method, tuple(s.overrides.items())) for s in main} == {
+        ("sad", (("lambda_reason", 1.0), ("lambda_act", 2.0))), ("token_kd", ()), ("sft", ())}
     assert {s.student for s in specs} == {"tiny-student", "tiny"}  # student size ablation
     assert len({s.label for s in specs}) == len(specs)
 
