@@ -147,6 +147,8 @@ class _Memory:
     destination: str = ""
     last_action: str = ""
     turns: int = 0
+    #: the receptacle I arrived at when ``location`` is another one at the same spot
+    beside: str = ""
 
     def observe(self, observation: str) -> None:
         """Update from the feedback to the last action."""
@@ -277,6 +279,21 @@ PHRASES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             " Let me open it and look inside.",
             " Opening it will show what's in it.",
             " I need to open it to check for {a_obj}.",
+        ),
+    ),
+    "here_too": (
+        (
+            "{there} is at this same spot, next to {last}.",
+            "{last} and {there} share this spot.",
+            "I'm already standing at {there}; it is next to {last}.",
+            "{there} is right beside {last}, so there is no need to walk.",
+            "No need to move: {there} is next to {last}.",
+        ),
+        (
+            " Let me look at it for {a_obj}.",
+            " I'll check it from here.",
+            " I'll check it now.",
+            " Let me see what it holds.",
         ),
     ),
     "take": (
@@ -502,6 +519,17 @@ class ALFWorldExpert(Expert):
 
     # --- policy -----------------------------------------------------------------------------------------
     def _decide(self, m: _Memory, admissible: list[str]) -> tuple[str, str]:
+        """The next (thought, action). Receptacles can share a spot (two drawers, a front and a back burner):
+        "go to X" is then not admissible while ``examine X`` is, so X is right here and the decision is
+        made again from X."""
+        thought, action = self._choose(m, admissible)
+        there = action.removeprefix("go to ")
+        if there != action and admissible and action not in admissible and f"examine {there}" in admissible:
+            m.beside, m.location = m.location, there
+            thought, action = self._choose(m, admissible)
+        return thought, action
+
+    def _choose(self, m: _Memory, admissible: list[str]) -> tuple[str, str]:
         goal = m.goal
         if m.holding and _kind(m.holding) == goal.obj:
             if goal.task_type == "look_at_obj_in_light":
@@ -545,6 +573,10 @@ class ALFWorldExpert(Expert):
         """Open the receptacle here if it is closed, else go to the next likely unvisited one."""
         if m.location in m.closed:
             return prefix + phrase("open", m.rng, **self._facts(m, kind)), f"open {m.location}"
+        if m.location and m.location not in m.visited:  # a receptacle sharing the spot I arrived at
+            facts = self._facts(m, kind, there=m.location, last=m.beside)
+            look = "open" if _kind(m.location) in openable_names() else "examine"
+            return prefix + phrase("here_too", m.rng, **facts), f"{look} {m.location}"
         order = m.search_order(kind)
         if not order:  # everything seen: look again where it could be (a later turn may have moved things)
             m.visited.clear()
@@ -615,7 +647,7 @@ class ALFWorldExpert(Expert):
         if m.location != destination:
             return phrase("go_destination", m.rng, **facts), f"go to {destination}"
         command = f"move {m.holding} to {destination}"
-        if destination in m.closed and command not in admissible:
+        if command not in admissible and (destination in m.closed or f"open {destination}" in admissible):
             return phrase("open_destination", m.rng, **facts), f"open {destination}"
         return phrase("put", m.rng, **facts), command
 

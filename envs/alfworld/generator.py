@@ -191,7 +191,7 @@ def pddl_problem(scene: Scene, spec: TaskSpec, placed: Sequence[tuple[str, str, 
     """The PDDL problem text: objects, initial facts, and ALFWorld's goal for ``spec``."""
     rtypes = sorted(scene.receptacle_types())
     otypes = sorted({otype for _, otype, _ in placed})
-    locations = [r.location for r in scene.receptacles]
+    locations = sorted({r.location for r in scene.receptacles})  # receptacles may share a location
     start = f"loc|{rng.randint(-20, 20)}|{rng.randint(-20, 20)}|{rng.choice((0, 90, 180, 270))}|30"
     while start in locations:
         start = f"loc|{rng.randint(-20, 20)}|{rng.randint(-20, 20)}|{rng.choice((0, 90, 180, 270))}|30"

@@ -29,6 +29,9 @@ LAMP_TYPES: tuple[str, ...] = ("DeskLamp", "FloorLamp")
 LAMP_STANDS: frozenset[str] = frozenset({"SideTable", "Desk", "Dresser", "Shelf", "CoffeeTable", "TVStand", "DiningTable"})
 #: receptacle types THOR has in a scene without an entry in the -openable.json file, and how many
 EXTRA_RECEPTACLE_COUNTS: dict[str, int] = {"StoveBurner": 4}
+#: receptacles added without a layout point share one spot this many at a time: a front and a back burner
+#: are reached from one place ("You are facing the stoveburner 3, and stoveburner 1." in real games)
+RECEPTACLES_PER_SPOT: dict[str, int] = {"StoveBurner": 2}
 #: every receptacle instance of the valid_unseen floor plans, as real ALFWorld games list them in their
 #: first observation (public transcripts of valid_unseen games; the expected lists are written out in
 #: tests/envs/alfworld/test_alfworld_scenes.py). The layouts' -openable.json files list only some of them
@@ -136,6 +139,12 @@ def receptacle_id(receptacle_type: str, rng: random.Random) -> str:
     return f"{base}|{receptacle_type}" if receptacle_type.endswith("Basin") else base
 
 
+def grid_location(x: float, z: float, rotation: int, horizon: int) -> str:
+    """The PDDL location of an interaction point (metres, degrees) on THOR's 0.25 m grid. Receptacles
+    with the same point share a location, as in ALFRED's scenes (two drawers reached from one spot)."""
+    return f"loc|{round(x / 0.25)}|{round(z / 0.25)}|{int(rotation)}|{int(horizon)}"
+
+
 def _receptacle_type(rid: str) -> str:
     parts = rid.split("|")
     return parts[-1] if len(parts) == 5 else parts[0]  # Sink|x|y|z|SinkBasin -> SinkBasin
@@ -153,18 +162,8 @@ def load_scene(scene_num: int) -> Scene:
     except (OSError, ValueError) as err:
         raise FileNotFoundError(f"ALFRED layout for FloorPlan{scene_num} unreadable ({objects_file}, {points_file}): {err}")
     static = static_receptacle_types()
-    taken: set[str] = set()
-
-    def unique_location(x: float, z: float, rotation: int, horizon: int) -> str:
-        gx, gz = round(x / 0.25), round(z / 0.25)
-        while f"loc|{gx}|{gz}|{rotation}|{horizon}" in taken:
-            gx += 1  # one receptacle per location, so "go to X" names exactly one receptacle
-        loc = f"loc|{gx}|{gz}|{rotation}|{horizon}"
-        taken.add(loc)
-        return loc
-
     receptacles = [
-        Receptacle(rid, _receptacle_type(rid), unique_location(*point))
+        Receptacle(rid, _receptacle_type(rid), grid_location(*point))
         for rid, point in sorted(points.items())
         if _receptacle_type(rid) in static
     ]
@@ -176,9 +175,12 @@ def load_scene(scene_num: int) -> Scene:
         receptacles = [r for r in receptacles if r.type in real]
         counts = {t: n - sum(r.type == t for r in receptacles) for t, n in sorted(real.items())}
     for rtype, count in counts.items():
-        for _ in range(count):
-            point = (rng.uniform(-3, 3), rng.uniform(-3, 3), rng.choice((0, 90, 180, 270)), 30)
-            receptacles.append(Receptacle(receptacle_id(rtype, rng), rtype, unique_location(*point)))
+        location = ""
+        for index in range(count):
+            if index % RECEPTACLES_PER_SPOT.get(rtype, 1) == 0:
+                point = (rng.uniform(-3, 3), rng.uniform(-3, 3), rng.choice((0, 90, 180, 270)), 30)
+                location = grid_location(*point)
+            receptacles.append(Receptacle(receptacle_id(rtype, rng), rtype, location))
     types = {r.type for r in receptacles}
     carriable = sorted(
         t for t in set(present)

@@ -186,3 +186,26 @@ def test_solves_is_the_expert_within_a_step_budget(tiny_alfworld_root: Path) -> 
     game_file = tiny_alfworld_root / "json_2.1.1" / "valid_unseen" / env.task_ids[0] / "game.tw-pddl"
     assert solves(game_file, max_steps=50) is True
     assert solves(game_file, max_steps=1) is False  # no game is won in one step
+
+
+def test_receptacle_sharing_the_spot_is_examined_not_walked_to() -> None:
+    """Burners share a spot: from stoveburner 1, "go to stoveburner 2" is not admissible but examining it
+    is, so the expert looks at it from where it stands, then takes what it found there."""
+    room = (
+        "You are in the middle of a room. Looking quickly around you, you see a countertop 1, "
+        "a stoveburner 2, and a stoveburner 1.\n\nYour task is to: put a pan in countertop."
+    )
+    agent = agents.make("expert", env="alfworld")
+    info = {"task": "put a pan in countertop", "task_id": "shared-spot"}
+    agent.reset(info)
+    first = agent.act(room, {**info, "admissible_actions": ["go to countertop 1", "go to stoveburner 1",
+                                                            "go to stoveburner 2"]})
+    assert first.action == "go to stoveburner 1"
+    here = ["examine stoveburner 1", "examine stoveburner 2", "go to countertop 1", "look"]
+    second = agent.act("You arrive at stoveburner 1. On the stoveburner 1, you see nothing.",
+                       {**info, "admissible_actions": here})
+    assert second.action == "examine stoveburner 2"
+    assert "stoveburner 2" in second.thought and "stoveburner 1" in second.thought
+    third = agent.act("On the stoveburner 2, you see a pan 1.",
+                      {**info, "admissible_actions": [*here, "take pan 1 from stoveburner 2"]})
+    assert third.action == "take pan 1 from stoveburner 2"

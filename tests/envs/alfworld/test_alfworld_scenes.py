@@ -136,3 +136,36 @@ def test_objects_are_at_their_receptacles_location_so_slice_works(
     visit(where[food])
     assert f"slice {food} with {knife}" in engine.admissible
     assert engine.step(f"slice {food} with {knife}").feedback == f"You sliced the {food} with the {knife}."
+
+
+def test_receptacles_sharing_a_spot_read_as_in_real_games(engine: AlfredEngine, tmp_path: Path) -> None:
+    """FloorPlan10's layout reaches two drawers from one point and the burners come in pairs: ``look`` there
+    says "You are facing the A, and B." (the engine's "Next to it" stays "nothing", as its grammar asks
+    for ``not_inreceptacle`` facts PDDL never has), and from A "go to B" is not admissible (already
+    there) while examining B shows B's contents."""
+    scene = scenes.load_scene(10)
+    spots: dict[str, list[str]] = {}
+    for receptacle in scene.receptacles:
+        spots.setdefault(receptacle.location, []).append(receptacle.type)
+    assert sorted(types for types in spots.values() if len(types) > 1) == [
+        ["Drawer", "Drawer"], ["StoveBurner", "StoveBurner"], ["StoveBurner", "StoveBurner"]
+    ]
+    game = generator.generate_game("shared", "pick_and_place_simple", [scene])
+    path = tmp_path / "game.tw-pddl"
+    path.write_text(json.dumps(generator.game_content(game)))
+    engine.load(path)
+    engine.reset()
+    world = engine.world()
+    burners = sorted(r for r in world.receptacles if world.kind[r] == "stoveburner")
+    assert engine.step(f"go to {burners[0]}").feedback.startswith(f"You arrive at {burners[0]}. On the")
+    assert engine.step("look").feedback == (
+        f"You are facing the {burners[1]}, and {burners[0]}. Next to it, you see nothing."
+    )
+    assert f"go to {burners[1]}" not in engine.admissible
+    assert engine.step(f"go to {burners[1]}").feedback == "Nothing happens."
+    contents = world.contents.get(burners[1], [])
+    listed = "nothing" if not contents else ", ".join(f"a {o}" for o in contents)
+    assert engine.step(f"examine {burners[1]}").feedback == f"On the {burners[1]}, you see {listed}."
+    assert f"go to {burners[2]}" in engine.admissible
+    assert engine.step(f"go to {burners[2]}").feedback.startswith(f"You arrive at {burners[2]}.")
+    assert engine.step("look").feedback.startswith(f"You are facing the {burners[3]}, and {burners[2]}.")
