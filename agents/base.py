@@ -95,7 +95,7 @@ class Agent:
                 f"act_batch got {len(observations)} observations, {len(infos)} infos, {len(slots)} slots"
             )
         steps = []
-        for obs, info, slot in zip(observations, infos, slots):
+        for obs, info, slot in zip(observations, infos, slots, strict=True):
             episode = self._episode(slot)
             episode.observe(obs)
             episode.info = dict(info) if info else episode.info
@@ -110,5 +110,7 @@ class Agent:
 
     def _episode(self, slot: int) -> Episode:
         if slot not in self.episodes:
-            raise RuntimeError(f"{type(self).__name__}: slot {slot} has no episode; call reset(info, slot={slot}) first")
+            raise RuntimeError(
+                f"{type(self).__name__}: slot {slot} has no episode; call reset(info, slot={slot}) first"
+            )
         return self.episodes[slot]

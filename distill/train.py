@@ -98,7 +98,8 @@ class Runtime:
         """Element-wise sum over processes (float64 on the wire)."""
         if not self.distributed:
             return values
-        t = torch.tensor(values, dtype=torch.float64, device=self.device if dist.get_backend() == "nccl" else "cpu")
+        device = self.device if dist.get_backend() == "nccl" else "cpu"
+        t = torch.tensor(values, dtype=torch.float64, device=device)
         dist.all_reduce(t)
         return t.tolist()
 
@@ -168,7 +169,9 @@ def load_models(config: TrainConfig, episodes: list[EpisodeLog], runtime: Runtim
     teacher = None
     if config.teacher:
         teacher_dir = resolve_model_path(config.teacher)
-        check_same_vocabulary(AutoTokenizer.from_pretrained(teacher_dir), tokenizer, str(teacher_dir), str(student_dir))
+        check_same_vocabulary(
+            AutoTokenizer.from_pretrained(teacher_dir), tokenizer, str(teacher_dir), str(student_dir)
+        )
         dtype = torch.bfloat16 if runtime.device.type == "cuda" else torch.float32
         teacher = AutoModelForCausalLM.from_pretrained(teacher_dir, dtype=dtype).to(runtime.device).eval()
         teacher.requires_grad_(False)
@@ -197,11 +200,14 @@ def teacher_signal(config: TrainConfig, episodes: list[EpisodeLog]) -> str | Non
     logged = has_topk(episodes)
     if config.teacher_signal == "topk" or (config.teacher_signal == "auto" and logged):
         if not logged:
-            raise ValueError(f"{config.data}: --teacher-signal topk needs topk_ids/topk_logprobs in every episode")
+            raise ValueError(
+                f"{config.data}: --teacher-signal topk needs topk_ids/topk_logprobs in every episode"
+            )
         return "topk"
     if not config.teacher:
         raise ValueError(
-            f"{config.data}: these episodes have no logged top-k, so {config.method} needs --teacher PATH for logits"
+            f"{config.data}: these episodes have no logged top-k, "
+            f"so {config.method} needs --teacher PATH for logits"
         )
     return "logits"
 
@@ -211,7 +217,10 @@ def teacher_signal(config: TrainConfig, episodes: list[EpisodeLog]) -> str | Non
 
 def count_tokens(batches: list[dict[str, torch.Tensor]]) -> list[float]:
     """[completion, reason, act] masked-token counts over micro-batches."""
-    return [float(sum(int(b[name].sum()) for b in batches)) for name in ("completion_mask", "reason_mask", "act_mask")]
+    return [
+        float(sum(int(b[name].sum()) for b in batches))
+        for name in ("completion_mask", "reason_mask", "act_mask")
+    ]
 
 
 def method_loss(
@@ -221,7 +230,10 @@ def method_loss(
     teacher: losses.Teacher | None,
     counts: list[float],
 ) -> torch.Tensor:
-    """The method's loss for one micro-batch, normalised by the global ``counts`` [completion, reason, act]."""
+    """The method's loss for one micro-batch.
+
+    Normalised by the global ``counts`` [completion, reason, act].
+    """
     if config.method == "sft":
         return losses.sft_loss(logits, batch["labels"], batch["completion_mask"], normalizer=counts[0])
     assert isinstance(config, DistillConfig) and teacher is not None
@@ -232,11 +244,18 @@ def method_loss(
             normalizers=(counts[1], counts[2]), chunk=config.kl_chunk,
         )
     return losses.token_kd_loss(
-        logits, teacher, batch["completion_mask"], config.temperature, normalizer=counts[0], chunk=config.kl_chunk
+        logits,
+        teacher,
+        batch["completion_mask"],
+        config.temperature,
+        normalizer=counts[0],
+        chunk=config.kl_chunk,
     )
 
 
-def teacher_of(batch: dict[str, torch.Tensor], teacher_model: Any, signal: str | None) -> losses.Teacher | None:
+def teacher_of(
+    batch: dict[str, torch.Tensor], teacher_model: Any, signal: str | None
+) -> losses.Teacher | None:
     """The teacher distribution for a micro-batch: top-k from the log, or the teacher model's logits."""
     if signal == "topk":
         return batch["topk_ids"], batch["topk_logprobs"]
@@ -319,8 +338,13 @@ def checkpoint_dir(config: TrainConfig) -> Path:
     return Path(config.out) / "checkpoints"
 
 
-def save_checkpoint(config: TrainConfig, step: int, model: Any, optimizer: Any, scheduler: Any, runtime: Runtime) -> None:
-    """``checkpoints/last.pt`` (by process 0) and ``checkpoints/rng-<rank>.pt`` (every process), atomically."""
+def save_checkpoint(
+    config: TrainConfig, step: int, model: Any, optimizer: Any, scheduler: Any, runtime: Runtime
+) -> None:
+    """``checkpoints/last.pt`` (by process 0) and ``checkpoints/rng-<rank>.pt`` (every process).
+
+    Both are written atomically.
+    """
     folder = checkpoint_dir(config)
     folder.mkdir(parents=True, exist_ok=True)
     rng = {
@@ -494,7 +518,9 @@ class MetricsLog:
             try:
                 from torch.utils.tensorboard import SummaryWriter
 
-                self.writer = SummaryWriter(str(out / "tb"), purge_step=start_step + 1 if start_step else None)
+                self.writer = SummaryWriter(
+                    str(out / "tb"), purge_step=start_step + 1 if start_step else None
+                )
             except ImportError:
                 tqdm.write("[distill] tensorboard is not installed: metrics go to metrics.csv only")
 
@@ -536,7 +562,10 @@ def save_final(config: TrainConfig, model: Any, tokenizer: Any, env: str, summar
 
 
 def train(config: TrainConfig) -> Path:
-    """Train the student (or a teacher, with role="teacher") described by ``config``; returns ``config.out``."""
+    """Train the student (or a teacher, with role="teacher") described by ``config``.
+
+    Returns ``config.out``.
+    """
     runtime = setup_runtime(config.device)
     prepare_out_dir(config, runtime)
     check_model_inputs(config)
@@ -565,7 +594,9 @@ def train(config: TrainConfig) -> Path:
     config.accumulation_steps(runtime.world_size)  # rejects a batch size that does not split evenly
     order = pacing = None
     if config.curriculum:
-        order = easiest_first(train_set, config.curriculum_alpha, config.curriculum_beta, config.curriculum_gamma)
+        order = easiest_first(
+            train_set, config.curriculum_alpha, config.curriculum_beta, config.curriculum_gamma
+        )
         pacing = RootPacing(config.curriculum_start, config.curriculum_steps or max(1, config.max_steps // 2))
     plan = BatchPlan([len(e) for e in train_set], config.batch_size, config.seed, order, pacing)
 
@@ -584,7 +615,8 @@ def train(config: TrainConfig) -> Path:
     if config.compile:
         model = torch.compile(model)
     if runtime.distributed:
-        model = DistributedDataParallel(model, device_ids=[runtime.device.index] if runtime.device.type == "cuda" else None)
+        device_ids = [runtime.device.index] if runtime.device.type == "cuda" else None
+        model = DistributedDataParallel(model, device_ids=device_ids)
 
     log = MetricsLog(out, start_step, config.tensorboard) if runtime.is_main else None
     last_step = config.stop_at_step or config.max_steps
@@ -596,7 +628,9 @@ def train(config: TrainConfig) -> Path:
     eval_metrics: dict[str, float] = {}
     for step in range(start_step, last_step):
         t0 = time.perf_counter()
-        mine = micro_batches(plan.global_batch(step), config.micro_batch_size, runtime.rank, runtime.world_size)
+        mine = micro_batches(
+            plan.global_batch(step), config.micro_batch_size, runtime.rank, runtime.world_size
+        )
         batches = [collate([train_set[i] for i in ids], pad_id, signal == "topk") for ids in mine]
         for batch in batches:
             batch["completion_mask"] = loss_mask(batch, config.loss_on)
@@ -607,7 +641,9 @@ def train(config: TrainConfig) -> Path:
             sync = index == len(batches) - 1 or not runtime.distributed
             with (contextlib.nullcontext() if sync else model.no_sync()):
                 with runtime.autocast():
-                    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+                    logits = model(
+                        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+                    ).logits
                     teacher = teacher_of(batch, teacher_model, signal)
                 loss = method_loss(config, logits, batch, teacher, counts)
                 (loss * runtime.world_size).backward()  # DDP averages gradients over processes

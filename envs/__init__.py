@@ -11,7 +11,9 @@ register(
     "alfworld",
     "envs.alfworld.env:ALFWorldEnv",
     gym_id="agentdistill/ALFWorld-v0",
-    description="ALFWorld household tasks played on the real TextWorld PDDL engine (generated or official games)",
+    description=(
+        "ALFWorld household tasks played on the real TextWorld PDDL engine (generated or official games)"
+    ),
 )
 register(
     "hotpotqa",

@@ -23,7 +23,10 @@ INFO_KEYS = ("task_id", "task", "admissible_actions", "won", "score", "invalid_a
 
 
 class InvalidAction(ValueError):
-    """Raised by an env's ``_step`` for an action it cannot parse or apply; the message is shown to the agent."""
+    """Raised by an env's ``_step`` for an action it cannot parse or apply.
+
+    The message is shown to the agent.
+    """
 
 
 class UnicodeText(Text):
@@ -59,7 +62,9 @@ class TextEnv(gymnasium.Env[str, str]):
         if max_steps < 1:
             raise ValueError(f"max_steps must be >= 1, got {max_steps}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+            raise ValueError(
+                f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}"
+            )
         self.max_steps = max_steps
         self.render_mode = render_mode
         self.observation_space = UnicodeText(self.max_observation_chars)
@@ -119,7 +124,9 @@ class TextEnv(gymnasium.Env[str, str]):
         full = {k: _copied(v) for k, v in {**self._last_info, **info, "invalid_action": invalid}.items()}
         missing = [k for k in INFO_KEYS if k not in full]
         if missing:
-            raise RuntimeError(f"{type(self).__name__} left info keys {missing} unset (contract: {INFO_KEYS})")
+            raise RuntimeError(
+                f"{type(self).__name__} left info keys {missing} unset (contract: {INFO_KEYS})"
+            )
         obs = obs[: self.max_observation_chars]
         self._last_obs, self._last_info = obs, {k: v for k, v in full.items() if k != "invalid_action"}
         return obs, full

@@ -25,7 +25,8 @@ HERE = Path(__file__).parent
 INSTRUCTIONS: dict[str, str] = {
     "alfworld": (
         "Interact with a household to solve a task. Each turn, write one line 'Thought: ...' "
-        "and one line 'Action: <command>' (go to, open, close, take, move, heat, cool, clean, use, examine, look, inventory)."
+        "and one line 'Action: <command>' "
+        "(go to, open, close, take, move, heat, cool, clean, use, examine, look, inventory)."
     ),
     "hotpotqa": (
         "Answer the question by interleaving Thought and Action lines. Actions: search[entity] returns the "

@@ -1,1 +1,4 @@
-"""WebShop (Yao et al. 2022) offline: engine, pages, BM25 search, upstream reward, bundled catalog, web server."""
+"""WebShop (Yao et al. 2022) offline.
+
+Engine, pages, BM25 search, upstream reward, bundled catalog, web server.
+"""

@@ -32,18 +32,18 @@ FUZZY_THRESHOLD = 85
 COLOR_SET = (
     "alabaster", "apricot", "aqua", "ash", "asphalt", "azure", "banana", "beige", "black", "blue", "blush",
     "bordeaux", "bronze", "brown", "burgundy", "camel", "camo", "caramel", "champagne", "charcoal", "cheetah",
-    "chestnut", "chocolate", "christmas", "coffee", "cognac", "copper", "coral", "cranberry", "cream", "crystal",
-    "dark", "denim", "eggplant", "elephant", "espresso", "fuchsia", "gold", "granite", "grape", "graphite",
-    "grass", "gray", "green", "grey", "heather", "indigo", "ivory", "ivy", "khaki", "lavender", "lemon",
-    "leopard", "light", "lilac", "lime", "magenta", "maroon", "mauve", "merlot", "midnight", "mint", "mocha",
-    "multicolor", "mushroom", "mustard", "natural", "navy", "nude", "olive", "orange", "peach", "pewter", "pink",
-    "plum", "purple", "rainbow", "red", "rose", "royal", "rust", "sand", "sapphire", "seashell", "silver",
-    "skull", "slate", "steel", "stone", "stonewash", "sunflower", "tan", "taupe", "teal", "tiger", "turquoise",
-    "violet", "walnut", "wheat", "white", "wine", "yellow",
+    "chestnut", "chocolate", "christmas", "coffee", "cognac", "copper", "coral", "cranberry", "cream",
+    "crystal", "dark", "denim", "eggplant", "elephant", "espresso", "fuchsia", "gold", "granite", "grape",
+    "graphite", "grass", "gray", "green", "grey", "heather", "indigo", "ivory", "ivy", "khaki", "lavender",
+    "lemon", "leopard", "light", "lilac", "lime", "magenta", "maroon", "mauve", "merlot", "midnight", "mint",
+    "mocha", "multicolor", "mushroom", "mustard", "natural", "navy", "nude", "olive", "orange", "peach",
+    "pewter", "pink", "plum", "purple", "rainbow", "red", "rose", "royal", "rust", "sand", "sapphire",
+    "seashell", "silver", "skull", "slate", "steel", "stone", "stonewash", "sunflower", "tan", "taupe",
+    "teal", "tiger", "turquoise", "violet", "walnut", "wheat", "white", "wine", "yellow",
 )  # upstream's list, in upstream's order (the first hit wins)
 _STOPWORDS = frozenset((
-    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "into", "is", "it", "of", "on", "or",
-    "the", "this", "that", "to", "with", "without", "your", "you",
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "into", "is", "it", "of", "on",
+    "or", "the", "this", "that", "to", "with", "without", "your", "you",
 ))
 
 
@@ -96,7 +96,12 @@ def type_reward(purchased: dict[str, Any], goal: dict[str, Any]) -> dict[str, An
         r_type = 0.1
     if title_score == 0.0:
         r_type = 0.0
-    return {"r_type": r_type, "query_match": query_match, "category_match": category_match, "title_score": title_score}
+    return {
+        "r_type": r_type,
+        "query_match": query_match,
+        "category_match": category_match,
+        "title_score": title_score,
+    }
 
 
 def attribute_reward(purchased: dict[str, Any], goal_attributes: list[str]) -> tuple[float, int]:
@@ -127,7 +132,11 @@ def get_reward(purchased: dict[str, Any], goal: dict[str, Any], price: float, op
                ) -> tuple[float, dict[str, Any]]:
     """The purchase's reward and every input and sub-score behind it (upstream's verbose info, and more)."""
     type_info = type_reward(purchased, goal)
-    goal_options = list(goal["goal_options"].values()) if isinstance(goal["goal_options"], dict) else list(goal["goal_options"])
+    goal_options = (
+        list(goal["goal_options"].values())
+        if isinstance(goal["goal_options"], dict)
+        else list(goal["goal_options"])
+    )
     r_price = (price <= goal["price_upper"]) if goal["price_upper"] > 0 else None
     r_att, n_att = attribute_reward(purchased, goal["attributes"])
     r_option, n_opt = option_reward(list(options.values()), goal_options)

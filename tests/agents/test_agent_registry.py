@@ -58,7 +58,9 @@ def test_act_batch_keeps_slots_apart():
 
 def test_entry_point_plugin(monkeypatch):
     plugin = EntryPoint(name="plugin-agent", value=f"{__name__}:make_echo", group=registry.ENTRY_POINT_GROUP)
-    monkeypatch.setattr(registry, "entry_points", lambda group: [plugin] if group == registry.ENTRY_POINT_GROUP else [])
+    monkeypatch.setattr(
+        registry, "entry_points", lambda group: [plugin] if group == registry.ENTRY_POINT_GROUP else []
+    )
     monkeypatch.setattr(registry, "_plugins_loaded", False)
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     assert "plugin-agent" in agents.names()

@@ -17,7 +17,13 @@ class CountingEnv(TextEnv):
 
     def _reset(self, task_id):
         self.n = 0
-        info = {"task_id": task_id, "task": "count to 3", "admissible_actions": ["count[1]"], "won": False, "score": 0.0}
+        info = {
+            "task_id": task_id,
+            "task": "count to 3",
+            "admissible_actions": ["count[1]"],
+            "won": False,
+            "score": 0.0,
+        }
         return "Say count[1].", info
 
     def _step(self, action):

@@ -31,7 +31,9 @@ def test_register_round_trip():
 
 
 def test_entry_point_plugin_is_loaded(monkeypatch):
-    plugin = EntryPoint(name="plugin-env", value="envs.hotpotqa.env:HotPotQAEnv", group=registry.ENTRY_POINT_GROUP)
+    plugin = EntryPoint(
+        name="plugin-env", value="envs.hotpotqa.env:HotPotQAEnv", group=registry.ENTRY_POINT_GROUP
+    )
 
     def fake_entry_points(group):
         return [plugin] if group == registry.ENTRY_POINT_GROUP else []

@@ -109,7 +109,8 @@ def test_students_share_init_data_and_seeds_across_methods():
         ("sad", "reason only (λ_a=0)", (("lambda_reason", 1.0), ("lambda_act", 0.0))),
         ("sad", "+curriculum", (("lambda_reason", 1.0), ("lambda_act", 2.0), ("curriculum", True))),
         ("token_kd", "+curriculum", (("curriculum", True),)),
-        ("sad", "equal span weights (λ_r = λ_a = 1, = token-KD)", (("lambda_reason", 1.0), ("lambda_act", 1.0))),
+        ("sad", "equal span weights (λ_r = λ_a = 1, = token-KD)",
+         (("lambda_reason", 1.0), ("lambda_act", 1.0))),
         ("sad", "per-span mean (span_norm=per_span_mean)",
          (("lambda_reason", 1.0), ("lambda_act", 2.0), ("span_norm", "per_span_mean"))),
     }
