@@ -6,7 +6,8 @@
    type, destination receptacle type (``parent_target``) or lamp (``toggle_target``);
 2. the scene's objects as ALFRED samples them: 1-4 instances of the target (2-4 for pick_two) and 1-3
    of every other carriable type present in that floor plan, each in a random receptacle that may hold
-   it; no target instance starts in a destination receptacle, and ALFRED's task rules hold (a
+   it, and one of each decor type (houseplant, television, ...: not carriable) where real games show it;
+   no target instance starts in a destination receptacle, and ALFRED's task rules hold (a
    heat/cool/clean task never targets its appliance, which starts empty; pick_two never targets a
    coffeemachine, toiletpaperhanger or handtowelholder);
 3. the PDDL problem in the layout of ALFWorld's ``initial_state.pddl`` (mangled ALFRED ids such as
@@ -24,6 +25,7 @@ from functools import cache
 from typing import Any
 
 from envs.alfworld.scenes import (
+    DECOR_RESTS,
     LAMP_TYPES,
     Scene,
     alfred_id,
@@ -184,6 +186,10 @@ def _place_objects(scene: Scene, spec: TaskSpec, rng: random.Random) -> list[tup
                 oid = alfred_id(otype, rng)
             ids.add(oid)
             placed.append((oid, otype, rng.choice(holders).alfred_id))
+    for otype in scene.decor_types:  # one of each, where real games show it
+        holders = [r for r in scene.receptacles if r.type in DECOR_RESTS[otype] and r.type not in empty]
+        if holders:
+            placed.append((alfred_id(otype, rng), otype, rng.choice(holders).alfred_id))
     return placed
 
 
@@ -210,7 +216,7 @@ def pddl_problem(scene: Scene, spec: TaskSpec, placed: Sequence[tuple[str, str, 
     init += [f"(canContain {rt}Type {ot}Type)" for rt in rtypes for ot in otypes if can_contain(rt, ot)]
     for oid, otype, rid in placed:
         name = mangle(oid)
-        if otype not in LAMP_TYPES:
+        if otype not in LAMP_TYPES and otype not in DECOR_RESTS:
             init.append(f"(pickupable {name})")
         if otype in c.MOVABLE_RECEPTACLES_SET:
             init.append(f"(isReceptacleObject {name})")

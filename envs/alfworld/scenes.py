@@ -32,6 +32,17 @@ EXTRA_RECEPTACLE_COUNTS: dict[str, int] = {"StoveBurner": 4}
 #: receptacles added without a layout point share one spot this many at a time: a front and a back burner
 #: are reached from one place ("You are facing the stoveburner 3, and stoveburner 1." in real games)
 RECEPTACLES_PER_SPOT: dict[str, int] = {"StoveBurner": 2}
+#: scene objects nobody carries that sit in/on a receptacle, as real ALFWorld games show them ("On the dresser
+#: 1, you see ..., and a television 1."), and the receptacle types public transcripts and ReAct's prompts
+#: show them on; placed when the floor plan's objects.json lists them, never a task target. Mirror: only on
+#: a countertop (ReAct's prompts). ScrubBrush and wall fixtures (window, painting) stand on the floor or
+#: hang on a wall in THOR, in no receptacle, so no observation lists them.
+DECOR_RESTS: dict[str, frozenset[str]] = {
+    "HousePlant": frozenset({"CounterTop", "DiningTable", "SideTable", "CoffeeTable", "Shelf", "Cabinet"}),
+    "Television": frozenset({"Dresser", "TVStand"}),
+    "PaperTowelRoll": frozenset({"CounterTop", "DiningTable", "GarbageCan"}),
+    "Mirror": frozenset({"CounterTop"}),
+}
 #: every receptacle instance of the valid_unseen floor plans, as real ALFWorld games list them in their
 #: first observation (public transcripts of valid_unseen games; the expected lists are written out in
 #: tests/envs/alfworld/test_alfworld_scenes.py). The layouts' -openable.json files list only some of them
@@ -107,12 +118,14 @@ class Receptacle:
 
 @dataclass(frozen=True)
 class Scene:
-    """A floor plan: its receptacle instances and the carriable / lamp object types present in it."""
+    """A floor plan: its receptacle instances, the carriable / lamp object types present in it and its
+    decor (:data:`DECOR_RESTS` types present that some receptacle here can show)."""
 
     scene_num: int
     room: str
     receptacles: tuple[Receptacle, ...]
     object_types: tuple[str, ...]
+    decor_types: tuple[str, ...] = ()
 
     @property
     def floor_plan(self) -> str:
@@ -186,7 +199,8 @@ def load_scene(scene_num: int) -> Scene:
         t for t in set(present)
         if (t in pickupable_types() or t in LAMP_TYPES) and any(can_contain(rt, t) for rt in types)
     )
-    return Scene(scene_num, room, tuple(receptacles), tuple(carriable))
+    decor = sorted(t for t in set(present) & set(DECOR_RESTS) if DECOR_RESTS[t] & types)
+    return Scene(scene_num, room, tuple(receptacles), tuple(carriable), tuple(decor))
 
 
 def scene_numbers(unseen: bool) -> list[int]:

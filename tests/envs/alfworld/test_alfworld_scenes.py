@@ -169,3 +169,32 @@ def test_receptacles_sharing_a_spot_read_as_in_real_games(engine: AlfredEngine, 
     assert f"go to {burners[2]}" in engine.admissible
     assert engine.step(f"go to {burners[2]}").feedback.startswith(f"You arrive at {burners[2]}.")
     assert engine.step("look").feedback.startswith(f"You are facing the {burners[3]}, and {burners[2]}.")
+
+
+@pytest.mark.parametrize(
+    ("scene_num", "decor"), [(10, {"houseplant", "papertowelroll"}), (219, {"houseplant", "television"})]
+)
+def test_decor_is_shown_where_real_games_show_it_and_cannot_be_taken(
+    scene_num: int, decor: set[str], engine: AlfredEngine, tmp_path: Path
+) -> None:
+    """Non-carriable scene objects the floor plan has (a television on the dresser) appear in receptacles
+    of the types real games show them in, one each, and are never takeable nor a task target."""
+    scene = scenes.load_scene(scene_num)
+    assert {t.lower() for t in scene.decor_types} == decor
+    game = generator.generate_game(f"decor-{scene_num}", "pick_and_place_simple", [scene])
+    assert game.spec.object_target not in scenes.DECOR_RESTS
+    path = tmp_path / "game.tw-pddl"
+    path.write_text(json.dumps(generator.game_content(game)))
+    engine.load(path)
+    engine.reset()
+    world = engine.world()
+    resting = {o: r for r, objs in world.contents.items() for o in objs if world.kind[o] in decor}
+    assert sorted(world.kind[o] for o in resting) == sorted(decor)
+    rests = {kind.lower(): {t.lower() for t in types} for kind, types in scenes.DECOR_RESTS.items()}
+    for thing, receptacle in resting.items():
+        assert world.kind[receptacle] in rests[world.kind[thing]]
+        engine.step(f"go to {receptacle}")
+        if f"open {receptacle}" in engine.admissible:
+            engine.step(f"open {receptacle}")
+        assert f"take {thing} from {receptacle}" not in engine.admissible
+        assert engine.step(f"take {thing} from {receptacle}").feedback == "Nothing happens."
