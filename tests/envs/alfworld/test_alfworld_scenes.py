@@ -140,9 +140,9 @@ def test_objects_are_at_their_receptacles_location_so_slice_works(
 
 def test_receptacles_sharing_a_spot_read_as_in_real_games(engine: AlfredEngine, tmp_path: Path) -> None:
     """FloorPlan10's layout reaches two drawers from one point and the burners come in pairs: ``look`` there
-    says "You are facing the A, and B." (the engine's "Next to it" stays "nothing", as its grammar asks
-    for ``not_inreceptacle`` facts PDDL never has), and from A "go to B" is not admissible (already
-    there) while examining B shows B's contents."""
+    says "You are facing the A, and B.", from A "go to B" is not admissible (already there) while
+    examining B shows B's contents, and an object moved from A to B is then "Next to it" (the grammar
+    lists objects at the spot known not to be in one of its receptacles: taking adds that fact)."""
     scene = scenes.load_scene(10)
     spots: dict[str, list[str]] = {}
     for receptacle in scene.receptacles:
@@ -169,6 +169,13 @@ def test_receptacles_sharing_a_spot_read_as_in_real_games(engine: AlfredEngine, 
     assert f"go to {burners[2]}" in engine.admissible
     assert engine.step(f"go to {burners[2]}").feedback.startswith(f"You arrive at {burners[2]}.")
     assert engine.step("look").feedback.startswith(f"You are facing the {burners[3]}, and {burners[2]}.")
+    (pan,) = world.contents[burners[0]]
+    engine.step(f"go to {burners[0]}")
+    engine.step(f"take {pan} from {burners[0]}")
+    assert engine.step(f"move {pan} to {burners[1]}").feedback == f"You move the {pan} to the {burners[1]}."
+    assert engine.step("look").feedback == (
+        f"You are facing the {burners[1]}, and {burners[0]}. Next to it, you see a {pan}."
+    )
 
 
 @pytest.mark.parametrize(
