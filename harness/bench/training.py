@@ -243,7 +243,8 @@ def distill_throughput(ctx: BenchContext) -> list[Result]:
         steps, batch, max_length = ctx.pick(10, 2), 16, 1024
     else:
         teacher, student = tiny_pair(work, expert_run)
-        steps, batch, max_length = ctx.pick(4, 2), 4, 512
+        # 4 steps of 2 × ≤512 tokens: each of the three sides is a whole distill call per repeat
+        steps, batch, max_length = ctx.pick(4, 2), 2, 512
     run_dir = with_teacher_topk(expert_run, teacher, work / "episodes-topk", device=ctx.device)
     runs = iter(range(10**6))
     baseline = BaselineLoop(run_dir, teacher, student, steps=steps, batch=batch, max_length=max_length,
