@@ -586,7 +586,7 @@ class ALFWorldExpert(Expert):
             return prefix + phrase("search_more", m.rng, part=1, **facts), f"go to {order[0]}"
         if m.turns == 0:
             kind_of_thought = "search_first"
-        elif m.last_action.startswith(("go to ", "open ")) and m.location:
+        elif m.last_action.startswith(("go to ", "open ", "examine ")) and m.location:
             kind_of_thought = "search_next"
         else:
             kind_of_thought = "search_more"
