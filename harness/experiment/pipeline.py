@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -71,8 +72,14 @@ class Pipeline:
         ablations: bool,
         forced: set[str],
         command: str,
+        student_init: str | None = None,
+        constrain_actions: bool = False,
     ):
         self.layout = Layout(root)
+        #: how every student starts (None: the preset's rule: its init_from_teacher presets start from the
+        #: teacher's layers, other presets from scratch, a model directory / hub id from its own weights)
+        self.student_init = student_init
+        self.constrain_actions = constrain_actions
         self.root, self.env, self.preset = root, env, preset
         self.methods, self.seeds, self.ablations = methods, seeds, ablations
         self.runner = StageRunner(root, env, forced)
@@ -113,6 +120,8 @@ class Pipeline:
             "ablations": self.ablations,
             "budget": dataclasses.asdict(self.preset),
             "max_steps": self.max_steps,
+            "student_init": self.student_init,
+            "constrain_actions": self.constrain_actions,
             "command": self.command,
             "commit": git_commit(),
         }
@@ -165,8 +174,9 @@ class Pipeline:
 
     def _lm_kwargs(self, model_dir: Path) -> dict[str, Any]:
         device = None if self.preset.device == "auto" else self.preset.device
-        return {"model": str(model_dir), "max_new_tokens": self.preset.max_new_tokens,
-                "max_prompt_tokens": self.preset.max_length - self.preset.max_new_tokens, "device": device}
+        kwargs = {"model": str(model_dir), "max_new_tokens": self.preset.max_new_tokens,
+                  "max_prompt_tokens": self.preset.max_length - self.preset.max_new_tokens, "device": device}
+        return {**kwargs, "constrain_actions": True} if self.constrain_actions else kwargs
 
     def _train_unit(
         self,
@@ -202,8 +212,11 @@ class Pipeline:
             **overrides,
         }
         if role == "student":
+            from distill.models import PRESETS as MODEL_PRESETS
+
             settings["teacher"] = str(self.layout.teacher)
-            if model in p.init_from_teacher:
+            init = self.student_init or ("teacher-layers" if model in p.init_from_teacher else "scratch")
+            if model in MODEL_PRESETS and init == "teacher-layers":
                 settings["init_from_teacher"] = True
 
         def work() -> dict[str, Any]:
@@ -233,6 +246,8 @@ class Pipeline:
         from distill.models import PRESETS as MODEL_PRESETS
 
         p = self.preset
+        if p.teacher_steps == 0:
+            return self._given_teacher_unit()
         from_config = p.teacher in MODEL_PRESETS and MODEL_PRESETS[p.teacher].source == "config"
         return self._train_unit(
             "teacher",
@@ -249,23 +264,66 @@ class Pipeline:
             recorded={"expert_version": expert_version()},
         )
 
+    def _given_teacher_unit(self) -> Unit:
+        """``--teacher-steps 0``: the teacher model as given (a directory, pretrained preset or hub id),
+        copied into the pipeline's teacher directory untrained."""
+        from distill.models import resolve_model_path
+
+        teacher, path = self.preset.teacher, self.layout.teacher
+
+        def work() -> dict[str, Any]:
+            source = resolve_model_path(teacher)
+            path.mkdir(parents=True, exist_ok=True)
+            for file in source.iterdir():
+                if file.is_file():
+                    shutil.copy2(file, path / file.name)
+            return {"tokenizer": tokenizer_fingerprint(path)}
+
+        return Unit("teacher", path, {"model": teacher, "max_steps": 0}, (), work)
+
+    def _student_model(self, spec: StudentSpec) -> tuple[str, Callable[[], None] | None]:
+        """(what the student trains from, the step that builds it first or None). A model directory / hub
+        id with ``--student-init scratch|teacher-layers`` is built by :func:`distill.models.init_student`
+        into ``student_init/<label>``; presets and pretrained students are the training's own business."""
+        from distill.models import PRESETS as MODEL_PRESETS
+        from distill.models import init_student
+
+        init = self.student_init or "pretrained"
+        if spec.student in MODEL_PRESETS or init == "pretrained":
+            return spec.student, None
+
+        out = self.root / "student_init" / spec.label
+
+        def build() -> None:
+            init_student(spec.student, out, init, teacher=self.layout.teacher, seed=spec.seed)
+
+        return str(out), build
+
     def student_unit(self, spec: StudentSpec) -> Unit:
         """One student: ``spec.method`` with its config defaults (curriculum off for every method) and
         ``spec.overrides``, on the teacher's rollouts, seed ``spec.seed``."""
         p, L = self.preset, self.layout
+        model, build = self._student_model(spec)
         unit = self._train_unit(
             "students",
             L.student(spec.label),
             spec.method,
             L.teacher_rollouts,
-            spec.student,
+            model,
             role="student",
             seed=spec.seed,
             steps=p.student_steps,
             lr=p.student_lr,
             inputs=(L.teacher_rollouts, L.teacher),
             overrides=spec.overrides,
+            # recorded only where set, so the markers of runs without the option stay as they were
+            recorded=(
+                {"student": spec.student, "student_init": self.student_init} if self.student_init else None
+            ),
         )
+        if build is not None:
+            train = unit.work
+            unit.work = lambda: (build(), train())[1]
         unit.work = _with_description(unit.work, L.student(spec.label), spec)
         return unit
 
@@ -446,6 +504,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "curriculum, and other student sizes")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated distillation methods")
     parser.add_argument("--device", default=None, help="training/inference device (default: the preset's)")
+    parser.add_argument(
+        "--teacher", default=None, metavar="MODEL",
+        help="teacher instead of the preset's: a model preset, a local Hugging Face model directory or a hub "
+        "id; with --teacher-steps 0 it plays as given (a model that already acts)",
+    )
+    parser.add_argument(
+        "--student", default=None, metavar="MODEL[,MODEL...]",
+        help="students instead of the preset's: model presets, local model directories or hub ids "
+        "(comma-separated); each must share the teacher's tokenizer, checked before any training",
+    )
+    parser.add_argument(
+        "--student-init", default=None, choices=("scratch", "teacher-layers", "pretrained"),
+        help="how every student starts: fresh weights, the teacher's embeddings and every other layer "
+        "(DistilBERT; same width), or the student model's own weights (default: the preset's rule for "
+        "presets, pretrained for a model directory)",
+    )
+    parser.add_argument(
+        "--constrain-actions", action="store_true",
+        help="every LM agent (teacher and students) decodes its Action: constrained to what the env "
+        "accepts (agents/constrained.py); without it, free decoding",
+    )
     for knob in KNOBS:
         parser.add_argument(
             f"--{knob.replace('_', '-')}", type=int, default=None, help=f"override the preset's {knob}"
@@ -456,16 +535,49 @@ def preset_from_args(args: argparse.Namespace) -> Preset:
     """The chosen preset with the budget knobs the user set."""
     overrides = {k: getattr(args, k) for k in KNOBS if getattr(args, k, None) is not None}
     for knob, value in overrides.items():
-        if value < (0 if knob == "workers" else 1):
-            raise UserError(
-                f"--{knob.replace('_', '-')} must be >= {0 if knob == 'workers' else 1}, got {value}"
-            )
+        least = 0 if knob in ("workers", "teacher_steps") else 1
+        if value < least:
+            raise UserError(f"--{knob.replace('_', '-')} must be >= {least}, got {value}")
     if getattr(args, "device", None):
         overrides["device"] = args.device
+    if getattr(args, "teacher", None):
+        overrides["teacher"] = args.teacher
+    if getattr(args, "student", None):
+        overrides["students"] = tuple(s.strip() for s in args.student.split(",") if s.strip())
     preset = dataclasses.replace(PRESETS[args.preset], **overrides)
     if preset.batch_size % preset.micro_batch_size:
         preset = dataclasses.replace(preset, micro_batch_size=preset.batch_size)
     return preset
+
+
+def check_models(preset: Preset, student_init: str | None) -> None:
+    """Refuse, before any stage runs, a teacher/student choice that cannot work: a teacher that is not a
+    model with ``--teacher-steps 0``, a config preset as a ``pretrained`` student, a student whose
+    tokenizer or output size differs from the teacher's (:func:`distill.models.check_pair`). A ``tiny``
+    BPE teacher trains its tokenizer in the run: its students are checked when they train."""
+    from distill.models import PRESETS as MODEL_PRESETS
+    from distill.models import check_pair, resolve_model_path
+
+    teacher = MODEL_PRESETS.get(preset.teacher)
+    if preset.teacher_steps == 0:
+        try:
+            resolve_model_path(preset.teacher)
+        except (ValueError, FileNotFoundError) as err:
+            raise UserError(
+                f"--teacher-steps 0 plays the teacher as given, so it must be a model (a directory, "
+                f"pretrained preset or hub id): {err}"
+            ) from None
+    try:
+        for student in preset.students:
+            spec = MODEL_PRESETS.get(student)
+            if student_init == "pretrained" and spec is not None and spec.source == "config":
+                raise ValueError(
+                    f"--student-init pretrained: student preset {student!r} is built from a config"
+                )
+            if not (teacher and teacher.tokenizer == "bpe") and not (spec and spec.tokenizer == "bpe"):
+                check_pair(preset.teacher, student)
+    except (ValueError, FileNotFoundError) as err:
+        raise UserError(str(err)) from None
 
 
 def canonical_command(args: argparse.Namespace) -> str:
@@ -479,6 +591,11 @@ def canonical_command(args: argparse.Namespace) -> str:
         parts.append(f"--methods {args.methods}")
     if args.device:
         parts.append(f"--device {args.device}")
+    for flag in ("teacher", "student", "student_init"):
+        if getattr(args, flag, None):
+            parts.append(f"--{flag.replace('_', '-')} {getattr(args, flag)}")
+    if getattr(args, "constrain_actions", False):
+        parts.append("--constrain-actions")
     parts += [
         f"--{k.replace('_', '-')} {getattr(args, k)}" for k in KNOBS if getattr(args, k, None) is not None
     ]
@@ -495,6 +612,7 @@ def run(args: argparse.Namespace) -> int:
             f"--methods {args.methods!r}: expected a comma-separated subset of {', '.join(METHODS)}"
         )
     preset = preset_from_args(args)
+    check_models(preset, args.student_init)
     forced = parse_force(args.force)
     root = Path(args.runs_dir) / (
         args.run or f"{args.env}-{preset.name}{'-ablations' if args.ablations else ''}"
@@ -511,7 +629,8 @@ def run(args: argparse.Namespace) -> int:
                                "methods": list(methods), "command": command, "commit": git_commit()})
     for env in env_list:
         env_root = root / env if args.env == "all" else root
-        Pipeline(env_root, env, preset, methods, args.seeds, args.ablations, forced, command).run()
+        Pipeline(env_root, env, preset, methods, args.seeds, args.ablations, forced, command,
+                 student_init=args.student_init, constrain_actions=args.constrain_actions).run()
     written = build_report(root)
     wall = time.perf_counter() - started
     print(

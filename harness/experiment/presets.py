@@ -146,7 +146,8 @@ class StudentSpec:
     @property
     def label(self) -> str:
         slug = "".join(c if c.isalnum() else "-" for c in self.variant.split(" (")[0]).strip("-")
-        return f"{self.student}_{self.method}{'_' + slug if slug else ''}_s{self.seed}"
+        model = self.student.rstrip("/").rsplit("/", 1)[-1]  # a model directory or hub id: its last part
+        return f"{model}_{self.method}{'_' + slug if slug else ''}_s{self.seed}"
 
 
 def student_specs(preset: Preset, methods: tuple[str, ...], seeds: int, ablations: bool) -> list[StudentSpec]:
