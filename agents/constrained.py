@@ -40,7 +40,7 @@ from typing import Any
 
 import torch
 
-#: tokens an open argument (``search[...]``) is given before the budget forces its closing ``]``
+#: tokens kept for an open argument (``search[...]``) when the budget cuts a thought short
 OPEN_ARGUMENT_TOKENS = 12
 #: longest extractive answer (words) HotPotQA's ``finish[...]`` may take from the observed text
 MAX_ANSWER_WORDS = 8
@@ -99,7 +99,7 @@ def action_space(env: str, info: dict[str, Any], observations: Sequence[str]) ->
                 complete.append(action)
         return ActionSpace(tuple(dict.fromkeys(complete)), tuple(dict.fromkeys(open_verbs)))
     if env == "hotpotqa":
-        answers = ["yes", "no", *observed_spans(observations)]
+        answers = dict.fromkeys(["yes", "no", *observed_spans(observations)])
         finish = [f"{verb}[{answer}]" for verb in _both_cases("finish") for answer in answers]
         return ActionSpace(tuple(finish), (*_both_cases("search"), *_both_cases("lookup")))
     return ActionSpace()
