@@ -43,10 +43,11 @@ DECOR_RESTS: dict[str, frozenset[str]] = {
     "PaperTowelRoll": frozenset({"CounterTop", "DiningTable", "GarbageCan"}),
     "Mirror": frozenset({"CounterTop"}),
 }
-#: every receptacle instance of the valid_unseen floor plans, as real ALFWorld games list them in their
-#: first observation (public transcripts of valid_unseen games; the expected lists are written out in
-#: tests/envs/alfworld/test_alfworld_scenes.py). The layouts' -openable.json files list only some of them
-#: (plan 10: 3 of 6 cabinets; 308: 3 of 6 drawers, 5 of 6 shelves; 424: no handtowelholder).
+#: every receptacle instance of a floor plan, as real ALFWorld games list them in their first observation
+#: (public transcripts: the four valid_unseen plans and 23 train plans seen in valid_seen games; the lists
+#: are written out in tests/envs/alfworld/test_alfworld_scenes.py). The layouts' -openable.json files list
+#: only some of them (plan 10: 3 of 6 cabinets; 308: 3 of 6 drawers, 5 of 6 shelves; 224: 19 of 21
+#: drawers; 324: 3 of 7 shelves); the other floor plans keep the layout's inventory.
 REAL_RECEPTACLE_COUNTS: dict[int, dict[str, int]] = {
     10: {"Cabinet": 6, "CoffeeMachine": 1, "CounterTop": 3, "Drawer": 3, "Fridge": 1, "GarbageCan": 1,
          "Microwave": 1, "Shelf": 3, "SinkBasin": 1, "StoveBurner": 4, "Toaster": 1},
@@ -55,6 +56,43 @@ REAL_RECEPTACLE_COUNTS: dict[int, dict[str, int]] = {
     308: {"Bed": 1, "Desk": 2, "Drawer": 6, "GarbageCan": 1, "LaundryHamper": 1, "Safe": 1, "Shelf": 6},
     424: {"Cabinet": 4, "CounterTop": 1, "GarbageCan": 1, "HandTowelHolder": 2, "SinkBasin": 2, "Toilet": 1,
           "ToiletPaperHanger": 1, "TowelHolder": 1},
+    201: {"ArmChair": 2, "CoffeeTable": 1, "DiningTable": 2, "Drawer": 2, "GarbageCan": 1, "SideTable": 2,
+          "Sofa": 1, "TVStand": 1},
+    203: {"ArmChair": 1, "CoffeeTable": 1, "DiningTable": 1, "Drawer": 7, "GarbageCan": 1, "Ottoman": 1,
+          "SideTable": 1, "Sofa": 1},
+    205: {"ArmChair": 2, "DiningTable": 1, "Drawer": 4, "Dresser": 1, "GarbageCan": 1, "Ottoman": 1,
+          "SideTable": 3, "Sofa": 1},
+    207: {"ArmChair": 2, "CoffeeTable": 2, "GarbageCan": 1, "Shelf": 8, "Sofa": 1, "TVStand": 1},
+    213: {"ArmChair": 2, "CoffeeTable": 1, "DiningTable": 1, "Drawer": 12, "Dresser": 1, "GarbageCan": 1,
+          "SideTable": 3, "Sofa": 1},
+    216: {"ArmChair": 1, "DiningTable": 1, "Drawer": 4, "GarbageCan": 1, "Shelf": 1, "SideTable": 3,
+          "Sofa": 1},
+    222: {"ArmChair": 1, "CoffeeTable": 1, "Drawer": 7, "GarbageCan": 1, "SideTable": 3, "Sofa": 2,
+          "TVStand": 1},
+    224: {"ArmChair": 1, "Cabinet": 1, "Drawer": 21, "Dresser": 1, "GarbageCan": 1, "SideTable": 5,
+          "Sofa": 1},
+    303: {"Bed": 1, "Desk": 1, "Drawer": 5, "Dresser": 1, "GarbageCan": 1, "Shelf": 12, "SideTable": 1},
+    305: {"Bed": 1, "Desk": 1, "Drawer": 5, "Dresser": 1, "GarbageCan": 1, "LaundryHamper": 1, "Shelf": 1},
+    310: {"Bed": 1, "Cabinet": 4, "Desk": 1, "Drawer": 2, "GarbageCan": 1, "Shelf": 1, "SideTable": 1},
+    314: {"Bed": 1, "Desk": 1, "Drawer": 5, "Dresser": 1, "GarbageCan": 1},
+    316: {"Bed": 1, "Desk": 1, "Drawer": 2, "GarbageCan": 1, "Shelf": 1, "SideTable": 1},
+    320: {"Bed": 1, "Desk": 2, "GarbageCan": 1, "Shelf": 5},
+    323: {"Bed": 2, "Desk": 1, "Drawer": 11, "Dresser": 1, "GarbageCan": 1, "Safe": 1, "SideTable": 2},
+    324: {"Bed": 1, "Drawer": 10, "Dresser": 1, "GarbageCan": 1, "Shelf": 7},
+    328: {"Bed": 1, "Desk": 1, "Drawer": 2, "GarbageCan": 1, "Shelf": 1, "SideTable": 1},
+    402: {"BathtubBasin": 1, "Cabinet": 4, "CounterTop": 1, "GarbageCan": 1, "HandTowelHolder": 2,
+          "Shelf": 1, "SinkBasin": 2, "Toilet": 1, "ToiletPaperHanger": 1, "TowelHolder": 2},
+    407: {"BathtubBasin": 1, "Cabinet": 4, "CounterTop": 1, "GarbageCan": 1, "HandTowelHolder": 1,
+          "SinkBasin": 2, "Toilet": 1, "ToiletPaperHanger": 1, "TowelHolder": 1},
+    414: {"BathtubBasin": 1, "Cabinet": 9, "CounterTop": 2, "Drawer": 1, "GarbageCan": 1,
+          "HandTowelHolder": 1, "SinkBasin": 1, "Toilet": 1, "ToiletPaperHanger": 1, "TowelHolder": 1},
+    415: {"BathtubBasin": 1, "CounterTop": 1, "Drawer": 4, "Dresser": 1, "GarbageCan": 1,
+          "HandTowelHolder": 2, "Shelf": 2, "SinkBasin": 1, "Toilet": 1, "ToiletPaperHanger": 1,
+          "TowelHolder": 1},
+    419: {"BathtubBasin": 1, "Drawer": 2, "GarbageCan": 1, "HandTowelHolder": 1, "SideTable": 1,
+          "SinkBasin": 1, "Toilet": 1, "ToiletPaperHanger": 1, "TowelHolder": 1},
+    426: {"BathtubBasin": 1, "CounterTop": 1, "Drawer": 8, "GarbageCan": 1, "HandTowelHolder": 1,
+          "SinkBasin": 1, "Toilet": 1, "ToiletPaperHanger": 1, "TowelHolder": 2},
 }
 
 
@@ -185,7 +223,11 @@ def load_scene(scene_num: int) -> Scene:
     counts = {t: EXTRA_RECEPTACLE_COUNTS.get(t, 1) for t in sorted(set(present) & static - have)}
     if scene_num in REAL_RECEPTACLE_COUNTS:  # the real inventory: add what the layout files leave out
         real = REAL_RECEPTACLE_COUNTS[scene_num]
-        receptacles = [r for r in receptacles if r.type in real]
+        kept: list[Receptacle] = []
+        for receptacle in receptacles:  # the layout's instances of the real types, at most the real count
+            if sum(r.type == receptacle.type for r in kept) < real.get(receptacle.type, 0):
+                kept.append(receptacle)
+        receptacles = kept
         counts = {t: n - sum(r.type == t for r in receptacles) for t, n in sorted(real.items())}
     for rtype, count in counts.items():
         location = ""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -40,6 +42,150 @@ REAL_FIRST_OBSERVATIONS = {
     ),
 }
 
+
+#: (task id, receptacles of the first observation) of real valid_seen games on train floor plans,
+#: verbatim (public trajectory logs of official games)
+REAL_TRAIN_PLAN_RECEPTACLES = {
+    201: (
+        "valid_seen/pick_and_place_simple-CreditCard-None-ArmChair-201/trial_T20190908_124340_258012",
+        "a armchair 2, a armchair 1, a coffeetable 1, a diningtable 2, a diningtable 1, a drawer 2,"
+        " a drawer 1, a garbagecan 1, a sidetable 2, a sidetable 1, a sofa 1, and a tvstand 1",
+    ),
+    203: (
+        "valid_seen/pick_two_obj_and_place-RemoteControl-None-Ottoman-203/trial_T20190906_182952_858723",
+        "a armchair 1, a coffeetable 1, a diningtable 1, a drawer 7, a drawer 6, a drawer 5,"
+        " a drawer 4, a drawer 3, a drawer 2, a drawer 1, a garbagecan 1, a ottoman 1, a sidetable 1,"
+        " and a sofa 1",
+    ),
+    205: (
+        "valid_seen/pick_two_obj_and_place-Watch-None-Dresser-205/trial_T20190907_182211_592010",
+        "a armchair 2, a armchair 1, a diningtable 1, a drawer 4, a drawer 3, a drawer 2, a drawer 1,"
+        " a dresser 1, a garbagecan 1, a ottoman 1, a sidetable 3, a sidetable 2, a sidetable 1,"
+        " and a sofa 1",
+    ),
+    207: (
+        "valid_seen/pick_and_place_simple-Vase-None-CoffeeTable-207/trial_T20190909_091246_807206",
+        "a armchair 2, a armchair 1, a coffeetable 2, a coffeetable 1, a garbagecan 1, a shelf 8,"
+        " a shelf 7, a shelf 6, a shelf 5, a shelf 4, a shelf 3, a shelf 2, a shelf 1, a sofa 1,"
+        " and a tvstand 1",
+    ),
+    213: (
+        "valid_seen/pick_two_obj_and_place-Box-None-CoffeeTable-213/trial_T20190906_200927_069627",
+        "a armchair 2, a armchair 1, a coffeetable 1, a diningtable 1, a drawer 12, a drawer 11,"
+        " a drawer 10, a drawer 9, a drawer 8, a drawer 7, a drawer 6, a drawer 5, a drawer 4,"
+        " a drawer 3, a drawer 2, a drawer 1, a dresser 1, a garbagecan 1, a sidetable 3,"
+        " a sidetable 2, a sidetable 1, and a sofa 1",
+    ),
+    216: (
+        "valid_seen/look_at_obj_in_light-Statue-None-DeskLamp-216/trial_T20190909_193045_208933",
+        "a armchair 1, a diningtable 1, a drawer 4, a drawer 3, a drawer 2, a drawer 1,"
+        " a garbagecan 1, a shelf 1, a sidetable 3, a sidetable 2, a sidetable 1, and a sofa 1",
+    ),
+    222: (
+        "valid_seen/pick_and_place_simple-Watch-None-SideTable-222/trial_T20190909_051813_197569",
+        "a armchair 1, a coffeetable 1, a drawer 7, a drawer 6, a drawer 5, a drawer 4, a drawer 3,"
+        " a drawer 2, a drawer 1, a garbagecan 1, a sidetable 3, a sidetable 2, a sidetable 1,"
+        " a sofa 2, a sofa 1, and a tvstand 1",
+    ),
+    224: (
+        "valid_seen/pick_and_place_simple-Newspaper-None-Sofa-224/trial_T20190909_111324_949106",
+        "a armchair 1, a cabinet 1, a drawer 21, a drawer 20, a drawer 19, a drawer 18, a drawer 17,"
+        " a drawer 16, a drawer 15, a drawer 14, a drawer 13, a drawer 12, a drawer 11, a drawer 10,"
+        " a drawer 9, a drawer 8, a drawer 7, a drawer 6, a drawer 5, a drawer 4, a drawer 3,"
+        " a drawer 2, a drawer 1, a dresser 1, a garbagecan 1, a sidetable 5, a sidetable 4,"
+        " a sidetable 3, a sidetable 2, a sidetable 1, and a sofa 1",
+    ),
+    303: (
+        "valid_seen/look_at_obj_in_light-Vase-None-DeskLamp-303/trial_T20190907_150418_457594",
+        "a bed 1, a desk 1, a drawer 5, a drawer 4, a drawer 3, a drawer 2, a drawer 1, a dresser 1,"
+        " a garbagecan 1, a shelf 12, a shelf 11, a shelf 10, a shelf 9, a shelf 8, a shelf 7,"
+        " a shelf 6, a shelf 5, a shelf 4, a shelf 3, a shelf 2, a shelf 1, and a sidetable 1",
+    ),
+    305: (
+        "valid_seen/pick_two_obj_and_place-AlarmClock-None-Dresser-305/trial_T20190907_165826_194855",
+        "a bed 1, a desk 1, a drawer 5, a drawer 4, a drawer 3, a drawer 2, a drawer 1, a dresser 1,"
+        " a garbagecan 1, a laundryhamper 1, and a shelf 1",
+    ),
+    310: (
+        "valid_seen/pick_and_place_simple-Pencil-None-Desk-310/trial_T20190909_113054_894334",
+        "a bed 1, a cabinet 4, a cabinet 3, a cabinet 2, a cabinet 1, a desk 1, a drawer 2,"
+        " a drawer 1, a garbagecan 1, a shelf 1, and a sidetable 1",
+    ),
+    314: (
+        "valid_seen/look_at_obj_in_light-CD-None-DeskLamp-314/trial_T20190907_114323_767231",
+        "a bed 1, a desk 1, a drawer 5, a drawer 4, a drawer 3, a drawer 2, a drawer 1, a dresser 1,"
+        " and a garbagecan 1",
+    ),
+    316: (
+        "valid_seen/look_at_obj_in_light-Bowl-None-DeskLamp-316/trial_T20190908_230702_962704",
+        "a bed 1, a desk 1, a drawer 2, a drawer 1, a garbagecan 1, a shelf 1, and a sidetable 1",
+    ),
+    320: (
+        "valid_seen/look_at_obj_in_light-CD-None-DeskLamp-320/trial_T20190907_224451_655673",
+        "a bed 1, a desk 2, a desk 1, a garbagecan 1, a shelf 5, a shelf 4, a shelf 3, a shelf 2,"
+        " and a shelf 1",
+    ),
+    323: (
+        "valid_seen/look_at_obj_in_light-Pillow-None-DeskLamp-323/trial_T20190908_053153_077977",
+        "a bed 2, a bed 1, a desk 1, a drawer 11, a drawer 10, a drawer 9, a drawer 8, a drawer 7,"
+        " a drawer 6, a drawer 5, a drawer 4, a drawer 3, a drawer 2, a drawer 1, a dresser 1,"
+        " a garbagecan 1, a safe 1, a sidetable 2, and a sidetable 1",
+    ),
+    324: (
+        "valid_seen/pick_and_place_simple-CellPhone-None-Bed-324/trial_T20190907_233817_198528",
+        "a bed 1, a drawer 10, a drawer 9, a drawer 8, a drawer 7, a drawer 6, a drawer 5, a drawer 4,"
+        " a drawer 3, a drawer 2, a drawer 1, a dresser 1, a garbagecan 1, a shelf 7, a shelf 6,"
+        " a shelf 5, a shelf 4, a shelf 3, a shelf 2, and a shelf 1",
+    ),
+    328: (
+        "valid_seen/look_at_obj_in_light-Laptop-None-DeskLamp-328/trial_T20190908_201550_622420",
+        "a bed 1, a desk 1, a drawer 2, a drawer 1, a garbagecan 1, a shelf 1, and a sidetable 1",
+    ),
+    402: (
+        "valid_seen/pick_two_obj_and_place-SprayBottle-None-Toilet-402/trial_T20190910_222914_814642",
+        "a bathtubbasin 1, a cabinet 4, a cabinet 3, a cabinet 2, a cabinet 1, a countertop 1,"
+        " a garbagecan 1, a handtowelholder 2, a handtowelholder 1, a shelf 1, a sinkbasin 2,"
+        " a sinkbasin 1, a toilet 1, a toiletpaperhanger 1, a towelholder 2, and a towelholder 1",
+    ),
+    407: (
+        "valid_seen/pick_and_place_simple-Candle-None-Toilet-407/trial_T20190909_055248_059513",
+        "a bathtubbasin 1, a cabinet 4, a cabinet 3, a cabinet 2, a cabinet 1, a countertop 1,"
+        " a garbagecan 1, a handtowelholder 1, a sinkbasin 2, a sinkbasin 1, a toilet 1,"
+        " a toiletpaperhanger 1, and a towelholder 1",
+    ),
+    414: (
+        "valid_seen/pick_and_place_simple-SoapBottle-None-Cabinet-414/trial_T20190908_110131_524518",
+        "a bathtubbasin 1, a cabinet 9, a cabinet 8, a cabinet 7, a cabinet 6, a cabinet 5,"
+        " a cabinet 4, a cabinet 3, a cabinet 2, a cabinet 1, a countertop 2, a countertop 1,"
+        " a drawer 1, a garbagecan 1, a handtowelholder 1, a sinkbasin 1, a toilet 1,"
+        " a toiletpaperhanger 1, and a towelholder 1",
+    ),
+    415: (
+        "valid_seen/pick_and_place_simple-SprayBottle-None-Toilet-415/trial_T20190909_075955_678702",
+        "a bathtubbasin 1, a countertop 1, a drawer 4, a drawer 3, a drawer 2, a drawer 1,"
+        " a dresser 1, a garbagecan 1, a handtowelholder 2, a handtowelholder 1, a shelf 2, a shelf 1,"
+        " a sinkbasin 1, a toilet 1, a toiletpaperhanger 1, and a towelholder 1",
+    ),
+    419: (
+        "valid_seen/pick_two_obj_and_place-SprayBottle-None-GarbageCan-419/trial_T20190908_164236_518264",
+        "a bathtubbasin 1, a drawer 2, a drawer 1, a garbagecan 1, a handtowelholder 1, a sidetable 1,"
+        " a sinkbasin 1, a toilet 1, a toiletpaperhanger 1, and a towelholder 1",
+    ),
+    426: (
+        "valid_seen/pick_two_obj_and_place-TissueBox-None-Toilet-426/trial_T20190909_044602_338962",
+        "a bathtubbasin 1, a countertop 1, a drawer 8, a drawer 7, a drawer 6, a drawer 5, a drawer 4,"
+        " a drawer 3, a drawer 2, a drawer 1, a garbagecan 1, a handtowelholder 1, a sinkbasin 1,"
+        " a toilet 1, a toiletpaperhanger 1, a towelholder 2, and a towelholder 1",
+    ),
+}
+
+@pytest.mark.parametrize("scene_num", sorted(REAL_TRAIN_PLAN_RECEPTACLES))
+def test_receptacles_of_train_plans_match_real_games(scene_num: int) -> None:
+    """Train floor plans with a public real transcript carry its inventory (the layout files miss some)."""
+    _, listed = REAL_TRAIN_PLAN_RECEPTACLES[scene_num]
+    items = re.split(", and |, ", listed)
+    expected = Counter(re.sub(r" [0-9]+$", "", item.removeprefix("a ")) for item in items)
+    assert Counter(r.type.lower() for r in scenes.load_scene(scene_num).receptacles) == expected
 
 @pytest.fixture(scope="module")
 def engine() -> AlfredEngine:
