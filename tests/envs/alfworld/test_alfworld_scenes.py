@@ -46,6 +46,81 @@ REAL_FIRST_OBSERVATIONS = {
 #: (task id, receptacles of the first observation) of real valid_seen games on train floor plans,
 #: verbatim (public trajectory logs of official games)
 REAL_TRAIN_PLAN_RECEPTACLES = {
+    7: (
+        "valid_seen/pick_cool_then_place_in_recep-Plate-None-Cabinet-7/trial_T20190907_231206_512424",
+        "a cabinet 13, a cabinet 12, a cabinet 11, a cabinet 10, a cabinet 9, a cabinet 8,"
+        " a cabinet 7, a cabinet 6, a cabinet 5, a cabinet 4, a cabinet 3, a cabinet 2, a cabinet 1,"
+        " a coffeemachine 1, a countertop 2, a countertop 1, a diningtable 1, a drawer 4, a drawer 3,"
+        " a drawer 2, a drawer 1, a fridge 1, a garbagecan 1, a microwave 1, a shelf 3, a shelf 2,"
+        " a shelf 1, a sinkbasin 1, a stoveburner 4, a stoveburner 3, a stoveburner 2,"
+        " a stoveburner 1, and a toaster 1",
+    ),
+    11: (
+        "valid_seen/pick_cool_then_place_in_recep-Lettuce-None-CounterTop-11/trial_T20190908_222555_651605",
+        "a cabinet 10, a cabinet 9, a cabinet 8, a cabinet 7, a cabinet 6, a cabinet 5, a cabinet 4,"
+        " a cabinet 3, a cabinet 2, a cabinet 1, a coffeemachine 1, a countertop 3, a countertop 2,"
+        " a countertop 1, a diningtable 1, a drawer 6, a drawer 5, a drawer 4, a drawer 3, a drawer 2,"
+        " a drawer 1, a fridge 1, a garbagecan 1, a microwave 1, a sinkbasin 1, a stoveburner 4,"
+        " a stoveburner 3, a stoveburner 2, a stoveburner 1, and a toaster 1",
+    ),
+    12: (
+        "valid_seen/pick_cool_then_place_in_recep-Tomato-None-CounterTop-12/trial_T20190909_063844_274181",
+        "a cabinet 19, a cabinet 18, a cabinet 17, a cabinet 16, a cabinet 15, a cabinet 14,"
+        " a cabinet 13, a cabinet 12, a cabinet 11, a cabinet 10, a cabinet 9, a cabinet 8,"
+        " a cabinet 7, a cabinet 6, a cabinet 5, a cabinet 4, a cabinet 3, a cabinet 2, a cabinet 1,"
+        " a coffeemachine 1, a countertop 3, a countertop 2, a countertop 1, a drawer 4, a drawer 3,"
+        " a drawer 2, a drawer 1, a fridge 1, a garbagecan 1, a microwave 1, a sinkbasin 1,"
+        " a stoveburner 4, a stoveburner 3, a stoveburner 2, a stoveburner 1, and a toaster 1",
+    ),
+    14: (
+        "valid_seen/pick_heat_then_place_in_recep-Egg-None-Fridge-14/trial_T20190909_091314_636733",
+        "a cabinet 8, a cabinet 7, a cabinet 6, a cabinet 5, a cabinet 4, a cabinet 3, a cabinet 2,"
+        " a cabinet 1, a coffeemachine 1, a countertop 2, a countertop 1, a fridge 1, a garbagecan 1,"
+        " a microwave 1, a sinkbasin 1, a stoveburner 4, a stoveburner 3, a stoveburner 2,"
+        " a stoveburner 1, and a toaster 1",
+    ),
+    15: (
+        "valid_seen/pick_heat_then_place_in_recep-Tomato-None-Fridge-15/trial_T20190909_020200_054379",
+        "a cabinet 11, a cabinet 10, a cabinet 9, a cabinet 8, a cabinet 7, a cabinet 6, a cabinet 5,"
+        " a cabinet 4, a cabinet 3, a cabinet 2, a cabinet 1, a coffeemachine 1, a countertop 2,"
+        " a countertop 1, a diningtable 1, a drawer 3, a drawer 2, a drawer 1, a fridge 1,"
+        " a garbagecan 1, a microwave 1, a sinkbasin 1, a stoveburner 4, a stoveburner 3,"
+        " a stoveburner 2, a stoveburner 1, and a toaster 1",
+    ),
+    18: (
+        "valid_seen/pick_cool_then_place_in_recep-Pan-None-StoveBurner-18/trial_T20190906_181023_216915",
+        "a cabinet 16, a cabinet 15, a cabinet 14, a cabinet 13, a cabinet 12, a cabinet 11,"
+        " a cabinet 10, a cabinet 9, a cabinet 8, a cabinet 7, a cabinet 6, a cabinet 5, a cabinet 4,"
+        " a cabinet 3, a cabinet 2, a cabinet 1, a coffeemachine 1, a countertop 2, a countertop 1,"
+        " a diningtable 1, a drawer 5, a drawer 4, a drawer 3, a drawer 2, a drawer 1, a fridge 1,"
+        " a garbagecan 1, a microwave 1, a safe 1, a sinkbasin 1, a stoveburner 4, a stoveburner 3,"
+        " a stoveburner 2, a stoveburner 1, and a toaster 1",
+    ),
+    21: (
+        "valid_seen/pick_heat_then_place_in_recep-Mug-None-SideTable-21/trial_T20190909_090729_088825",
+        "a cabinet 4, a cabinet 3, a cabinet 2, a cabinet 1, a coffeemachine 1, a countertop 1,"
+        " a diningtable 3, a diningtable 2, a diningtable 1, a drawer 1, a fridge 1, a garbagecan 1,"
+        " a microwave 1, a sidetable 1, a sinkbasin 1, a stoveburner 4, a stoveburner 3,"
+        " a stoveburner 2, a stoveburner 1, and a toaster 1",
+    ),
+    24: (
+        "valid_seen/pick_heat_then_place_in_recep-Tomato-None-Fridge-24/trial_T20190908_033721_967359",
+        "a cabinet 23, a cabinet 22, a cabinet 21, a cabinet 20, a cabinet 19, a cabinet 18,"
+        " a cabinet 17, a cabinet 16, a cabinet 15, a cabinet 14, a cabinet 13, a cabinet 12,"
+        " a cabinet 11, a cabinet 10, a cabinet 9, a cabinet 8, a cabinet 7, a cabinet 6, a cabinet 5,"
+        " a cabinet 4, a cabinet 3, a cabinet 2, a cabinet 1, a coffeemachine 1, a countertop 3,"
+        " a countertop 2, a countertop 1, a diningtable 1, a drawer 4, a drawer 3, a drawer 2,"
+        " a drawer 1, a fridge 1, a garbagecan 1, a microwave 1, a sinkbasin 1, a stoveburner 4,"
+        " a stoveburner 3, a stoveburner 2, a stoveburner 1, and a toaster 1",
+    ),
+    27: (
+        "valid_seen/pick_cool_then_place_in_recep-Plate-None-Cabinet-27/trial_T20190906_173120_350651",
+        "a cabinet 12, a cabinet 11, a cabinet 10, a cabinet 9, a cabinet 8, a cabinet 7, a cabinet 6,"
+        " a cabinet 5, a cabinet 4, a cabinet 3, a cabinet 2, a cabinet 1, a coffeemachine 1,"
+        " a countertop 2, a countertop 1, a diningtable 1, a drawer 3, a drawer 2, a drawer 1,"
+        " a fridge 1, a garbagecan 1, a microwave 1, a sinkbasin 1, a stoveburner 4, a stoveburner 3,"
+        " a stoveburner 2, a stoveburner 1, and a toaster 1",
+    ),
     201: (
         "valid_seen/pick_and_place_simple-CreditCard-None-ArmChair-201/trial_T20190908_124340_258012",
         "a armchair 2, a armchair 1, a coffeetable 1, a diningtable 2, a diningtable 1, a drawer 2,"
