@@ -34,7 +34,8 @@ from envs.alfworld import game_files, generator, planner, scenes
 from envs.alfworld.engine import AlfredEngine
 from envs.cache import cache_dir
 
-VERSION = "v9"  # v9: real receptacle inventories of 9 train kitchens too (valid_seen transcripts)
+VERSION = "v10"  # v10: real receptacle inventories of 6 more train plans (valid_seen transcripts)
+# v9: real receptacle inventories of 9 train kitchens too (valid_seen transcripts)
 # v8: real receptacle inventories of 23 train floor plans (valid_seen transcripts)
 # v7: decor (houseplant, television, papertowelroll, mirror) in/on receptacles
 # v6: receptacles share a location where the layout points coincide (burners in pairs)

@@ -46,6 +46,13 @@ REAL_FIRST_OBSERVATIONS = {
 #: (task id, receptacles of the first observation) of real valid_seen games on train floor plans,
 #: verbatim (public trajectory logs of official games)
 REAL_TRAIN_PLAN_RECEPTACLES = {
+    4: (
+        "valid_seen/pick_clean_then_place_in_recep-Spatula-None-DiningTable-4/trial_T20190909_002804_564168",
+        "a cabinet 2, a cabinet 1, a coffeemachine 1, a countertop 3, a countertop 2, a countertop 1,"
+        " a diningtable 1, a drawer 6, a drawer 5, a drawer 4, a drawer 3, a drawer 2, a drawer 1,"
+        " a fridge 1, a garbagecan 1, a microwave 1, a sinkbasin 1, a stoveburner 4, a stoveburner 3,"
+        " a stoveburner 2, a stoveburner 1, and a toaster 1",
+    ),
     7: (
         "valid_seen/pick_cool_then_place_in_recep-Plate-None-Cabinet-7/trial_T20190907_231206_512424",
         "a cabinet 13, a cabinet 12, a cabinet 11, a cabinet 10, a cabinet 9, a cabinet 8,"
@@ -54,6 +61,16 @@ REAL_TRAIN_PLAN_RECEPTACLES = {
         " a drawer 2, a drawer 1, a fridge 1, a garbagecan 1, a microwave 1, a shelf 3, a shelf 2,"
         " a shelf 1, a sinkbasin 1, a stoveburner 4, a stoveburner 3, a stoveburner 2,"
         " a stoveburner 1, and a toaster 1",
+    ),
+    8: (
+        "valid_seen/pick_clean_then_place_in_recep-ButterKnife-None-Drawer-8/trial_T20190909_124425_112757",
+        "a cabinet 18, a cabinet 17, a cabinet 16, a cabinet 15, a cabinet 14, a cabinet 13,"
+        " a cabinet 12, a cabinet 11, a cabinet 10, a cabinet 9, a cabinet 8, a cabinet 7,"
+        " a cabinet 6, a cabinet 5, a cabinet 4, a cabinet 3, a cabinet 2, a cabinet 1,"
+        " a coffeemachine 1, a countertop 4, a countertop 3, a countertop 2, a countertop 1,"
+        " a drawer 7, a drawer 6, a drawer 5, a drawer 4, a drawer 3, a drawer 2, a drawer 1,"
+        " a fridge 1, a garbagecan 1, a microwave 1, a sinkbasin 1, a stoveburner 4, a stoveburner 3,"
+        " a stoveburner 2, a stoveburner 1, and a toaster 1",
     ),
     11: (
         "valid_seen/pick_cool_then_place_in_recep-Lettuce-None-CounterTop-11/trial_T20190908_222555_651605",
@@ -216,11 +233,30 @@ REAL_TRAIN_PLAN_RECEPTACLES = {
         "valid_seen/look_at_obj_in_light-Laptop-None-DeskLamp-328/trial_T20190908_201550_622420",
         "a bed 1, a desk 1, a drawer 2, a drawer 1, a garbagecan 1, a shelf 1, and a sidetable 1",
     ),
+    401: (
+        "valid_seen/pick_clean_then_place_in_recep-DishSponge-None-Cart-401/trial_T20190907_024634_972453",
+        "a bathtubbasin 1, a cart 1, a garbagecan 1, a handtowelholder 2, a handtowelholder 1,"
+        " a shelf 4, a shelf 3, a shelf 2, a shelf 1, a sinkbasin 1, a toilet 1,"
+        " a toiletpaperhanger 1, a towelholder 2, and a towelholder 1",
+    ),
     402: (
         "valid_seen/pick_two_obj_and_place-SprayBottle-None-Toilet-402/trial_T20190910_222914_814642",
         "a bathtubbasin 1, a cabinet 4, a cabinet 3, a cabinet 2, a cabinet 1, a countertop 1,"
         " a garbagecan 1, a handtowelholder 2, a handtowelholder 1, a shelf 1, a sinkbasin 2,"
         " a sinkbasin 1, a toilet 1, a toiletpaperhanger 1, a towelholder 2, and a towelholder 1",
+    ),
+    403: (
+        "valid_seen/pick_clean_then_place_in_recep-DishSponge-None-CounterTop-403/"
+        "trial_T20190908_144357_621068",
+        "a bathtubbasin 1, a cabinet 4, a cabinet 3, a cabinet 2, a cabinet 1, a countertop 1,"
+        " a garbagecan 1, a handtowelholder 1, a shelf 1, a sinkbasin 2, a sinkbasin 1, a toilet 1,"
+        " a toiletpaperhanger 1, a towelholder 2, and a towelholder 1",
+    ),
+    405: (
+        "valid_seen/pick_clean_then_place_in_recep-Cloth-None-Cabinet-405/trial_T20190907_080903_889497",
+        "a bathtubbasin 1, a cabinet 5, a cabinet 4, a cabinet 3, a cabinet 2, a cabinet 1,"
+        " a countertop 1, a garbagecan 1, a handtowelholder 2, a handtowelholder 1, a sinkbasin 1,"
+        " a toilet 1, a toiletpaperhanger 1, and a towelholder 1",
     ),
     407: (
         "valid_seen/pick_and_place_simple-Candle-None-Toilet-407/trial_T20190909_055248_059513",
@@ -245,6 +281,13 @@ REAL_TRAIN_PLAN_RECEPTACLES = {
         "valid_seen/pick_two_obj_and_place-SprayBottle-None-GarbageCan-419/trial_T20190908_164236_518264",
         "a bathtubbasin 1, a drawer 2, a drawer 1, a garbagecan 1, a handtowelholder 1, a sidetable 1,"
         " a sinkbasin 1, a toilet 1, a toiletpaperhanger 1, and a towelholder 1",
+    ),
+    423: (
+        "valid_seen/pick_clean_then_place_in_recep-SoapBar-None-Drawer-423/trial_T20190906_202340_749336",
+        "a bathtubbasin 1, a countertop 2, a countertop 1, a drawer 8, a drawer 7, a drawer 6,"
+        " a drawer 5, a drawer 4, a drawer 3, a drawer 2, a drawer 1, a garbagecan 1,"
+        " a handtowelholder 4, a handtowelholder 3, a handtowelholder 2, a handtowelholder 1,"
+        " a sinkbasin 2, a sinkbasin 1, a toilet 1, a toiletpaperhanger 1, and a towelholder 1",
     ),
     426: (
         "valid_seen/pick_two_obj_and_place-TissueBox-None-Toilet-426/trial_T20190909_044602_338962",
