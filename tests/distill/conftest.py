@@ -141,9 +141,9 @@ def play_logged_episode(
     fed: list[list[int]] = []
     generate = agent.generate
 
-    def generate_and_record(prompts):
+    def generate_and_record(prompts, constraints=None):
         fed.extend(list(p) for p in prompts)
-        return generate(prompts)
+        return generate(prompts, constraints)
 
     agent.generate = generate_and_record
     agent.reset({"task": episode["task"]})
