@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.bench.core import BenchContext, Result, available_envs, measure, paired_result, pinned_threads
+from harness.rollout.cluster import init_ray
 
 #: figure 5's episodes per repeat where an env's episodes are slow (CPU per episode, bare loop: ALFWorld
 #: ~0.23 s on the real engine, WebShop ~0.07 s)
@@ -261,7 +262,7 @@ def parallel_scaling(ctx: BenchContext) -> list[Result]:
     in_flight = 8 * ctx.cores
     started_ray = not ray.is_initialized()
     if started_ray:
-        ray.init(num_cpus=ctx.cores, include_dashboard=False, log_to_driver=False)
+        init_ray(None, ctx.cores)  # a local Ray on 127.0.0.1 only, as every run of the harness
     try:
         end_to_end: dict[str, list[float]] = {}
 
