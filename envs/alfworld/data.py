@@ -44,15 +44,18 @@ VERSION = "v10"  # v10: real receptacle inventories of 6 more train plans (valid
 SPLIT_SIZES: dict[str, dict[str, int]] = {
     "train": {
         "pick_and_place_simple": 790, "look_at_obj_in_light": 308, "pick_clean_then_place_in_recep": 650,
-        "pick_heat_then_place_in_recep": 459, "pick_cool_then_place_in_recep": 533, "pick_two_obj_and_place": 813,
+        "pick_heat_then_place_in_recep": 459, "pick_cool_then_place_in_recep": 533,
+        "pick_two_obj_and_place": 813,
     },
     "valid_seen": {
         "pick_and_place_simple": 35, "look_at_obj_in_light": 13, "pick_clean_then_place_in_recep": 27,
-        "pick_heat_then_place_in_recep": 16, "pick_cool_then_place_in_recep": 25, "pick_two_obj_and_place": 24,
+        "pick_heat_then_place_in_recep": 16, "pick_cool_then_place_in_recep": 25,
+        "pick_two_obj_and_place": 24,
     },
     "valid_unseen": {
         "pick_and_place_simple": 24, "look_at_obj_in_light": 18, "pick_clean_then_place_in_recep": 31,
-        "pick_heat_then_place_in_recep": 23, "pick_cool_then_place_in_recep": 21, "pick_two_obj_and_place": 17,
+        "pick_heat_then_place_in_recep": 23, "pick_cool_then_place_in_recep": 21,
+        "pick_two_obj_and_place": 17,
     },
 }
 #: splits built at install; the rest on first use
@@ -90,15 +93,19 @@ def task_type_schedule(split: str, sizes: dict[str, int]) -> list[str]:
     return schedule
 
 
-def generate(split: str, index: int, task_type: str, attempt: int) -> tuple[str, generator.GeneratedGame, dict[str, Any]]:
-    """Game ``index`` of ``split`` at try ``attempt``: (seed, game, ``game.tw-pddl`` content without a walkthrough)."""
+def generate(
+    split: str, index: int, task_type: str, attempt: int
+) -> tuple[str, generator.GeneratedGame, dict[str, Any]]:
+    """Game ``index`` of ``split`` at try ``attempt``: (seed, game, ``game.tw-pddl`` content without a
+    walkthrough)."""
     seed = f"{split}:{index}:{attempt}"
     game = generator.generate_game(seed, task_type, _split_scenes(split))
     return seed, game, generator.game_content(game)
 
 
 def verify(engine: AlfredEngine, game_file: Path, traj_data: dict[str, Any]) -> list[str]:
-    """Load ``game_file``, replay the expert plan on the engine; the plan if the engine says won, else raise."""
+    """Load ``game_file``, replay the expert plan on the engine; the plan if the engine says won, else
+    raise."""
     engine.load(game_file)
     engine.reset()
     plan = planner.expert_plan(engine.world(), traj_data["task_type"], traj_data["pddl_params"])
@@ -208,8 +215,11 @@ def catalog_lazy_split(root: Path, split: str, sizes: dict[str, int] | None = No
     entries = []
     for i, task_type in enumerate(task_type_schedule(split, sizes or SPLIT_SIZES[split])):
         seed, game, _ = generate(split, i, task_type, 0)
-        entries.append({"task_id": f"{game.spec.task_dir()}/{game.trial}", "task_type": task_type, "seed": seed})
-    game_files.write_json_atomic(split_dir / CATALOG, {"split": split, "complete": False, "games": entries, "dropped": []})
+        task_id = f"{game.spec.task_dir()}/{game.trial}"
+        entries.append({"task_id": task_id, "task_type": task_type, "seed": seed})
+    game_files.write_json_atomic(
+        split_dir / CATALOG, {"split": split, "complete": False, "games": entries, "dropped": []}
+    )
     return split_dir
 
 
@@ -222,7 +232,7 @@ def read_catalog(split_dir: Path) -> dict[str, Any] | None:
     except ValueError as err:
         raise ValueError(f"{path}: corrupt catalog ({err}); delete it to rebuild the split") from err
     if not isinstance(catalog, dict) or not isinstance(catalog.get("games"), list):
-        raise ValueError(f"{path}: expected an object with a 'games' list; delete it to rebuild the split")  # noqa: TRY004 (malformed data file, not a programming error)
+        raise ValueError(f"{path}: expected an object with a 'games' list; delete it to rebuild the split")
     return catalog
 
 
@@ -243,7 +253,9 @@ def game_file(split_dir: Path, entry: dict[str, Any]) -> Path:
         plan = verify(_worker_engine, path, game.traj_data)
     except (planner.NoPlan, ValueError) as err:
         path.unlink(missing_ok=True)
-        raise RuntimeError(f"generated ALFWorld game {seed} ({entry['task_id']}) is not solvable: {err}") from err
+        raise RuntimeError(
+            f"generated ALFWorld game {seed} ({entry['task_id']}) is not solvable: {err}"
+        ) from err
     content.update(solvable=True, walkthrough=plan)
     game_files.write_json_atomic(path, content)
     return path

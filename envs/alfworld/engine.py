@@ -135,7 +135,9 @@ class AlfredEngine:
         try:
             self._env.load(data)
         except Exception as err:  # the PDDL parser and translator raise many types
-            raise GameFileError(f"{game_file}: the engine cannot load this game ({type(err).__name__}: {err})") from err
+            raise GameFileError(
+                f"{game_file}: the engine cannot load this game ({type(err).__name__}: {err})"
+            ) from err
         self._env._gamefile = str(game_file)  # AlfredInfos reports the file, not the dict we parsed
         self.game_file = game_file
 
@@ -201,7 +203,9 @@ class AlfredEngine:
 
     def _snapshot(self) -> EngineState:
         return EngineState(
-            feedback=self._state.feedback, admissible=list(self._state["admissible_commands"]), won=bool(self._state["won"])
+            feedback=self._state.feedback,
+            admissible=list(self._state["admissible_commands"]),
+            won=bool(self._state["won"]),
         )
 
 

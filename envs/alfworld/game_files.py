@@ -71,9 +71,9 @@ def read_traj_data(path: Path) -> dict[str, Any]:
     except (OSError, ValueError) as err:
         raise ValueError(f"{path}: cannot read trajectory data ({err})") from err
     if not isinstance(data, dict) or not isinstance(data.get("task_type"), str):
-        raise ValueError(f"{path}: expected a JSON object with a string field 'task_type'")  # noqa: TRY004 (malformed data file, not a programming error)
+        raise ValueError(f"{path}: expected a JSON object with a string field 'task_type'")
     if not isinstance(data.get("pddl_params"), dict):
-        raise ValueError(f"{path}: field 'pddl_params' missing or not an object")  # noqa: TRY004 (malformed data file, not a programming error)
+        raise ValueError(f"{path}: field 'pddl_params' missing or not an object")
     return data
 
 
@@ -93,7 +93,8 @@ def discover(split_dir: Path) -> list[GameRecord]:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` via a temporary file and a rename (readers never see half a file)."""
+    """Write ``data`` as JSON to ``path`` via a temporary file and a rename (readers never see half a
+    file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "w") as f:

@@ -193,7 +193,9 @@ def _place_objects(scene: Scene, spec: TaskSpec, rng: random.Random) -> list[tup
     return placed
 
 
-def pddl_problem(scene: Scene, spec: TaskSpec, placed: Sequence[tuple[str, str, str]], problem_id: str, rng: random.Random) -> str:
+def pddl_problem(
+    scene: Scene, spec: TaskSpec, placed: Sequence[tuple[str, str, str]], problem_id: str, rng: random.Random
+) -> str:
     """The PDDL problem text: objects, initial facts, and ALFWorld's goal for ``spec``."""
     rtypes = sorted(scene.receptacle_types())
     otypes = sorted({otype for _, otype, _ in placed})
@@ -248,7 +250,10 @@ def goal_text(spec: TaskSpec, rng: random.Random) -> str:
     """The task sentence from ALFWorld's templates, filled like ``get_templated_task_desc`` (lower case)."""
     template = rng.choice(_goal_library()[spec.task_type]["templates"])
     return template.format(
-        obj=spec.object_target.lower(), recep=spec.parent_target.lower(), toggle=spec.toggle_target.lower(), mrecep=""
+        obj=spec.object_target.lower(),
+        recep=spec.parent_target.lower(),
+        toggle=spec.toggle_target.lower(),
+        mrecep=""
     )
 
 

@@ -26,7 +26,9 @@ UNSEEN_SCENES: tuple[int, ...] = (10, 219, 308, 424)
 #: lamps are fixtures: switched on in place ("use desklamp 1"), never picked up
 LAMP_TYPES: tuple[str, ...] = ("DeskLamp", "FloorLamp")
 #: furniture a lamp stands on or next to
-LAMP_STANDS: frozenset[str] = frozenset({"SideTable", "Desk", "Dresser", "Shelf", "CoffeeTable", "TVStand", "DiningTable"})
+LAMP_STANDS: frozenset[str] = frozenset(
+    {"SideTable", "Desk", "Dresser", "Shelf", "CoffeeTable", "TVStand", "DiningTable"}
+)
 #: receptacle types THOR has in a scene without an entry in the -openable.json file, and how many
 EXTRA_RECEPTACLE_COUNTS: dict[str, int] = {"StoveBurner": 4}
 #: receptacles added without a layout point share one spot this many at a time: a front and a back burner
@@ -56,24 +58,6 @@ REAL_RECEPTACLE_COUNTS: dict[int, dict[str, int]] = {
     308: {"Bed": 1, "Desk": 2, "Drawer": 6, "GarbageCan": 1, "LaundryHamper": 1, "Safe": 1, "Shelf": 6},
     424: {"Cabinet": 4, "CounterTop": 1, "GarbageCan": 1, "HandTowelHolder": 2, "SinkBasin": 2, "Toilet": 1,
           "ToiletPaperHanger": 1, "TowelHolder": 1},
-    7: {"Cabinet": 13, "CoffeeMachine": 1, "CounterTop": 2, "DiningTable": 1, "Drawer": 4, "Fridge": 1,
-        "GarbageCan": 1, "Microwave": 1, "Shelf": 3, "SinkBasin": 1, "StoveBurner": 4, "Toaster": 1},
-    11: {"Cabinet": 10, "CoffeeMachine": 1, "CounterTop": 3, "DiningTable": 1, "Drawer": 6, "Fridge": 1,
-         "GarbageCan": 1, "Microwave": 1, "SinkBasin": 1, "StoveBurner": 4, "Toaster": 1},
-    12: {"Cabinet": 19, "CoffeeMachine": 1, "CounterTop": 3, "Drawer": 4, "Fridge": 1, "GarbageCan": 1,
-         "Microwave": 1, "SinkBasin": 1, "StoveBurner": 4, "Toaster": 1},
-    14: {"Cabinet": 8, "CoffeeMachine": 1, "CounterTop": 2, "Fridge": 1, "GarbageCan": 1, "Microwave": 1,
-         "SinkBasin": 1, "StoveBurner": 4, "Toaster": 1},
-    15: {"Cabinet": 11, "CoffeeMachine": 1, "CounterTop": 2, "DiningTable": 1, "Drawer": 3, "Fridge": 1,
-         "GarbageCan": 1, "Microwave": 1, "SinkBasin": 1, "StoveBurner": 4, "Toaster": 1},
-    18: {"Cabinet": 16, "CoffeeMachine": 1, "CounterTop": 2, "DiningTable": 1, "Drawer": 5, "Fridge": 1,
-         "GarbageCan": 1, "Microwave": 1, "Safe": 1, "SinkBasin": 1, "StoveBurner": 4, "Toaster": 1},
-    21: {"Cabinet": 4, "CoffeeMachine": 1, "CounterTop": 1, "DiningTable": 3, "Drawer": 1, "Fridge": 1,
-         "GarbageCan": 1, "Microwave": 1, "SideTable": 1, "SinkBasin": 1, "StoveBurner": 4, "Toaster": 1},
-    24: {"Cabinet": 23, "CoffeeMachine": 1, "CounterTop": 3, "DiningTable": 1, "Drawer": 4, "Fridge": 1,
-         "GarbageCan": 1, "Microwave": 1, "SinkBasin": 1, "StoveBurner": 4, "Toaster": 1},
-    27: {"Cabinet": 12, "CoffeeMachine": 1, "CounterTop": 2, "DiningTable": 1, "Drawer": 3, "Fridge": 1,
-         "GarbageCan": 1, "Microwave": 1, "SinkBasin": 1, "StoveBurner": 4, "Toaster": 1},
     4: {"Cabinet": 2, "CoffeeMachine": 1, "CounterTop": 3, "DiningTable": 1, "Drawer": 6, "Fridge": 1,
         "GarbageCan": 1, "Microwave": 1, "SinkBasin": 1, "StoveBurner": 4, "Toaster": 1},
     7: {"Cabinet": 13, "CoffeeMachine": 1, "CounterTop": 2, "DiningTable": 1, "Drawer": 4, "Fridge": 1,
@@ -154,7 +138,9 @@ def constants():
 def static_receptacle_types() -> frozenset[str]:
     """Receptacle types fixed in the scene (cabinet, fridge, ...); movable ones (mug, bowl) are objects."""
     c = constants()
-    return frozenset(t for t in c.RECEPTACLES if t not in c.MOVABLE_RECEPTACLES_SET and t in c.VAL_RECEPTACLE_OBJECTS)
+    return frozenset(
+        t for t in c.RECEPTACLES if t not in c.MOVABLE_RECEPTACLES_SET and t in c.VAL_RECEPTACLE_OBJECTS
+    )
 
 
 @cache
@@ -190,7 +176,9 @@ def room_of(scene_num: int) -> str:
     for room, nums in ROOMS.items():
         if scene_num in nums:
             return room
-    raise ValueError(f"scene {scene_num} is not an ALFRED floor plan (expected 1-30, 201-230, 301-330 or 401-430)")
+    raise ValueError(
+        f"scene {scene_num} is not an ALFRED floor plan (expected 1-30, 201-230, 301-330 or 401-430)"
+    )
 
 
 @dataclass(frozen=True)
@@ -259,7 +247,9 @@ def load_scene(scene_num: int) -> Scene:
         present = json.loads(objects_file.read_text())
         points = json.loads(points_file.read_text())
     except (OSError, ValueError) as err:
-        raise FileNotFoundError(f"ALFRED layout for FloorPlan{scene_num} unreadable ({objects_file}, {points_file}): {err}")
+        raise FileNotFoundError(
+            f"ALFRED layout for FloorPlan{scene_num} unreadable ({objects_file}, {points_file}): {err}"
+        ) from err
     static = static_receptacle_types()
     receptacles = [
         Receptacle(rid, _receptacle_type(rid), grid_location(*point))

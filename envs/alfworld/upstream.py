@@ -22,7 +22,9 @@ def package_dir() -> Path:
     """Folder of the installed ``alfworld`` package (found without importing it)."""
     spec = importlib.util.find_spec("alfworld")
     if spec is None or not spec.submodule_search_locations:
-        raise ImportError("the ALFWorld env needs the `alfworld` package: pip install 'agentdistill[alfworld]'")
+        raise ImportError(
+            "the ALFWorld env needs the `alfworld` package: pip install 'agentdistill[alfworld]'"
+        )
     return Path(next(iter(spec.submodule_search_locations)))
 
 
@@ -42,7 +44,8 @@ def layouts_dir() -> Path:
 
 
 def import_alfworld(module: str) -> ModuleType:
-    """``importlib.import_module(module)`` for an ``alfworld.*`` module, keeping ``ALFWORLD_DATA`` as it was."""
+    """``importlib.import_module(module)`` for an ``alfworld.*`` module, keeping ``ALFWORLD_DATA`` as it
+    was."""
     before = os.environ.get("ALFWORLD_DATA")
     # alfworld.info creates the folder the variable names; point it at one that already exists
     os.environ["ALFWORLD_DATA"] = before or str(cache_dir("alfworld"))

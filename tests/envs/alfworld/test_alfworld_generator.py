@@ -14,7 +14,8 @@ def test_same_seed_same_game_files(tmp_path: Path) -> None:
     first = data.build_split(tmp_path / "a", "valid_unseen", sizes=sizes, workers=1)
     second = data.build_split(tmp_path / "b", "valid_unseen", sizes=sizes, workers=1)
     files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file() and p.name != data.CATALOG)
-    assert files and files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file() and p.name != data.CATALOG)
+    again = sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file() and p.name != data.CATALOG)
+    assert files and files == again
     for rel in files:
         assert (first / rel).read_bytes() == (second / rel).read_bytes(), rel
 
@@ -40,7 +41,8 @@ def test_tree_has_official_layout_and_every_task_type(tiny_alfworld_root: Path) 
         assert "UNKNOWN GOAL" not in game["grammar"] and "(:goal" in game["pddl_problem"]
         traj = json.loads((record.folder / "traj_data.json").read_text())
         assert traj["task_type"] == record.task_type
-        assert set(traj["pddl_params"]) >= {"object_target", "parent_target", "toggle_target", "mrecep_target"}
+        params = {"object_target", "parent_target", "toggle_target", "mrecep_target"}
+        assert set(traj["pddl_params"]) >= params
 
 
 def test_scenes_have_alfred_vocabulary() -> None:
