@@ -111,6 +111,9 @@ class ALFWorldEnv(TextEnv):
             "task": task,
             "task_type": task_type,
             "data_source": self.data_source,
+            # how this env plays (upstream's protocol unless an option says otherwise), for run metadata
+            "protocol": {"commands": "lenient" if self.lenient else "exact", "think": "OK.",
+                         "max_steps": self.max_steps, "expert_plan": self.expert_plan},
             "extra.gamefile": str(path),
             "extra.walkthrough": self._engine.walkthrough,
             "won": state.won,

@@ -149,6 +149,7 @@ class HotPotQAEnv(TextEnv):
             "task_type": q.type,
             "max_steps": self.max_steps,
             "data_source": self.data.data_source,
+            "protocol": {"max_steps": self.max_steps, "subset": self.subset, "empty_finish": "invalid"},
             "prediction": None,
             "em": 0.0,
             "f1": 0.0,

@@ -92,6 +92,9 @@ def test_lenient_accepts_old_phrasing_case_and_period(tiny_alfworld_root: Path) 
     obs, reward, terminated, _, info = lenient.step(f"Put {obj} in/on {recep}.")
     assert not info["invalid_action"] and terminated and reward == 1.0
     assert obs == f"You move the {obj} to the {recep}."
+    # the deviation is reported, so run.json and the report carry it
+    assert info["protocol"] == {"commands": "lenient", "think": "OK.", "max_steps": 50, "expert_plan": False}
+    assert ALFWorldEnv(split="test", data=tiny_alfworld_root).reset()[1]["protocol"]["commands"] == "exact"
 
 
 @pytest.mark.parametrize("lenient", [False, True])

@@ -224,6 +224,7 @@ def test_react500_is_reacts_shuffle_of_the_dev_file(tmp_path):
     random.Random(233).shuffle(order)  # the ReAct notebook's rule: shuffle all indices, play the first 500
     assert env.task_ids == [f"q{i:04d}" for i in order[:500]]
     assert HotPotQAEnv(split="dev", data=str(path), subset="react500").task_ids == env.task_ids
+    assert env.reset()[1]["protocol"] == {"max_steps": 7, "subset": "react500", "empty_finish": "invalid"}
     assert len(set(env.task_ids)) == 500 and env.task_ids[:3] != ["q0000", "q0001", "q0002"]
     # on the real dev file (7,405 records) these are the first questions ReAct plays
     assert react500_indices(7405)[:5] == [3687, 6238, 5388, 3522, 3824]
