@@ -274,7 +274,8 @@ def test_run_json_records_the_data_and_a_resume_on_other_data_is_refused(tmp_pat
     play = functools.partial(evaluate, "hotpotqa", "random", episodes=1, workers=0, progress=False)
     summary = play(run=tmp_path / "g")
     data = json.loads((tmp_path / "g" / "run.json").read_text())["data"]
-    assert data == {"data_source": "generated", "data_fingerprint": f"bundle:{BUNDLE_VERSION}"}
+    assert data == {"data_source": "generated", "data_fingerprint": f"bundle:{BUNDLE_VERSION}",
+                    "protocol": {"max_steps": 7, "subset": None, "empty_finish": "invalid"}}
     assert summary["data_source"] == "generated"
     assert json.loads((tmp_path / "g" / "summary.json").read_text())["data_source"] == "generated"
 
