@@ -16,5 +16,7 @@ register("lm", "agents.lm:LMAgent",
          "a transformers causal LM from a local path or preset, batched generation")
 register("http", "agents.http:HTTPAgent",
          "an OpenAI-compatible chat/completions server (vLLM, llama.cpp, an API)")
+register("guided", "agents.guided:GuidedAgent",
+         "a student LM whose turns a teacher LM or the env's expert plays with probability p (OPD)")
 
 __all__ = ["Agent", "AgentSpec", "AgentStep", "Episode", "make", "names", "register", "spec"]

@@ -28,6 +28,8 @@ class AgentStep:
     ``topk_ids`` / ``topk_logprobs`` (one list of k per generated token), and record the context
     they were produced in: ``n_dropped_turns`` (earlier turns left out of the prompt by
     :mod:`agents.context`) and ``prompt_tokens`` (the length of the prompt fed to the model).
+    ``guided`` is True when a guide (a teacher LM or the per-step expert) played the turn in place of
+    the agent being trained (:mod:`agents.guided`).
     """
 
     thought: str
@@ -41,6 +43,7 @@ class AgentStep:
     latency_s: float = 0.0
     n_dropped_turns: int | None = None
     prompt_tokens: int | None = None
+    guided: bool = False
 
 
 @dataclass

@@ -325,6 +325,16 @@ class LMAgent(Agent):
                 steps.append(self._to_step(slot, result, share, dropped, len(ids)))
         return steps
 
+    def add_turn(self, slot: int, text: str, token_ids: Sequence[int] | None = None) -> list[int]:
+        """Record a turn another player took in ``slot``'s episode (a guide's, :mod:`agents.guided`): later
+        prompts hold ``token_ids`` for it (default: this tokenizer's ids of the text, as for any turn without
+        generated ids) as if this model had generated them. Returns the ids recorded."""
+        parsed = parse(text)
+        ids = list(token_ids) if token_ids is not None else self._ids(text.strip())
+        self._episode(slot).turns.append(Turn(thought=parsed.thought, action=parsed.action, text=text))
+        self._turn_ids.setdefault(slot, []).append(ids)
+        return ids
+
     @property
     def vocabulary(self) -> TokenVocabulary:
         """The tokenizer facts constrained decoding needs (built on first use)."""

@@ -61,7 +61,7 @@ COLUMNS: dict[str, pa.DataType] = {
     "latency_s": pa.float64(),
     "error": pa.string(),
 }
-#: columns an LM agent adds (null on rows of agents that do not log tokens)
+#: optional columns, added by LM agents (null on rows of agents that do not log tokens) and guided rollouts
 TOKEN_COLUMNS: dict[str, pa.DataType] = {
     "token_ids": pa.list_(pa.int64()),
     "topk_ids": pa.list_(pa.list_(pa.int64())),
@@ -69,6 +69,9 @@ TOKEN_COLUMNS: dict[str, pa.DataType] = {
     # the context the step was produced in (agents.context): earlier turns left out, prompt length
     "n_dropped_turns": pa.int64(),
     "prompt_tokens": pa.int64(),
+    # a guide (teacher LM or per-step expert) played the step instead of the student (agents.guided);
+    # read_episodes gives False where it is null or absent (logs written before the column)
+    "guided": pa.bool_(),
 }
 SCHEMA = pa.schema([pa.field(n, t) for n, t in {**COLUMNS, **TOKEN_COLUMNS}.items()])
 #: the text columns, sanitised before they reach Arrow
@@ -221,6 +224,7 @@ def read_episodes(path: str | Path) -> pd.DataFrame:
         raise FileNotFoundError(f"{path}: no such episode log (expected a run directory or a .parquet file)")
     tables = [t.select([c for c in SCHEMA.names if c in t.schema.names]) for t in tables]
     frame = pa.concat_tables(tables, promote_options="permissive").to_pandas()
+    frame["guided"] = frame["guided"].eq(True) if "guided" in frame.columns else False  # null/absent: False
     return frame.sort_values(["episode", "step"], kind="stable").reset_index(drop=True)
 
 

@@ -43,6 +43,7 @@ class EpisodeRows:
             "n_act_tokens": int(n_act), "latency_s": float(step.latency_s),
             "token_ids": step.token_ids, "topk_ids": step.topk_ids, "topk_logprobs": step.topk_logprobs,
             "n_dropped_turns": step.n_dropped_turns, "prompt_tokens": step.prompt_tokens,
+            "guided": step.guided,
         })
         return row
 

@@ -23,6 +23,8 @@ from harness.errors import one_line_errors
 
 #: an Agent object, or ``(registry name, kwargs)`` to build one where the policy runs
 AgentSpec = Agent | tuple[str, dict[str, Any]]
+#: registered agents that run a model on the device: their policy actor gets the cluster's GPU
+GPU_AGENTS = ("lm", "guided")
 
 
 @dataclass(frozen=True)
@@ -263,7 +265,7 @@ class PolicyHandle:
         import ray
 
         assert self._agent is not None
-        gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 and self._agent[0] == "lm" else 0
+        gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 and self._agent[0] in GPU_AGENTS else 0
         self.actor = ray.remote(Policy).options(num_cpus=0, num_gpus=gpus, max_restarts=0).remote(self._agent)
         self.pid = ray_get(self.actor.pid.remote())
 

@@ -139,3 +139,13 @@ def test_a_lone_surrogate_costs_no_episode(tmp_path):
     assert list(episode["thought"]) == ["odd \ufffd text", "t"]
     assert episode["completion"].iloc[0] == "Thought: odd \ufffd text\nAction: search[0]"
     assert episode["observation"].iloc[1] == "a pair split in two: \U0001f600"
+
+
+def test_guided_reads_false_where_a_log_lacks_the_column_or_left_it_null(tmp_path):
+    pd.DataFrame(rows(0, 2)).to_parquet(tmp_path / "old.parquet")  # a log written before the column
+    assert read_episodes(tmp_path / "old.parquet")["guided"].tolist() == [False, False]
+    writer = EpisodeWriter(tmp_path / "run")
+    writer.write([{**row, "guided": flag} for row, flag in zip(rows(0, 3), [True, None, False], strict=True)])
+    writer.consolidate()
+    frame = read_episodes(tmp_path / "run")
+    assert frame["guided"].tolist() == [True, False, False] and frame["guided"].dtype == bool
