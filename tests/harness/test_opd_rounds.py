@@ -81,6 +81,7 @@ def test_two_rounds_play_train_record_and_resume(models, tmp_path):
         steps = read_episodes(out / f"round_{r}" / "rollouts")
         assert steps["guided"].tolist() == [r == 0] * len(steps)
         assert record["episodes"] == 2 and record["rollout_s"] > 0 and record["train_wall_s"] > 0
+        assert record["scoring_s"] >= 0 and record["train_s"] >= 0  # the trainer's time split, read back
     # round 1 plays and trains from round 0's model; the final model is installed in out
     played = json.loads((out / "round_1" / "rollouts" / "run.json").read_text())
     assert played["agent_kwargs"]["model"] == str(out / "round_0" / "model")
