@@ -16,10 +16,16 @@ With ``agents.make("lm", ..., constrain_actions=True)`` every generated turn has
 Where the action space comes from (:func:`action_space`):
 
 - ``info["admissible_actions"]`` when the env lists them (ALFWorld: every command; WebShop: each page's
-  ``click[...]``, plus ``search[<your query>]`` which stands for an open ``search[`` verb);
-- HotPotQA (no list): ``search[...]`` and ``lookup[...]`` open, ``finish[...]`` *extractive*: its answer is
-  a span of up to :data:`MAX_ANSWER_WORDS` words of text observed in the episode (question included),
-  or ``yes`` / ``no`` (comparison questions answer with them and they need not be observed);
+  ``click[...]``, plus ``search[<your query>]`` which stands for an open ``search[`` verb); WebShop's query
+  is *extractive*: 1..:data:`MAX_QUERY_WORDS` words of the instruction the agent was shown, in any order
+  (the instruction's words are what a query can usefully hold; a small model copies them far better
+  than it spells them);
+- HotPotQA (no list): every verb *extractive*, over text observed in the episode (question included):
+  ``search[...]`` an entity of up to :data:`MAX_ENTITY_WORDS` words, or a title of a ``Similar:`` list;
+  ``lookup[...]`` a keyword of up to :data:`MAX_KEYWORD_WORDS` words; ``finish[...]`` an answer of up to
+  :data:`MAX_ANSWER_WORDS` words, or ``yes`` / ``no`` (comparison questions answer with them and they
+  need not be observed). (A search for a title never shown is ruled out: a deviation from free ReAct,
+  which is why constrained decoding is an option, recorded with the run);
 - any other env without a list: no constraint (free decoding).
 
 What gets logged is unchanged: ``token_ids`` are the tokens chosen under the constraint, while
@@ -44,21 +50,34 @@ import torch
 OPEN_ARGUMENT_TOKENS = 12
 #: longest extractive answer (words) HotPotQA's ``finish[...]`` may take from the observed text
 MAX_ANSWER_WORDS = 8
+#: most words an extractive query (WebShop's ``search[...]``) takes from the instruction
+MAX_QUERY_WORDS = 16
+#: most words of HotPotQA's extractive ``search[...]`` entity and ``lookup[...]`` keyword
+MAX_ENTITY_WORDS = 6
+MAX_KEYWORD_WORDS = 3
+#: HotPotQA's ``Similar: [...]`` list and its quoted titles (Python's repr: single quotes, or double
+#: quotes around a title holding a single quote)
+_SIMILAR = re.compile(r"Similar: \[(.*)\]", re.MULTILINE)
+_QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"")
 #: the ``Action:`` keyword ending the text written so far (``Action 3:`` too; case-free), as in agents.react
 _ACTION_OPENED = re.compile(r"(?:^|\n)[ \t>]*action(?:[ \t]*\d+)?[ \t]*:[ \t]*$", re.IGNORECASE)
 #: a placeholder entry of an admissible list, e.g. WebShop's ``search[<your query>]``
 _PLACEHOLDER = re.compile(r"^(?P<verb>\w+)\[<[^>\]]*>\]$")
 _LEADING_PUNCTUATION = "([{\"'`"
 _TRAILING_PUNCTUATION = ".,;:!?)]}\"'`"
+#: a word of an instruction, as a query may use it ("2-pack", "men's", "3.4")
+_WORD = re.compile(r"\w(?:[\w'.-]*\w)?")
 
 
 @dataclass(frozen=True)
 class ActionSpace:
     """What may follow ``Action:``: ``complete`` actions, and ``open_verbs`` whose ``verb[`` is followed by
-    free text up to ``]``."""
+    free text up to ``]`` or, when ``argument_words`` is set, by 1..:data:`MAX_QUERY_WORDS` of those words
+    separated by single spaces (an extractive argument)."""
 
     complete: tuple[str, ...] = ()
     open_verbs: tuple[str, ...] = ()
+    argument_words: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.complete or self.open_verbs)
@@ -80,13 +99,23 @@ def observed_spans(texts: Sequence[str], max_words: int = MAX_ANSWER_WORDS) -> l
     return list(spans)
 
 
+def instruction_words(instruction: str) -> tuple[str, ...]:
+    """The words an extractive query may use: each word of ``instruction`` lower-cased and as written,
+    deduplicated in order of first appearance."""
+    words = _WORD.findall(instruction)
+    return tuple(dict.fromkeys(w for word in words for w in (word.lower(), word)))
+
+
 def _both_cases(verb: str) -> tuple[str, str]:
     return verb.lower(), verb.capitalize()
 
 
-def action_space(env: str, info: dict[str, Any], observations: Sequence[str]) -> ActionSpace:
-    """The :class:`ActionSpace` of the next action in ``env``, from the latest ``info`` and the episode's
-    observations so far (see the module docstring); empty when nothing constrains it."""
+def action_space(
+    env: str, info: dict[str, Any], observations: Sequence[str], instruction: str = ""
+) -> ActionSpace:
+    """The :class:`ActionSpace` of the next action in ``env``, from the latest ``info``, the episode's
+    observations so far and its instruction (the task text the agent was shown; see the module
+    docstring); empty when nothing constrains it."""
     listed = info.get("admissible_actions")
     if listed is not None:
         complete, open_verbs = [], []
@@ -97,12 +126,28 @@ def action_space(env: str, info: dict[str, Any], observations: Sequence[str]) ->
                 open_verbs.append(placeholder["verb"])
             elif action:
                 complete.append(action)
-        return ActionSpace(tuple(dict.fromkeys(complete)), tuple(dict.fromkeys(open_verbs)))
+        words = instruction_words(instruction) if env == "webshop" and open_verbs else ()
+        return ActionSpace(tuple(dict.fromkeys(complete)), tuple(dict.fromkeys(open_verbs)), words)
     if env == "hotpotqa":
-        answers = dict.fromkeys(["yes", "no", *observed_spans(observations)])
-        finish = [f"{verb}[{answer}]" for verb in _both_cases("finish") for answer in answers]
-        return ActionSpace(tuple(finish), (*_both_cases("search"), *_both_cases("lookup")))
+        spans = observed_spans(observations)
+        arguments = {
+            "finish": ["yes", "no", *spans],
+            "search": [*similar_titles(observations), *(s for s in spans if s.count(" ") < MAX_ENTITY_WORDS)],
+            "lookup": [s for s in spans if s.count(" ") < MAX_KEYWORD_WORDS],
+        }
+        complete = [f"{verb}[{argument}]" for name, values in arguments.items()
+                    for verb in _both_cases(name) for argument in dict.fromkeys(values)]
+        return ActionSpace(tuple(complete))
     return ActionSpace()
+
+
+def similar_titles(observations: Sequence[str]) -> list[str]:
+    """The titles of every ``Similar: ['title', ...]`` list in ``observations`` (HotPotQA's failed search)."""
+    titles = []
+    for text in observations:
+        for listed in _SIMILAR.findall(text):
+            titles += [single or double for single, double in _QUOTED.findall(listed)]
+    return [t for t in titles if t and "[" not in t and "]" not in t]
 
 
 @dataclass
@@ -166,6 +211,22 @@ class TokenVocabulary:
         return out
 
 
+def word_trie(vocabulary: TokenVocabulary, words: Sequence[str], spaced: bool) -> tuple[_Node, int]:
+    """(the prefix trie of ``words``' token ids, each written after a space when ``spaced`` (a query's
+    second word on) or right after ``[`` (its first), ``end`` marking a complete word; the most tokens a
+    word takes). Words are pre-tokenised apart from ``[``, spaces and ``]`` by byte-level BPE, so these
+    are the ids the words have inside a query."""
+    root, longest = _Node(), 0
+    for ids in vocabulary.tokenizer([(" " if spaced else "") + w for w in words],
+                                    add_special_tokens=False)["input_ids"]:
+        node = root
+        for token_id in ids:
+            node = node.children.setdefault(token_id, _Node())
+        node.end = True
+        longest = max(longest, len(ids))
+    return root, longest
+
+
 def build_trie(vocabulary: TokenVocabulary, keyword: str, space: ActionSpace) -> tuple[_Node, int]:
     """(the prefix trie of ``space`` as token ids following ``keyword``
     (:meth:`TokenVocabulary.continuations`), the most tokens an action of it takes to its line end)."""
@@ -187,11 +248,43 @@ def build_trie(vocabulary: TokenVocabulary, keyword: str, space: ActionSpace) ->
     return root, longest
 
 
+class _ExtractiveArgument:
+    """The decoding state of an extractive argument: words of a list separated by single spaces, closed by
+    ``]`` after a complete word (forced once :data:`MAX_QUERY_WORDS` are written or the budget runs low)."""
+
+    def __init__(self, vocabulary: TokenVocabulary, words: Sequence[str]):
+        self.close_id = vocabulary.close_id
+        self.first, first_longest = word_trie(vocabulary, words, spaced=False)
+        self.next, next_longest = word_trie(vocabulary, words, spaced=True)
+        self.longest = max(first_longest, next_longest)
+        self.node, self.words = self.first, 0
+
+    def allowed(self, remaining: int) -> list[int]:
+        closable = self.node.end and self.close_id is not None
+        if closable and (self.words + 1 >= MAX_QUERY_WORDS or remaining <= self.longest + 1):
+            return [self.close_id]
+        ids = list(self.node.children)
+        if closable:
+            ids += [*self.next.children, self.close_id]
+        return ids
+
+    def advance(self, token_id: int) -> bool:
+        """Record ``token_id``; True once the argument is closed."""
+        if self.node.end and token_id == self.close_id:
+            return True
+        if token_id in self.node.children:
+            self.node = self.node.children[token_id]
+        else:  # the current word is complete: this is the first token of the next one
+            self.node, self.words = self.next.children[token_id], self.words + 1
+        return False
+
+
 class ActionConstraint:
     """The decoding state of one sequence's turn under constrained decoding.
 
     The generation loop asks :meth:`allowed` before choosing each token (None: anything; a list of ids;
-    :data:`THOUGHT`: anything but the end of the text; :data:`OPEN`: free text without a newline) and
+    :data:`THOUGHT`: anything but the end of the text; :data:`OPEN`: free text without a newline; an
+    extractive argument's words are lists of ids) and
     reports every chosen token to :meth:`advance`.
     """
 
@@ -201,11 +294,12 @@ class ActionConstraint:
     def __init__(self, vocabulary: TokenVocabulary, space: ActionSpace):
         self.vocabulary = vocabulary
         self.space = space
-        # "start" -> "forced" (Thought:) -> "thought" -> "forced" (Action:) -> "action" (-> "open")
+        # "start" -> "forced" (Thought:) -> "thought" -> "forced" (Action:) -> "action" (-> "open" | "words")
         self.phase = "start"
         self._forced: list[int] = []
         self._after_forced = "thought"
         self._node: _Node | None = None
+        self._argument: _ExtractiveArgument | None = None
         self._text = ""
         #: the trie after the usual keyword, built up front: a turn nearly always reaches its action
         self._keyword = "Action:"
@@ -226,6 +320,8 @@ class ActionConstraint:
         if self.phase == "action" and self._node is not None:
             ids = list(self._node.children)
             return ids + self.vocabulary.line_end_ids if self._node.end else ids
+        if self.phase == "words" and self._argument is not None:
+            return self._argument.allowed(remaining)
         if self.phase == "open":
             close = self.vocabulary.close_id
             return [close] if remaining <= 1 and close is not None else self.OPEN
@@ -248,7 +344,18 @@ class ActionConstraint:
         elif self.phase == "action" and self._node is not None:
             self._node = self._node.children.get(token_id)
             if self._node is not None and self._node.open:
-                self.phase = "open"
+                self._open_argument()
+        elif self.phase == "words" and self._argument is not None:
+            if self._argument.advance(token_id):
+                self.phase = "done"
+
+    def _open_argument(self) -> None:
+        """``verb[`` is written: an extractive argument where the space has words (and ``]`` is one
+        token), else free text."""
+        if self.space.argument_words and self.vocabulary.close_id is not None:
+            self.phase, self._argument = "words", _ExtractiveArgument(self.vocabulary, self.space.argument_words)
+        else:
+            self.phase = "open"
 
     def _force(self, keyword: str, then: str = "action") -> None:
         """Write ``keyword``'s tokens for the model, then go on in phase ``then``."""

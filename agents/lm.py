@@ -348,7 +348,7 @@ class LMAgent(Agent):
             return None
         episode = self._episode(slot)
         observed = [episode.first_observation or ""] + [t.observation or "" for t in episode.turns]
-        space = action_space(self.env, info or {}, observed)
+        space = action_space(self.env, info or {}, observed, episode.task)
         return ActionConstraint(self.vocabulary, space) if space else None
 
     def _to_step(

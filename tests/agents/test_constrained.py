@@ -10,8 +10,12 @@ from agents.constrained import (
     ActionConstraint,
     ActionSpace,
     TokenVocabulary,
+    MAX_ENTITY_WORDS,
+    MAX_KEYWORD_WORDS,
+    MAX_QUERY_WORDS,
     action_space,
     allowed_mask,
+    instruction_words,
     observed_spans,
 )
 from agents.context import bos_ids
@@ -31,6 +35,7 @@ ALFWORLD_ACTIONS = ["go to fridge 1", "go to countertop 1", "go to countertop 10
 WEBSHOP_INFO = {"admissible_actions": ["search[<your query>]", "click[B0001]", "click[Buy Now]",
                                        "click[< Prev]"]}
 QUESTION = "Question: Which magazine was started first, Arthur's Magazine or First for Women?"
+INSTRUCTION = "I need Red running shoes, 2-pack, size 10.5, and price lower than 20.00 dollars"
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +62,16 @@ def test_action_space_from_the_list_from_observations_or_none():
     assert webshop == ActionSpace(("click[B0001]", "click[Buy Now]", "click[< Prev]"), ("search",))
     alfworld = action_space("alfworld", {"admissible_actions": ALFWORLD_ACTIONS + ["look"]}, [])
     assert alfworld.complete == tuple(ALFWORLD_ACTIONS) and alfworld.open_verbs == ()
-    hotpot = action_space("hotpotqa", {"admissible_actions": None}, [QUESTION])
-    assert hotpot.open_verbs == ("search", "Search", "lookup", "Lookup")
+    titles = ["Arthur's Magazine (1844)", "The Women [band]", "First for Women", "Dawn 'Quote' Smith"]
+    similar = f"Could not find [Arthur]. Similar: {titles}."  # as the env writes it (Python's list repr)
+    hotpot = action_space("hotpotqa", {"admissible_actions": None}, [QUESTION, similar])
+    assert hotpot.open_verbs == () and hotpot.argument_words == ()
+    searches = {a[len("Search["):-1] for a in hotpot.complete if a.startswith("Search[")}
+    assert {"Arthur's Magazine (1844)", "First for Women", "Dawn 'Quote' Smith"} <= searches
+    assert not any("[" in s or "]" in s for s in searches)  # a bracketed title cannot be an argument
+    assert all(len(s.split()) <= MAX_ENTITY_WORDS for s in searches - set(titles))
+    lookups = {a[len("lookup["):-1] for a in hotpot.complete if a.startswith("lookup[")}
+    assert "started first" in lookups and all(len(k.split()) <= MAX_KEYWORD_WORDS for k in lookups)
     answers = {a[len("finish["):-1] for a in hotpot.complete if a.startswith("finish[")}
     assert {"yes", "no", "Arthur's Magazine", "First for Women", "Women"} <= answers
     assert "Women?" not in answers and "Arthur's Magazine or First for Women" in answers
@@ -155,7 +168,7 @@ def test_allowed_mask_rows():
 
 def play(agent: LMAgent, env: str, infos: list[dict], observations: list[str], turns: int, batched: bool):
     for slot, info in enumerate(infos):
-        agent.reset({"task": "", **info}, slot=slot)
+        agent.reset({"task": info.get("task", ""), **info}, slot=slot)
     steps = []
     for turn in range(turns):
         obs = [f"{o} (turn {turn})" for o in observations]
@@ -198,12 +211,36 @@ def test_constrained_lm_agent_acts_only_admissibly_and_logs_the_unmasked_topk(ti
     assert torch.allclose(top_lp, torch.tensor(step.topk_logprobs), atol=1e-4)
 
 
+def test_webshop_queries_are_words_of_the_instruction(tiny_model):
+    from transformers import AutoTokenizer
+
+    words = instruction_words(INSTRUCTION)
+    assert {"i", "I", "red", "Red", "2-pack", "10.5", "20.00", "dollars"} <= set(words)
+    assert not {"2-pack,", "10.5,", "pack", ""} & set(words)
+    space = action_space("webshop", WEBSHOP_INFO, ["WebShop [SEP] Search"], INSTRUCTION)
+    assert space.argument_words == words and space.open_verbs == ("search",)
+    assert action_space("alfworld", {"admissible_actions": ["look"]}, [], INSTRUCTION).argument_words == ()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    vocabulary = TokenVocabulary(tokenizer, len(tokenizer) + 3)
+    rng, queries = random.Random(0), []
+    for _ in range(40):
+        action = parse(random_walk(vocabulary, space, 60, rng)).action
+        assert action in space.complete or action.startswith("search["), action
+        if action.startswith("search["):
+            assert action.endswith("]")
+            queries.append(action[len("search["):-1].split(" "))
+    assert queries and all(1 <= len(q) <= MAX_QUERY_WORDS and set(q) <= set(words) for q in queries), queries
+    assert max(len(q) for q in queries) >= 3  # a query goes on past its first word
+
+
 def test_constrained_webshop_and_hotpotqa_turns(tiny_model):
     agent = LMAgent(tiny_model, env="webshop", constrain_actions=True, max_new_tokens=30)
-    for turn in play(agent, "webshop", [WEBSHOP_INFO] * 3, ["WebShop [SEP] Search"] * 3, 2, True):
+    infos = [{"task": INSTRUCTION, **WEBSHOP_INFO}] * 3
+    for turn in play(agent, "webshop", infos, ["WebShop [SEP] Search"] * 3, 2, True):
         for step in turn:
             assert step.action in WEBSHOP_INFO["admissible_actions"] or (
-                step.action.startswith("search[") and step.action.endswith("]") and "\n" not in step.action
+                step.action.startswith("search[") and step.action.endswith("]")
+                and set(step.action[len("search["):-1].split(" ")) <= set(instruction_words(INSTRUCTION))
             ), step.text
     agent = LMAgent(tiny_model, env="hotpotqa", constrain_actions=True, max_new_tokens=30)
     observed = [QUESTION] * 3
