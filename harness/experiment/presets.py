@@ -34,6 +34,10 @@ class Preset:
     device: str
     init_from_teacher: tuple[str, ...]  # students (same width as the teacher) that start from its layers
     max_steps: int | None = None  # env steps per episode; None: the env's standard ENV_MAX_STEPS[env]
+    #: episodes played at once, all in one batch of the LM agent (0: evaluate's default of 4 per worker,
+    #: in the agent's batches of 16). A GPU decodes 100 sequences in about the time of one (COSTS["gpu"])
+    policy_batch: int = 0
+    teacher_lora_rank: int = 0  # > 0: the teacher fine-tunes LoRA adapters of this rank (distill/lora.py)
 
 
 #: env steps per episode, each benchmark's standard limit (ReAct / upstream): every preset uses them
@@ -66,28 +70,35 @@ PRESETS: dict[str, Preset] = {
         device="cpu",
         init_from_teacher=(),
     ),
-    # one H100/H200: SmolLM2-135M teacher, ~46M and ~15M students
+    # one H100/H200, one env's pipeline (one seed) in <= 10 min by Pipeline.expected_seconds (COSTS["gpu"];
+    # ALFWorld's 50 steps bind: 9.9 min, WebShop 6.9, HotPotQA 4.8). Teacher: SmolLM2-135M-Instruct,
+    # fine-tuned in full on the demos, ~4 epochs (weights dequantised from a Q4_1 GGUF: SMOLLM2_ORIGIN).
+    # Student: smol-45m, one teacher layer in six (5 x 576, 38% of its ~46M parameters outside the
+    # embeddings); --ablations adds smol-25m (12 x 256, 48%) and smol-81m (15 x 576, one layer in two, 65%).
+    # Every LM stage plays 100 episodes at once (policy_batch); a turn may take 128 new tokens, which holds
+    # every turn of the experts' demos (ALFWorld's first-turn plans reach 127, WebShop's turns 100).
     "gpu": Preset(
         name="gpu",
         teacher="smollm2-135m",
-        students=("smol-45m", "smol-15m"),
-        ablation_students=(),
-        demo_episodes=400,
-        rollout_episodes=400,
+        students=("smol-45m",),
+        ablation_students=("smol-25m", "smol-81m"),
+        demo_episodes=256,
+        rollout_episodes=100,
         eval_episodes=100,
-        teacher_steps=400,
-        student_steps=600,
+        teacher_steps=40,
+        student_steps=60,
         batch_size=32,
         micro_batch_size=16,
         max_length=1536,
         teacher_lr=1e-4,
         student_lr=5e-4,
-        max_new_tokens=96,
+        max_new_tokens=128,
         log_topk=20,
-        offline_states=200,
-        workers=4,
+        offline_states=64,
+        workers=8,
         device="auto",
-        init_from_teacher=("smol-45m",),
+        init_from_teacher=("smol-45m", "smol-81m"),
+        policy_batch=100,
     ),
 }
 
@@ -118,7 +129,8 @@ ABLATIONS: tuple[Ablation, ...] = (
     Ablation("sad", "per-span mean (span_norm=per_span_mean)", {"span_norm": "per_span_mean"}),
 )
 
-#: measured costs (tiny: 2 shared CPU cores; gpu: one H100) behind the time estimate printed at the start.
+#: per-unit costs behind the time estimate printed at the start (tiny: measured on 2 shared CPU cores; gpu:
+#: derived below from anchors measured on one H200).
 #: ``lm_step``: seconds per LM agent turn of 64 new tokens; ``LM_STEP_BY_ENV`` overrides it where the
 #: prompts are longer (measured with 2 workers on 2 shared cores: the tiny teacher playing HotPotQA,
 #: 0.21 s a turn, and WebShop at its 15-step limit with ~1,400-token prompts, 0.28 s a turn; ALFWorld's
@@ -126,11 +138,38 @@ ABLATIONS: tuple[Ablation, ...] = (
 COSTS = {
     "tiny": {"startup": 8.0, "expert_episode": 0.03, "lm_step": 0.12, "teacher_tokens_per_s": 5000.0,
              "student_tokens_per_s": 8000.0, "offline_state": 0.15},
-    "gpu": {"startup": 20.0, "expert_episode": 0.05, "lm_step": 0.05, "teacher_tokens_per_s": 150_000.0,
+    "gpu": {"startup": 10.0, "expert_episode": 0.05, "lm_step": 0.055, "teacher_tokens_per_s": 110_000.0,
             "student_tokens_per_s": 300_000.0, "offline_state": 0.02},
 }
 #: per-env ``lm_step`` (seconds a turn as the estimate's formula counts it: divided by √workers)
-LM_STEP_BY_ENV = {"tiny": {"hotpotqa": 0.18, "webshop": 0.4, "alfworld": 0.4}}
+LM_STEP_BY_ENV = {
+    "tiny": {"hotpotqa": 0.18, "webshop": 0.4, "alfworld": 0.4},
+    "gpu": {"alfworld": 0.029, "webshop": 0.044, "hotpotqa": 0.031},
+}
+#: ``gpu``, from ../shared/anchors/README.md (one H200, bf16; HF generate of the SmolLM2-135M shape, 512-token
+#: prompts, 64 new tokens: 44 / 208 / 1,457 / 5,328 tokens/s at batch 1 / 8 / 32 / 128; a distillation step
+#: 134.5M -> 37.8M, 16 x 1,024 tokens, teacher forward + student forward/backward: 182,959 tokens/s, i.e.
+#: (6 x 37.8M + 2 x 134.5M) FLOPs/token = 90.7 TFLOP/s achieved):
+#: - lm_step: a decoding step costs ~24 ms at any batch up to 128 (32 / 1,457 = 22 ms, 128 / 5,328 = 24 ms:
+#:   launch-bound, dynamic KV cache as agents/lm.py uses), plus ~30 us a sequence for the agent's Python
+#:   (decode so far + stop check: 15 us measured on this machine's CPU). A round of policy_batch = 100
+#:   episodes, prompts of up to 1,408 tokens (prefill 100 x 1,408 x 2 x 134.5M FLOPs at 90.7 TFLOP/s =
+#:   0.42 s) and t new tokens costs t x 27 ms + 0.42 s. A round stops when every turn has ended: with all
+#:   128 tokens (a model that never stops) 3.87 s, 38.7 ms a turn, so lm_step = 0.0387 x 64 / 128 x sqrt(8)
+#:   = 0.055 (the estimate counts a turn as lm_step x max_new_tokens / 64 / sqrt(workers)). Per env, t is
+#:   the longest turn of the scripted experts' demos (SmolLM2 tokens, 40 train episodes each): ALFWorld 127
+#:   in round 1 (its plan), <= 58 after (59 a round over 50 rounds: 20.2 ms a turn, lm_step 0.029), WebShop
+#:   100 (31.2 ms, 0.044), HotPotQA 65 (21.7 ms, 0.031): models that write turns like the demos they learnt
+#:   from; the estimate still plays every episode to the step limit (the expert ends ALFWorld's in 6-17).
+#:   All for batches of 100: fewer episodes at once cost the same rounds (rollout and eval counts are
+#:   multiples of 100). Students: 0.5 x the teacher's turn (the estimate's factor; a 5-layer student's
+#:   decoding step is nearer 0.3 x).
+#: - teacher_tokens_per_s: full fine-tuning, 6 x 134.5M FLOPs/token at the anchor's 90.7 TFLOP/s = 112k.
+#: - student_tokens_per_s: students learn from the logged top-k (no teacher forward): 6 x 46.0M FLOPs/token
+#:   (smol-45m, the largest main student) at 90.7 TFLOP/s = 329k, less ~10% for the held-out evals with the
+#:   live teacher. LoRA (teacher_lora_rank) trains faster than this; it is not counted.
+#: - startup (not measured on a GPU): the tiny preset's 8 s per unit (Ray workers, model load) plus ~2 s
+#:   for the policy actor's CUDA context; expert_episode and offline_state are unchanged guesses.
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,101 @@
+"""The ``gpu`` preset's sizing: one env's pipeline (one seed) in <= 10 minutes of one H100/H200 by the
+pipeline's own estimate, with its per-turn cost derived from the H200 anchors for the preset's own batch,
+students with real capacity beyond their embeddings, and the teacher's origin (weights dequantised from a
+Q4_1 GGUF) recorded in the manifest."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoConfig, AutoTokenizer, LlamaForCausalLM
+
+from distill.models import PRESETS as MODEL_PRESETS
+from distill.models import _llama_config, count_parameters, resolve_model_path
+from harness.experiment.pipeline import Pipeline, add_arguments, preset_from_args
+from harness.experiment.presets import COSTS, ENV_MAX_STEPS, ENVS, LM_STEP_BY_ENV, PRESETS
+
+GPU = PRESETS["gpu"]
+
+
+def gpu_pipeline(root: Path, env: str, *options: str, preset: str = "gpu") -> Pipeline:
+    """The pipeline ``agentdistill pipeline --env ENV --preset gpu OPTIONS`` would run (default methods)."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--env", env, "--preset", preset, *options])
+    methods = tuple(m for m in args.methods.split(",") if m)
+    return Pipeline(root, env, preset_from_args(args), methods, args.seeds, args.ablations, set(), "test")
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_gpu_preset_estimates_one_env_one_seed_within_ten_minutes(tmp_path, env):
+    stages = gpu_pipeline(tmp_path, env).expected_seconds()
+    assert sum(stages.values()) <= 600, {s: round(t) for s, t in stages.items()}
+    # every LM stage plays the env's standard step limit, so ALFWorld's 50 steps cost the most
+    alfworld = gpu_pipeline(tmp_path / "a", "alfworld").expected_seconds()
+    if env != "alfworld":
+        assert stages["teacher_eval"] < alfworld["teacher_eval"]
+    assert ENV_MAX_STEPS["alfworld"] == 50 and GPU.max_steps is None and GPU.eval_episodes >= 100
+
+
+#: the longest turn of the scripted experts' demos a decoding round waits for (SmolLM2 tokens, 40 train
+#: episodes per env): ALFWorld's first-turn plan, then its later turns over 50 rounds; WebShop; HotPotQA
+DEMO_ROUND_TOKENS = {"alfworld": (127 + 49 * 58) / 50, "webshop": 100, "hotpotqa": 65}
+
+
+def test_gpu_lm_cost_is_the_anchor_derivation_for_the_presets_batch():
+    """COSTS["gpu"] / LM_STEP_BY_ENV["gpu"] are what the H200 anchors give for this preset's batch, new
+    tokens, prompt length and workers (presets.py derives them); changing one without re-deriving fails."""
+    step_s, python_per_sequence_s = 128 / 5328, 30e-6  # generate at batch 128 (anchors); the agent's loop
+    achieved_flops, teacher_params = 90.7e12, 134.5e6  # the anchor's distillation step; SmolLM2-135M
+    batch, new, prompt = GPU.policy_batch, GPU.max_new_tokens, GPU.max_length - GPU.max_new_tokens
+    prefill_s = batch * prompt * 2 * teacher_params / achieved_flops
+
+    def lm_step(tokens_a_round: float) -> float:  # a turn as the estimate counts it: / sqrt(workers)
+        turn_s = (tokens_a_round * (step_s + batch * python_per_sequence_s) + prefill_s) / batch
+        return turn_s * 64 / new * GPU.workers ** 0.5
+
+    assert COSTS["gpu"]["lm_step"] == pytest.approx(lm_step(new), rel=0.03)
+    for env, tokens in DEMO_ROUND_TOKENS.items():
+        assert LM_STEP_BY_ENV["gpu"][env] == pytest.approx(lm_step(tokens), rel=0.03), env
+    # the derivation's assumptions: every LM stage plays in full batches of policy_batch episodes
+    assert GPU.eval_episodes % GPU.policy_batch == 0 and GPU.rollout_episodes % GPU.policy_batch == 0
+    full_fine_tuning = achieved_flops / (6 * teacher_params)
+    assert COSTS["gpu"]["teacher_tokens_per_s"] == pytest.approx(full_fine_tuning, rel=0.03)
+
+
+def test_gpu_preset_plays_its_episodes_in_one_batch_and_passes_lora_to_the_teacher(tmp_path):
+    pipeline = gpu_pipeline(tmp_path, "webshop")
+    assert pipeline._lm_kwargs(tmp_path / "teacher")["batch_size"] == GPU.policy_batch == 100
+    assert "lora_rank" not in pipeline.teacher_unit().params  # full fine-tuning by default
+    lora = Pipeline(tmp_path / "lora", "webshop", dataclasses.replace(GPU, teacher_lora_rank=8), ("sft",), 1,
+                    False, set(), "test")
+    assert lora.teacher_unit().params["lora_rank"] == 8
+    tiny = gpu_pipeline(tmp_path / "tiny", "webshop", preset="tiny")
+    assert "batch_size" not in tiny._lm_kwargs(tmp_path / "teacher")  # tiny's markers stay as they were
+
+
+def test_gpu_students_have_real_capacity_beyond_their_embeddings():
+    path = resolve_model_path("smollm2-135m")
+    config, tokenizer = AutoConfig.from_pretrained(path).to_dict(), AutoTokenizer.from_pretrained(path)
+    students = (*GPU.students, *GPU.ablation_students)
+    assert "smol-15m" not in students and GPU.students == ("smol-45m",)
+    shares = {}
+    for name in students:
+        with torch.device("meta"):
+            model = LlamaForCausalLM(_llama_config(MODEL_PRESETS[name], tokenizer, config))
+        shares[name] = 1 - model.model.embed_tokens.weight.numel() / count_parameters(model)
+    assert all(share >= 0.35 for share in shares.values()), shares
+    assert set(GPU.init_from_teacher) == {"smol-45m", "smol-81m"}  # the 576-wide ones start from its layers
+
+
+def test_the_manifest_records_the_teachers_dequantised_q4_1_origin(tmp_path):
+    pipeline = gpu_pipeline(tmp_path, "hotpotqa", "--student", "smol-25m")
+    pipeline.write_manifest()
+    origins = json.loads(pipeline.layout.manifest.read_text())["model_origins"]
+    assert set(origins) == {"smollm2-135m", "smol-25m"}
+    assert "dequantised" in origins["smollm2-135m"] and "Q4_1 GGUF" in origins["smollm2-135m"]
+    assert origins["smol-25m"].startswith("built from a config")
