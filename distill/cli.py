@@ -3,6 +3,9 @@
     agentdistill train   --data runs/demos --out runs/teacher --model tiny
     agentdistill distill --method sad --teacher runs/teacher --student tiny-student \\
                          --data runs/teacher-run --out runs/students/sad
+    agentdistill distill --method opd --divergence reverse_kl --teacher runs/teacher \\
+                         --student runs/opd/round_0/model --data runs/opd/round_1/rollouts \\
+                         --out runs/opd/round_1/model
 
 On several GPUs (no harness needed on that machine)::
 
@@ -19,7 +22,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from distill.config import METHODS, SADConfig, SFTConfig, TrainConfig, is_required
+from distill.config import METHODS, SFTConfig, TrainConfig, is_required
 
 
 def _without_none(hint: Any) -> Any:
@@ -55,16 +58,21 @@ def _is_distill(parser: argparse.ArgumentParser) -> bool:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``train`` (SFT) or ``distill`` (every method's options; ``--method`` picks one)."""
     distill = _is_distill(parser)
-    cls: type[TrainConfig] = SADConfig if distill else SFTConfig
+    classes: list[type[TrainConfig]] = list(METHODS.values()) if distill else [SFTConfig]
     if distill:
         parser.add_argument("--method", choices=list(METHODS), default="sad",
                             help="distillation method (default sad)")
-    hints = typing.get_type_hints(cls)
-    for f in fields(cls):
-        flags = f.metadata.get("flags") or (f"--{f.name.replace('_', '-')}",)
-        if not distill and "--student" in flags:
-            flags = tuple(x for x in flags if x != "--student")
-        parser.add_argument(*flags, **_option_kwargs(f, hints[f.name]))
+    added: set[str] = set()
+    for cls in classes:
+        hints = typing.get_type_hints(cls)
+        for f in fields(cls):
+            if f.name in added:  # a field several methods share (e.g. SAD's λs in sad and sad_opd)
+                continue
+            added.add(f.name)
+            flags = f.metadata.get("flags") or (f"--{f.name.replace('_', '-')}",)
+            if not distill and "--student" in flags:
+                flags = tuple(x for x in flags if x != "--student")
+            parser.add_argument(*flags, **_option_kwargs(f, hints[f.name]))
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:

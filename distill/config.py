@@ -12,9 +12,7 @@ see the same global batch and, because losses are normalised by the global token
 from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, Literal
-
-from distill.lora import LLAMA_LINEAR_LAYERS
+from typing import Any, Literal, get_args
 
 
 def _opt(default: Any, help: str, **extra: Any) -> Any:
@@ -83,14 +81,6 @@ class TrainConfig:
     init_from_teacher: bool = _opt(
         False, "initialise a shrunk student preset from a subset of the teacher's layers (same width only)"
     )
-    lora_rank: int = _opt(
-        0, "LoRA adapters of this rank on --lora-targets, the rest frozen, merged into the saved model "
-        "(distill/lora.py; needs the lora extra, peft); 0: full fine-tuning"
-    )
-    lora_alpha: float = _opt(16.0, "LoRA scale numerator: the adapters' update is scaled by alpha / rank")
-    lora_targets: list[str] = _opt(
-        list(LLAMA_LINEAR_LAYERS), "linear layers (name suffixes) that get LoRA adapters"
-    )
     curriculum: bool = _opt(
         False, "order episodes simple -> complex and pace them in (see distill/curriculum.py)"
     )
@@ -118,9 +108,6 @@ class TrainConfig:
         _check(self, "warmup_steps", 0 <= self.warmup_steps <= self.max_steps, "in [0, max_steps]")
         _check(self, "min_lr_ratio", 0 <= self.min_lr_ratio <= 1, "in [0, 1]")
         _check(self, "grad_clip", self.grad_clip >= 0, ">= 0")
-        _check(self, "lora_rank", self.lora_rank >= 0, ">= 0")
-        _check(self, "lora_alpha", self.lora_alpha > 0, "> 0")
-        _check(self, "lora_targets", bool(self.lora_targets) or not self.lora_rank, "at least one layer name")
         _check(self, "eval_every", self.eval_every >= 0, ">= 0")
         _check(self, "eval_fraction", 0 <= self.eval_fraction < 1, "in [0, 1)")
         _check(self, "save_every", self.save_every >= 1, ">= 1")
@@ -206,15 +193,89 @@ class SADConfig(DistillConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check(self, "span_norm", self.span_norm in ("sum", "per_span_mean"), "sum or per_span_mean")
-        _check(self, "lambda_reason", self.lambda_reason >= 0, ">= 0")
-        _check(self, "lambda_act", self.lambda_act >= 0, ">= 0")
-        if self.lambda_reason == 0 and self.lambda_act == 0:
-            raise ValueError("lambda_reason and lambda_act: at least one must be > 0")
+        _check_span_weights(self)
+
+
+def _check_span_weights(config: Any) -> None:
+    """SAD's span options: ``span_norm`` and the two λs (at least one > 0)."""
+    _check(config, "span_norm", config.span_norm in ("sum", "per_span_mean"), "sum or per_span_mean")
+    _check(config, "lambda_reason", config.lambda_reason >= 0, ">= 0")
+    _check(config, "lambda_act", config.lambda_act >= 0, ">= 0")
+    if config.lambda_reason == 0 and config.lambda_act == 0:
+        raise ValueError("lambda_reason and lambda_act: at least one must be > 0")
+
+
+#: OPD's divergences (the names of ``distill.losses.DIVERGENCES``)
+Divergence = Literal["reverse_kl", "forward_kl", "jsd", "skew_kl"]
+
+
+@dataclass
+class OPDConfig(DistillConfig):
+    """On-policy distillation: the student trains on episodes it played itself, every one of its completion
+    tokens scored by the live teacher under the exact context it saw (``--teacher`` required); tokens of
+    turns a guide played (the log's ``guided`` column) take the imitation loss instead."""
+
+    divergence: Divergence = _opt(
+        "reverse_kl",
+        "divergence on the student's own tokens: reverse_kl KL(p_S||p_T) (mode-seeking), forward_kl "
+        "KL(p_T||p_S), jsd (generalised JSD of GKD, see --beta), skew_kl (DistiLLM, see --skew-alpha)",
+    )
+    beta: float = _opt(
+        0.5, "jsd's β as in TRL's GKD: M = β p_T + (1-β) p_S; β = 0 is forward KL, β = 1 reverse KL"
+    )
+    skew_alpha: float = _opt(0.1, "skew_kl's α: KL(p_T || α p_T + (1-α) p_S); α = 0 is forward KL")
+    guided_loss: Literal["sft", "forward_kl"] = _opt(
+        "sft", "loss on the tokens of turns a guide (teacher or expert) played: sft (cross-entropy of the "
+        "guide's tokens) or forward_kl (to the live teacher)"
+    )
+    max_turns: int = _opt(
+        0, "depth curriculum (TCOD): only completions of the first k turns of each episode are in the loss; "
+        "0: every turn"
+    )
+
+    method = "opd"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.teacher:
+            raise ValueError(f"teacher: {self.method} scores the student's own tokens with a live teacher; "
+                             "give --teacher PATH")
+        if self.teacher_signal == "topk":
+            raise ValueError(f"teacher_signal='topk': {self.method} needs the live teacher's logits on the "
+                             "student's tokens (logged top-k are the player's own); use logits or auto")
+        self.teacher_signal = "logits"
+        _check(self, "divergence", self.divergence in get_args(Divergence),
+               " or ".join(get_args(Divergence)))
+        _check(self, "beta", 0 <= self.beta <= 1, "in [0, 1]")
+        _check(self, "skew_alpha", 0 <= self.skew_alpha < 1, "in [0, 1)")
+        _check(self, "guided_loss", self.guided_loss in ("sft", "forward_kl"), "sft or forward_kl")
+        _check(self, "max_turns", self.max_turns >= 0, ">= 0 (0: every turn)")
+
+
+@dataclass
+class SADOPDConfig(OPDConfig):
+    """Structured on-policy distillation: OPD's divergence weighted by λ_r / λ_a on the student's own
+    reason / act spans (λ_r = λ_a = 1 with span_norm sum is opd)."""
+
+    lambda_reason: float = _opt(1.0, "weight of the divergence on the student's own reason-span tokens")
+    lambda_act: float = _opt(1.0, "weight of the divergence on the student's own act-span tokens")
+    span_norm: Literal["sum", "per_span_mean"] = _opt(
+        "sum",
+        "sum: both span sums (and the guided turns' loss) divided by the completion-token count, so "
+        "λ_r = λ_a = 1 is opd; per_span_mean (an ablation): each own span's mean divergence",
+    )
+
+    method = "sad_opd"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_span_weights(self)
 
 
 #: method name -> its config class
-METHODS: dict[str, type[TrainConfig]] = {"sft": SFTConfig, "token_kd": TokenKDConfig, "sad": SADConfig}
+METHODS: dict[str, type[TrainConfig]] = {
+    "sft": SFTConfig, "token_kd": TokenKDConfig, "sad": SADConfig, "opd": OPDConfig, "sad_opd": SADOPDConfig,
+}
 
 
 def config_fields(cls: type[TrainConfig]) -> list[Any]:

@@ -26,6 +26,12 @@ steps that share a context prefix share one training sequence (a *window*); earl
 carry no loss. Once old turns are being dropped, nearly every step is its own window: exactness
 costs roughly one ``max_length`` sequence per late step.
 
+On-policy logs. A turn a guide played instead of the student (the log's optional ``guided`` column;
+absent or null: False) marks its completion tokens in ``guided_mask``, and every completion token
+records the episode step it belongs to (``step_index``), so a depth curriculum can keep only the first k
+turns in the loss. A step without ``token_ids`` (an expert's turn in an otherwise logged episode) is
+tokenised from its text.
+
 Every per-token list of an :class:`Example` is indexed by *token* position; :func:`collate` shifts
 them to *logit* positions (what ``distill.losses`` expects).
 """
@@ -63,11 +69,12 @@ class EpisodeLog:
     task: str
     observations: list[str]  # the observation the agent acted on at each step
     completions: list[str]
-    token_ids: list[list[int]] | None = None
+    token_ids: list[list[int] | None] | None = None  # per step; None where a step was not logged with ids
     topk_ids: list[list[list[int]]] | None = None
     topk_logprobs: list[list[list[float]]] | None = None
     n_dropped_turns: list[int] | None = None  # per step: earlier turns the agent's prompt left out
     prompt_tokens: list[int] | None = None  # per step: length of the prompt the agent was fed
+    guided: list[bool] | None = None  # per step: True when a guide played the turn instead of the agent
 
     @property
     def has_context(self) -> bool:
@@ -94,6 +101,8 @@ class Example:
     completion_mask: list[bool]
     topk_ids: list[list[int]] | None = None  # teacher top-k that *predicted* each token ([] where none)
     topk_logprobs: list[list[float]] | None = None
+    guided_mask: list[bool] = field(default_factory=list)  # completion tokens of guided turns ([]: none)
+    step_index: list[int] = field(default_factory=list)  # episode step of each completion token, else -1
     stats: dict[str, float] = field(default_factory=dict)  # reason/act token counts, teacher entropy
 
     def __len__(self) -> int:
@@ -147,9 +156,14 @@ def _episode_from_rows(file: Path, key: str, rows: pd.DataFrame) -> EpisodeLog:
         observations=rows["observation"].tolist(),
         completions=rows["completion"].tolist(),
     )
-    if "token_ids" in rows and rows["token_ids"].notna().all():
-        ep.token_ids = [[int(t) for t in ids] for ids in rows["token_ids"]]
-        if {"topk_ids", "topk_logprobs"} <= set(rows.columns) and rows["topk_ids"].notna().all():
+    if "token_ids" in rows and rows["token_ids"].notna().any():
+        logged = rows["token_ids"].notna().tolist()
+        ep.token_ids = [
+            [int(t) for t in ids] if present else None
+            for ids, present in zip(rows["token_ids"], logged, strict=True)
+        ]
+        top_logged = {"topk_ids", "topk_logprobs"} <= set(rows.columns) and rows["topk_ids"].notna().all()
+        if all(logged) and top_logged:
             ep.topk_ids = [[[int(i) for i in k] for k in step] for step in rows["topk_ids"]]
             ep.topk_logprobs = [[[float(x) for x in k] for k in step] for step in rows["topk_logprobs"]]
             for s, ids, top, lps in zip(steps, ep.token_ids, ep.topk_ids, ep.topk_logprobs, strict=True):
@@ -168,7 +182,19 @@ def _episode_from_rows(file: Path, key: str, rows: pd.DataFrame) -> EpisodeLog:
                     f"{file}: episode {key} step {s}: n_dropped_turns={dropped}, prompt_tokens={length}; "
                     f"expected 0..{max(0, s - 1)} dropped turns and a prompt of >= 1 token"
                 )
+    if "guided" in rows:
+        ep.guided = [_guided_flag(file, key, s, v) for s, v in zip(steps, rows["guided"], strict=True)]
     return ep
+
+
+def _guided_flag(file: Path, key: str, step: int, value: Any) -> bool:
+    """One row's ``guided`` value: a bool, or null (= False, a turn the agent played)."""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return False
+    raise ValueError(f"{file}: episode {key} step {step}: column 'guided' is {value!r}; expected true, "
+                     "false or null")
 
 
 def has_topk(episodes: Sequence[EpisodeLog]) -> bool:
@@ -189,6 +215,8 @@ class _Piece:
     completion: bool
     topk_ids: list[list[int]] | None = None
     topk_logprobs: list[list[float]] | None = None
+    step: int = -1  # the episode step of a completion
+    guided: bool = False  # a completion a guide played
 
 
 def _plain(tokenizer: Any, text: str) -> _Piece:
@@ -202,11 +230,12 @@ def _normalise(text: str) -> str:
 
 def _completion(tokenizer: Any, ep: EpisodeLog, step: int, text: str) -> _Piece:
     """The tokens of one completion with their span masks (spliced from the log when it has them)."""
-    if ep.token_ids is None:
+    guided = bool(ep.guided[step]) if ep.guided is not None else False
+    ids = ep.token_ids[step] if ep.token_ids is not None else None
+    if ids is None:
         ids = tokenizer(text, add_special_tokens=False)["input_ids"]
         reason, act = completion_token_masks(text, tokenizer)
-        return _Piece(ids, reason, act, completion=True)
-    ids = ep.token_ids[step]
+        return _Piece(ids, reason, act, completion=True, step=step, guided=guided)
     vocab = len(tokenizer)
     if any(not 0 <= t < vocab for t in ids):
         raise ValueError(
@@ -221,7 +250,7 @@ def _completion(tokenizer: Any, ep: EpisodeLog, step: int, text: str) -> _Piece:
             f"{logged[:80]!r}; the tokenizer differs from the one that generated these episodes"
         )
     reason, act = completion_masks_from_ids(tokenizer, ids)
-    piece = _Piece(list(ids), reason, act, completion=True)
+    piece = _Piece(list(ids), reason, act, completion=True, step=step, guided=guided)
     if ep.topk_ids is not None and ep.topk_logprobs is not None:
         piece.topk_ids, piece.topk_logprobs = ep.topk_ids[step], ep.topk_logprobs[step]
     return piece
@@ -358,6 +387,8 @@ def _join(key: str, pieces: list[_Piece], max_length: int) -> Example:
     reason: list[bool] = []
     act: list[bool] = []
     completion: list[bool] = []
+    guided: list[bool] = []
+    step_index: list[int] = []
     topk_ids: list[list[int]] = []
     topk_lps: list[list[float]] = []
     any_topk = False
@@ -366,6 +397,8 @@ def _join(key: str, pieces: list[_Piece], max_length: int) -> Example:
         reason += p.reason
         act += p.act
         completion += [p.completion] * len(p.ids)
+        guided += [p.completion and p.guided] * len(p.ids)
+        step_index += [p.step if p.completion else -1] * len(p.ids)
         if p.topk_ids is not None and p.topk_logprobs is not None:
             topk_ids += p.topk_ids
             topk_lps += p.topk_logprobs
@@ -379,6 +412,7 @@ def _join(key: str, pieces: list[_Piece], max_length: int) -> Example:
     example = Example(
         key, ids[cut], reason[cut], act[cut], completion[cut],
         topk_ids[cut] if any_topk else None, topk_lps[cut] if any_topk else None,
+        guided_mask=guided[cut], step_index=step_index[cut],
     )
     example.stats = {
         "reason_tokens": float(sum(example.reason_mask)),
@@ -443,7 +477,8 @@ def collate(examples: Sequence[Example], pad_id: int, topk: bool = False) -> dic
     """Right-pad a micro-batch and shift per-token lists to logit positions.
 
     Returns ``input_ids``, ``attention_mask`` (B, T); ``labels``, ``reason_mask``, ``act_mask``,
-    ``completion_mask`` (B, T) where position t describes token t + 1 (the last position is padding);
+    ``completion_mask``, ``guided_mask`` (bool) and ``step_index`` (long, the token's episode step; -1 off
+    completions) (B, T) where position t describes token t + 1 (the last position is padding);
     and with ``topk``, the logged teacher ``topk_ids`` / ``topk_logprobs`` (B, T, k) — completion
     tokens without a logged top-k then leave every mask.
     """
@@ -454,8 +489,9 @@ def collate(examples: Sequence[Example], pad_id: int, topk: bool = False) -> dic
     labels = torch.full((batch, length), -100, dtype=torch.long)  # (B, T)
     masks = {
         name: torch.zeros((batch, length), dtype=torch.bool)  # (B, T)
-        for name in ("reason_mask", "act_mask", "completion_mask")
+        for name in ("reason_mask", "act_mask", "completion_mask", "guided_mask")
     }
+    step_index = torch.full((batch, length), -1, dtype=torch.long)  # (B, T)
     lacking = [e.key for e in examples if e.topk_ids is None]
     if topk and lacking:
         raise ValueError(
@@ -472,7 +508,11 @@ def collate(examples: Sequence[Example], pad_id: int, topk: bool = False) -> dic
         attention[b, :n] = 1
         labels[b, : n - 1] = torch.tensor(e.input_ids[1:])
         for name, mask in masks.items():
-            mask[b, : n - 1] = torch.tensor(getattr(e, name)[1:], dtype=torch.bool)
+            values = getattr(e, name)
+            if values:  # an Example built without guided_mask has no guided turns
+                mask[b, : n - 1] = torch.tensor(values[1:], dtype=torch.bool)
+        if e.step_index:
+            step_index[b, : n - 1] = torch.tensor(e.step_index[1:], dtype=torch.long)
         if with_topk:
             for t in range(1, n):
                 ids, lps = e.topk_ids[t], e.topk_logprobs[t]  # type: ignore[index]
@@ -482,7 +522,9 @@ def collate(examples: Sequence[Example], pad_id: int, topk: bool = False) -> dic
                 elif masks["completion_mask"][b, t - 1]:
                     masks["completion_mask"][b, t - 1] = False  # no teacher signal for this token
                     masks["reason_mask"][b, t - 1] = masks["act_mask"][b, t - 1] = False
-    out = {"input_ids": input_ids, "attention_mask": attention, "labels": labels, **masks}
+                    masks["guided_mask"][b, t - 1] = False
+    out = {"input_ids": input_ids, "attention_mask": attention, "labels": labels, **masks,
+           "step_index": step_index}
     if with_topk:
         out["topk_ids"], out["topk_logprobs"] = topk_ids, topk_lps
     return out

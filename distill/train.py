@@ -1,4 +1,4 @@
-"""The training loop shared by every method (sft, token_kd, sad): :func:`train`.
+"""The training loop shared by every method (sft, token_kd, sad, opd, sad_opd): :func:`train`.
 
 One optimizer step:
 
@@ -15,6 +15,13 @@ Every ``eval_every`` steps: held-out loss, per-span KL to the teacher (where a t
 exists) and per-span NLL. Every ``save_every`` steps and at the end: ``checkpoints/last.pt`` (model,
 optimizer, scheduler, step; RNG state per process). Metrics go to ``metrics.csv`` and TensorBoard.
 The trained model is saved with ``save_pretrained`` (plus tokenizer and ``agentdistill.json``) in ``out``.
+
+On-policy methods (opd, sad_opd) train on episodes the student played: always the live teacher's
+logits, under the exact context each step was played in (``logged_context``); their loss covers the
+first ``max_turns`` turns of each episode (0: all), the divergence on the student's own turns and the
+guided loss on turns a guide played. ``train_summary.json`` records ``student_tokens`` (tokens in the
+loss over all steps), ``teacher_forward_s`` (the live teacher's forward passes: the scoring time) and
+``train_s`` (the rest of the optimizer steps), the last two for this invocation.
 
 Run it on several GPUs with ``torchrun --nproc-per-node N -m distill.cli distill ...``.
 """
@@ -46,7 +53,7 @@ from agents.model_files import check_model_dir
 from agents.prompts import instructions as env_instructions
 from agents.react import render
 from distill import losses
-from distill.config import DistillConfig, SADConfig, TrainConfig
+from distill.config import DistillConfig, OPDConfig, SADConfig, SADOPDConfig, TrainConfig
 from distill.curriculum import RootPacing, easiest_first
 from distill.data import (
     BatchPlan,
@@ -59,11 +66,10 @@ from distill.data import (
     micro_batches,
     split_heldout,
 )
-from distill.lora import apply_lora, merge_lora, require_peft
 from distill.models import MARKER, PRESETS, build_student, check_same_vocabulary, resolve_model_path
 
 METRIC_COLUMNS = [
-    "step", "loss", "lr", "grad_norm", "tokens", "tokens_per_s",
+    "step", "loss", "lr", "grad_norm", "tokens", "loss_tokens", "tokens_per_s",
     "eval_loss", "eval_kl_reason", "eval_kl_act", "eval_bucket_kl_reason", "eval_bucket_kl_act",
     "eval_nll_reason", "eval_nll_act",
 ]
@@ -167,8 +173,6 @@ def load_models(config: TrainConfig, episodes: list[EpisodeLog], runtime: Runtim
         tokenizer.pad_token = tokenizer.eos_token
     torch.manual_seed(config.seed)
     student = AutoModelForCausalLM.from_pretrained(student_dir, dtype=torch.float32).to(runtime.device)
-    if config.lora_rank:  # only the adapters train; save_final merges them into the saved model
-        student = apply_lora(student, config.lora_rank, config.lora_alpha, config.lora_targets)
     teacher = None
     if config.teacher:
         teacher_dir = resolve_model_path(config.teacher)
@@ -218,12 +222,32 @@ def teacher_signal(config: TrainConfig, episodes: list[EpisodeLog]) -> str | Non
 # --------------------------------------------------------------------------- loss
 
 
-def count_tokens(batches: list[dict[str, torch.Tensor]]) -> list[float]:
-    """[completion, reason, act] masked-token counts over micro-batches."""
+def count_tokens(batches: list[dict[str, torch.Tensor]], own_spans: bool = False) -> list[float]:
+    """[completion, reason, act] masked-token counts over micro-batches; ``own_spans``: reason / act
+    tokens of guided turns left out (the spans sad_opd's divergence covers)."""
+    def count(batch: dict[str, torch.Tensor], name: str) -> int:
+        mask = batch[name]
+        if own_spans and name != "completion_mask":
+            mask = mask & ~batch["guided_mask"]
+        return int(mask.sum())
+
     return [
-        float(sum(int(b[name].sum()) for b in batches))
+        float(sum(count(b, name) for b in batches))
         for name in ("completion_mask", "reason_mask", "act_mask")
     ]
+
+
+#: the per-token masks a loss reads
+LOSS_MASKS = ("completion_mask", "reason_mask", "act_mask", "guided_mask")
+
+
+def first_turns(batch: dict[str, torch.Tensor], max_turns: int) -> dict[str, torch.Tensor]:
+    """``batch`` with its loss masks cut to completions of each episode's first ``max_turns`` turns (the
+    depth curriculum of TCOD; 0: every turn)."""
+    if max_turns == 0:
+        return batch
+    kept = (batch["step_index"] >= 0) & (batch["step_index"] < max_turns)  # (B, T)
+    return {**batch, **{name: batch[name] & kept for name in LOSS_MASKS}}
 
 
 def method_loss(
@@ -240,6 +264,21 @@ def method_loss(
     if config.method == "sft":
         return losses.sft_loss(logits, batch["labels"], batch["completion_mask"], normalizer=counts[0])
     assert isinstance(config, DistillConfig) and teacher is not None
+    if isinstance(config, OPDConfig):
+        on_policy = {
+            "divergence": config.divergence, "beta": config.beta, "skew_alpha": config.skew_alpha,
+            "guided_loss": config.guided_loss, "normalizer": counts[0], "chunk": config.kl_chunk,
+        }
+        if isinstance(config, SADOPDConfig):
+            return losses.sad_opd_loss(
+                logits, teacher, batch["labels"], batch["reason_mask"], batch["act_mask"],
+                batch["guided_mask"], config.lambda_reason, config.lambda_act, config.temperature,
+                span_norm=config.span_norm, normalizers=(counts[1], counts[2]), **on_policy,
+            )
+        return losses.opd_loss(
+            logits, teacher, batch["labels"], batch["completion_mask"], batch["guided_mask"],
+            config.temperature, **on_policy,
+        )
     if isinstance(config, SADConfig):
         return losses.sad_loss(
             logits, teacher, batch["reason_mask"], batch["act_mask"], config.lambda_reason, config.lambda_act,
@@ -268,6 +307,21 @@ def teacher_of(
     return None
 
 
+def timed_teacher(
+    batch: dict[str, torch.Tensor], teacher_model: Any, signal: str | None, runtime: Runtime
+) -> tuple[losses.Teacher | None, float]:
+    """:func:`teacher_of` and the seconds it took (on CUDA the queued work is waited for on both sides,
+    so the time is the teacher's forward pass alone)."""
+    wait = signal == "logits" and runtime.device.type == "cuda"
+    if wait:
+        torch.cuda.synchronize(runtime.device)
+    start = time.perf_counter()
+    teacher = teacher_of(batch, teacher_model, signal)
+    if wait:
+        torch.cuda.synchronize(runtime.device)
+    return teacher, time.perf_counter() - start
+
+
 def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
@@ -287,15 +341,25 @@ def evaluate(
       T = 1, when the held-out episodes logged top-k. Bucketing can only lose information, so this is
       a lower bound of the full KL and can look converged while the full KL is not;
     - ``eval_nll_reason`` / ``eval_nll_act``: NLL of the logged tokens.
+
+    On-policy methods: ``eval_loss`` is their training loss (:func:`method_loss`, masks and normalisers
+    as in training, over the whole held-out set); top-k logged with the student's episodes are the
+    player's own, so no bucket KL is reported.
     """
     model.eval()
-    logged = all(e.topk_ids is not None for e in examples)
+    on_policy = isinstance(config, OPDConfig)
+    logged = not on_policy and all(e.topk_ids is not None for e in examples)
     temperature = config.temperature if isinstance(config, DistillConfig) else 1.0
     # per mask (completion, reason, act): count, NLL, full KL (T=1), bucket KL (T=1), KL of the objective
     sums = np.zeros((3, 5))
     mine = examples[runtime.rank::runtime.world_size]
-    for start in range(0, len(mine), config.micro_batch_size):
-        chunk = mine[start:start + config.micro_batch_size]
+    size = config.micro_batch_size
+    chunks = [mine[start:start + size] for start in range(0, len(mine), size)]
+    on_policy_counts, on_policy_loss = [], 0.0  # the on-policy loss's global normalisers, as in training
+    if on_policy:
+        masked = [first_turns(collate(chunk, pad_id), config.max_turns) for chunk in chunks]
+        on_policy_counts = runtime.sum(count_tokens(masked, own_spans=True))
+    for chunk in chunks:
         batch = to_device(collate(chunk, pad_id, logged), runtime.device)
         with runtime.autocast():
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
@@ -305,7 +369,10 @@ def evaluate(
         nothing = torch.zeros_like(nll)
         full_kl = losses.kl_per_token(logits, live) if live is not None else nothing  # (B, T)
         bucket_kl = losses.kl_per_token(logits, bucket) if bucket is not None else nothing  # (B, T)
-        objective = {"logits": live, "topk": bucket}.get(signal or "")
+        if on_policy:
+            loss_batch = first_turns(batch, config.max_turns)
+            on_policy_loss += float(method_loss(config, logits, loss_batch, live, on_policy_counts))
+        objective = None if on_policy else {"logits": live, "topk": bucket}.get(signal or "")
         objective_kl = nothing if objective is None else losses.kl_per_token(logits, objective, temperature)
         for i, name in enumerate(("completion_mask", "reason_mask", "act_mask")):
             mask = batch[name]
@@ -322,7 +389,9 @@ def evaluate(
         metrics.update(eval_kl_reason=full_r, eval_kl_act=full_a)
     if logged:
         metrics.update(eval_bucket_kl_reason=bucket_r, eval_bucket_kl_act=bucket_a)
-    if isinstance(config, SADConfig) and config.span_norm == "sum":
+    if on_policy:
+        metrics["eval_loss"] = runtime.sum([on_policy_loss])[0]
+    elif isinstance(config, SADConfig) and config.span_norm == "sum":
         weighted = config.lambda_reason * sums[1, 4] + config.lambda_act * sums[2, 4]
         metrics["eval_loss"] = temperature**2 * weighted / max(counts[0], 1.0)
     elif isinstance(config, SADConfig):
@@ -477,9 +546,7 @@ def prepare_out_dir(config: TrainConfig, runtime: Runtime) -> None:
 
 def check_model_inputs(config: TrainConfig) -> None:
     """One-line errors for missing or damaged model files (student, teacher, a resumed run's init), before
-    any data or model is loaded; ``lora_rank`` > 0 without peft installed."""
-    if config.lora_rank:
-        require_peft()
+    any data or model is loaded."""
     preset = PRESETS.get(config.model)
     if preset is None or preset.source == "pretrained":
         resolve_model_path(config.model)
@@ -514,6 +581,8 @@ class MetricsLog:
         if start_step > 0 and self.path.is_file():
             with self.path.open() as f:
                 rows = [r for r in csv.DictReader(f) if int(r["step"]) <= start_step]
+        #: tokens in the loss over the kept rows (the steps before a resume)
+        self.kept_loss_tokens = sum(float(r.get("loss_tokens") or 0) for r in rows)
         with self.path.open("w", newline="") as f:
             writer = csv.DictWriter(f, METRIC_COLUMNS)
             writer.writeheader()
@@ -546,7 +615,7 @@ class MetricsLog:
 def save_final(config: TrainConfig, model: Any, tokenizer: Any, env: str, summary: dict[str, Any]) -> None:
     """``save_pretrained`` model + tokenizer in ``out`` and the ``agentdistill.json`` record."""
     out = Path(config.out)
-    merge_lora(unwrap(model)).save_pretrained(out)  # LoRA adapters folded in: a plain transformers model
+    unwrap(model).save_pretrained(out)
     tokenizer.save_pretrained(out)
     record = {
         "kind": config.role,
@@ -558,8 +627,6 @@ def save_final(config: TrainConfig, model: Any, tokenizer: Any, env: str, summar
         "data": [str(d) for d in config.data],
         "teacher": config.teacher,
         "base_model": config.model,
-        **({"lora": {"rank": config.lora_rank, "alpha": config.lora_alpha, "targets": config.lora_targets}}
-           if config.lora_rank else {}),
         **summary,
     }
     (out / MARKER).write_text(json.dumps(record, indent=2) + "\n")
@@ -594,9 +661,15 @@ def train(config: TrainConfig) -> Path:
     model, tokenizer, teacher_model = load_models(config, episodes, runtime)
     pad_id = int(tokenizer.pad_token_id)
     train_eps, eval_eps = split_heldout(episodes, config.eval_fraction, config.seed)
-    # logged top-k are trained (and their bucket KL evaluated) under the context they were logged in
-    train_set = encode_episodes(train_eps, tokenizer, config.max_length, logged_context=signal == "topk")
-    eval_set = encode_episodes(eval_eps, tokenizer, config.max_length, logged_context=has_topk(eval_eps))
+    # logged top-k are trained (and their bucket KL evaluated) under the context they were logged in; an
+    # on-policy method scores the student's tokens under the exact context the student saw
+    on_policy = isinstance(config, OPDConfig)
+    train_set = encode_episodes(
+        train_eps, tokenizer, config.max_length, logged_context=signal == "topk" or on_policy
+    )
+    eval_set = encode_episodes(
+        eval_eps, tokenizer, config.max_length, logged_context=has_topk(eval_eps) or on_policy
+    )
 
     config.accumulation_steps(runtime.world_size)  # rejects a batch size that does not split evenly
     order = pacing = None
@@ -632,6 +705,7 @@ def train(config: TrainConfig) -> Path:
         desc=f"{config.method} {out.name}", unit="step", dynamic_ncols=True,
     )
     wall0, tokens_seen, busy_s = time.perf_counter(), 0, 0.0
+    loss_tokens, teacher_s = (log.kept_loss_tokens if log is not None else 0.0), 0.0
     eval_metrics: dict[str, float] = {}
     for step in range(start_step, last_step):
         t0 = time.perf_counter()
@@ -641,7 +715,9 @@ def train(config: TrainConfig) -> Path:
         batches = [collate([train_set[i] for i in ids], pad_id, signal == "topk") for ids in mine]
         for batch in batches:
             batch["completion_mask"] = loss_mask(batch, config.loss_on)
-        counts = runtime.sum(count_tokens(batches))  # global [completion, reason, act]
+        if on_policy:
+            batches = [first_turns(batch, config.max_turns) for batch in batches]
+        counts = runtime.sum(count_tokens(batches, own_spans=on_policy))  # global [completion, reason, act]
         step_loss, step_tokens = 0.0, 0
         for index, batch in enumerate(batches):
             batch = to_device(batch, runtime.device)
@@ -651,7 +727,8 @@ def train(config: TrainConfig) -> Path:
                     logits = model(
                         input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
                     ).logits
-                    teacher = teacher_of(batch, teacher_model, signal)
+                    teacher, seconds = timed_teacher(batch, teacher_model, signal, runtime)
+                    teacher_s += seconds
                 loss = method_loss(config, logits, batch, teacher, counts)
                 (loss * runtime.world_size).backward()  # DDP averages gradients over processes
             step_loss += float(loss.detach())
@@ -664,10 +741,11 @@ def train(config: TrainConfig) -> Path:
         elapsed = time.perf_counter() - t0
         busy_s += elapsed
         tokens_seen += int(step_tokens)
+        loss_tokens += counts[0]
         done = step + 1
         row = {
             "step": done, "loss": step_loss, "lr": scheduler.get_last_lr()[0], "grad_norm": float(grad_norm),
-            "tokens": step_tokens, "tokens_per_s": step_tokens / elapsed,
+            "tokens": step_tokens, "loss_tokens": counts[0], "tokens_per_s": step_tokens / elapsed,
         }
         due = (config.eval_every and done % config.eval_every == 0) or done == config.max_steps
         if due and eval_set:
@@ -684,7 +762,9 @@ def train(config: TrainConfig) -> Path:
         log.close()
     summary = {
         "steps": last_step, "tokens_per_s": tokens_seen / busy_s if busy_s else None,
-        "wall_s": round(time.perf_counter() - wall0, 3), "train_sequences": len(train_set),
+        "wall_s": round(time.perf_counter() - wall0, 3), "student_tokens": int(loss_tokens),
+        "teacher_forward_s": round(teacher_s, 3), "train_s": round(busy_s - teacher_s, 3),
+        "train_sequences": len(train_set),
         "eval_sequences": len(eval_set), "teacher_signal": signal, "world_size": runtime.world_size,
         "device": str(runtime.device), **{k: v for k, v in eval_metrics.items() if not math.isnan(v)},
     }
