@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Literal, get_args
 
+from distill.lora import LLAMA_LINEAR_LAYERS
+
 
 def _opt(default: Any, help: str, **extra: Any) -> Any:
     """A dataclass field with command-line help (and optional extra metadata such as ``flags``)."""
@@ -81,6 +83,14 @@ class TrainConfig:
     init_from_teacher: bool = _opt(
         False, "initialise a shrunk student preset from a subset of the teacher's layers (same width only)"
     )
+    lora_rank: int = _opt(
+        0, "LoRA adapters of this rank on --lora-targets, the rest frozen, merged into the saved model "
+        "(distill/lora.py; needs the lora extra, peft); 0: full fine-tuning"
+    )
+    lora_alpha: float = _opt(16.0, "LoRA scale numerator: the adapters' update is scaled by alpha / rank")
+    lora_targets: list[str] = _opt(
+        list(LLAMA_LINEAR_LAYERS), "linear layers (name suffixes) that get LoRA adapters"
+    )
     curriculum: bool = _opt(
         False, "order episodes simple -> complex and pace them in (see distill/curriculum.py)"
     )
@@ -108,6 +118,9 @@ class TrainConfig:
         _check(self, "warmup_steps", 0 <= self.warmup_steps <= self.max_steps, "in [0, max_steps]")
         _check(self, "min_lr_ratio", 0 <= self.min_lr_ratio <= 1, "in [0, 1]")
         _check(self, "grad_clip", self.grad_clip >= 0, ">= 0")
+        _check(self, "lora_rank", self.lora_rank >= 0, ">= 0")
+        _check(self, "lora_alpha", self.lora_alpha > 0, "> 0")
+        _check(self, "lora_targets", bool(self.lora_targets) or not self.lora_rank, "at least one layer name")
         _check(self, "eval_every", self.eval_every >= 0, ">= 0")
         _check(self, "eval_fraction", 0 <= self.eval_fraction < 1, "in [0, 1)")
         _check(self, "save_every", self.save_every >= 1, ">= 1")

@@ -66,6 +66,7 @@ from distill.data import (
     micro_batches,
     split_heldout,
 )
+from distill.lora import apply_lora, merge_lora, require_peft
 from distill.models import MARKER, PRESETS, build_student, check_same_vocabulary, resolve_model_path
 
 METRIC_COLUMNS = [
@@ -173,6 +174,8 @@ def load_models(config: TrainConfig, episodes: list[EpisodeLog], runtime: Runtim
         tokenizer.pad_token = tokenizer.eos_token
     torch.manual_seed(config.seed)
     student = AutoModelForCausalLM.from_pretrained(student_dir, dtype=torch.float32).to(runtime.device)
+    if config.lora_rank:  # only the adapters train; save_final merges them into the saved model
+        student = apply_lora(student, config.lora_rank, config.lora_alpha, config.lora_targets)
     teacher = None
     if config.teacher:
         teacher_dir = resolve_model_path(config.teacher)
@@ -546,7 +549,9 @@ def prepare_out_dir(config: TrainConfig, runtime: Runtime) -> None:
 
 def check_model_inputs(config: TrainConfig) -> None:
     """One-line errors for missing or damaged model files (student, teacher, a resumed run's init), before
-    any data or model is loaded."""
+    any data or model is loaded; ``lora_rank`` > 0 without peft installed."""
+    if config.lora_rank:
+        require_peft()
     preset = PRESETS.get(config.model)
     if preset is None or preset.source == "pretrained":
         resolve_model_path(config.model)
@@ -615,7 +620,7 @@ class MetricsLog:
 def save_final(config: TrainConfig, model: Any, tokenizer: Any, env: str, summary: dict[str, Any]) -> None:
     """``save_pretrained`` model + tokenizer in ``out`` and the ``agentdistill.json`` record."""
     out = Path(config.out)
-    unwrap(model).save_pretrained(out)
+    merge_lora(unwrap(model)).save_pretrained(out)  # LoRA adapters folded in: a plain transformers model
     tokenizer.save_pretrained(out)
     record = {
         "kind": config.role,
@@ -627,6 +632,8 @@ def save_final(config: TrainConfig, model: Any, tokenizer: Any, env: str, summar
         "data": [str(d) for d in config.data],
         "teacher": config.teacher,
         "base_model": config.model,
+        **({"lora": {"rank": config.lora_rank, "alpha": config.lora_alpha, "targets": config.lora_targets}}
+           if config.lora_rank else {}),
         **summary,
     }
     (out / MARKER).write_text(json.dumps(record, indent=2) + "\n")
