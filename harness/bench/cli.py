@@ -2,8 +2,9 @@
 otherwise run, printed as one table and written to ``<out>/bench.json``.
 
     agentdistill bench                          # CPU, every figure (make bench)
-    agentdistill bench --device cuda            # the GPU settings of figures 3 and 4 (make bench DEVICE=cuda)
+    agentdistill bench --device cuda            # GPU settings of figures 3, 4, 7 (make bench DEVICE=cuda)
     agentdistill bench --only policy distill --budget 60   # up to 60 s of repeats per comparison
+    agentdistill bench --only opd                           # on-policy distillation: scoring, round split
 
 Figures (``--only`` takes the name or the number):
 
@@ -19,6 +20,8 @@ Figures (``--only`` takes the name or the number):
  5     latency     env step latency (median, p95), data generation time, WebShop search at
                    1×/10×/100× the bundled catalog
  6     memory      peak RSS of a 64-environment rollout, per env
+ 7     opd         student tokens scored/s by the live teacher over a round's student
+                   episodes; wall time of one OPD round split into rollout / scoring / training
 =====  ==========  ==========================================================================  =======
 
 How a comparison is measured (:func:`harness.bench.core.measure`): both sides run in this process,
@@ -55,6 +58,7 @@ FIGURES: dict[int, tuple[str, str]] = {
     4: ("distill", "harness.bench.training:distill_throughput"),
     5: ("latency", "harness.bench.rollouts:step_latency"),
     6: ("memory", "harness.bench.rollouts:rollout_memory"),
+    7: ("opd", "harness.bench.opd:opd_round"),
 }
 #: seconds of repeats per comparison after its minimum repeats (make bench stays within ~6 min on 2 cores)
 DEFAULT_BUDGET_S = 25.0
@@ -131,7 +135,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--device",
         choices=("cpu", "cuda"),
         default="cpu",
-        help="cpu: the CPU settings; cuda: the GPU settings of figures 3 and 4 (others stay on CPU)",
+        help="cpu: the CPU settings; cuda: the GPU settings of figures 3, 4 and 7 (others stay on CPU)",
     )
     parser.add_argument("--out", default="runs/bench", help="folder for bench.json (default runs/bench)")
     parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S, metavar="SECONDS",

@@ -8,7 +8,8 @@
     teacher_rollouts/              teacher on the train split with top-k log-probs
     teacher_eval/                  teacher, closed loop on the test split
     baselines/<agent>/             scripted expert, random agent (WebShop: also first-result), test split
-    students/<label>/              one student per method x variant x size x seed (+ student.json)
+    students/<label>/              one student per method x variant x size x seed (+ student.json);
+                                   an on-policy one also holds round_<r>/ and rounds.json
     student_eval/<label>/          that student, closed loop on the test split
     offline/<label>/metrics.json   its offline metrics against the teacher
     report.md  report.csv  report.html  plots/
@@ -33,6 +34,10 @@ STAGE_MARKER = ".complete.json"
 OFFLINE_METRICS = "metrics.json"
 #: what the report groups a student's rows by, next to its model
 STUDENT_DESCRIPTION = "student.json"
+#: the trainer's summary next to a trained model (``student_tokens``: completion tokens in the loss)
+TRAIN_SUMMARY = "train_summary.json"
+#: an on-policy student's per-round record (:func:`harness.experiment.opd.run_opd`), next to its model
+ROUNDS = "rounds.json"
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
     agentdistill pipeline --env webshop --preset tiny            # make pipeline ENV=webshop PRESET=tiny
     agentdistill pipeline --env all --preset gpu --seeds 3
     agentdistill pipeline --env alfworld --ablations              # make ablation ENV=alfworld
+    agentdistill pipeline --env webshop --methods sad,token_kd,sft,opd,sad_opd --opd-rounds 3
 
 Stages, in order, each in ``runs/<pipeline>/<stage>/`` (layout: :mod:`harness.experiment.layout`):
 
@@ -11,7 +12,9 @@ Stages, in order, each in ``runs/<pipeline>/<stage>/`` (layout: :mod:`harness.ex
     teacher_rollouts  the teacher on the train split, token ids and top-k log-probs logged
     teacher_eval      the teacher, closed loop on the test split (also the held-out teacher states)
     baselines         scripted expert and random agent (WebShop: also first-result) on the test split
-    students          one student per method x seed (x ablation variant): same init, data, steps, seeds
+    students          one student per method x seed (x ablation variant): same init, data, steps, seeds;
+                      on-policy methods (opd, sad_opd) instead play rounds on the train split from the same
+                      initial student (:func:`harness.experiment.opd.run_opd`)
     student_eval      every student, closed loop on the test split (Ray workers)
     offline           action match / reasoning match of every student on held-out teacher states
     report            report.md, report.csv, plots/, report.html (always rebuilt)
@@ -34,6 +37,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from agents.guided import GUIDES
+from distill.losses import DIVERGENCES
 from harness.errors import UserError
 from harness.experiment.layout import (
     MANIFEST,
@@ -48,6 +53,8 @@ from harness.experiment.presets import (
     ENVS,
     LM_STEP_BY_ENV,
     METHODS,
+    OFF_POLICY_METHODS,
+    ON_POLICY_METHODS,
     PRESETS,
     Preset,
     StudentSpec,
@@ -55,6 +62,28 @@ from harness.experiment.presets import (
 )
 from harness.experiment.stages import STAGES, StageRunner, Unit, parse_force, tokenizer_fingerprint
 from harness.report import build_report
+
+
+@dataclasses.dataclass(frozen=True)
+class OnPolicySettings:
+    """How the on-policy methods (opd, sad_opd) play and learn, beyond the preset's round budget: the guide
+    that plays a turn instead of the student with probability p (``guide_p0`` in round 0, decaying linearly
+    to 0 at the last round), the depth curriculum (round r trains on the first k_r turns) and the divergence
+    the student's own turns are trained with."""
+
+    guide: str = "teacher"
+    guide_p0: float = 1.0
+    depth_curriculum: bool = False
+    divergence: str = "reverse_kl"
+
+    def __post_init__(self) -> None:
+        if self.guide not in GUIDES:
+            raise UserError(f"--guide {self.guide!r}: expected one of {', '.join(GUIDES)}")
+        if not 0.0 <= self.guide_p0 <= 1.0:
+            raise UserError(f"--guide-p0 {self.guide_p0}: expected a probability in [0, 1]")
+        if self.divergence not in DIVERGENCES:
+            raise UserError(f"--divergence {self.divergence!r}: expected one of {', '.join(DIVERGENCES)}")
+
 
 # --- the stages -----------------------------------------------------------------------------------
 
@@ -74,8 +103,10 @@ class Pipeline:
         command: str,
         student_init: str | None = None,
         constrain_actions: bool = False,
+        on_policy: OnPolicySettings | None = None,
     ):
         self.layout = Layout(root)
+        self.on_policy = on_policy or OnPolicySettings()
         #: how every student starts (None: the preset's rule: its init_from_teacher presets start from the
         #: teacher's layers, other presets from scratch, a model directory / hub id from its own weights)
         self.student_init = student_init
@@ -98,14 +129,20 @@ class Pipeline:
         teacher_step = p.batch_size * p.max_length / cost["teacher_tokens_per_s"]
         student_step = p.batch_size * p.max_length / cost["student_tokens_per_s"]
         n = len(self.specs)
+        n_on_policy = sum(s.method in ON_POLICY_METHODS for s in self.specs)
         parallel = max(1, p.workers) ** 0.5
+        # a round: the student's episodes (at the untrained model's cost), then training with a live teacher
+        # forward per step (about a third of a teacher training step)
+        opd_round = (cost["startup"] + lm_episode * p.opd_episodes / parallel
+                     + (student_step + teacher_step / 3) * p.opd_steps_per_round())
         return {
             "demos": cost["startup"] + cost["expert_episode"] * p.demo_episodes,
             "teacher": cost["startup"] + teacher_step * p.teacher_steps,
             "teacher_rollouts": cost["startup"] + lm_episode * p.rollout_episodes / parallel,
             "teacher_eval": cost["startup"] + lm_episode * p.eval_episodes / parallel,
             "baselines": len(self.baselines) * (cost["startup"] + cost["expert_episode"] * p.eval_episodes),
-            "students": n * (cost["startup"] + student_step * p.student_steps),
+            "students": (n - n_on_policy) * (cost["startup"] + student_step * p.student_steps)
+            + n_on_policy * p.opd_rounds * opd_round,
             "student_eval": n * (cost["startup"] + 0.5 * lm_episode * p.eval_episodes / parallel),
             "offline": n * (cost["startup"] + cost["offline_state"] * p.offline_states),
             "report": 10.0,
@@ -126,6 +163,10 @@ class Pipeline:
             "commit": git_commit(),
             "model_origins": model_origins(self.preset.teacher, *(s.student for s in self.specs)),
         }
+        if any(m in ON_POLICY_METHODS for m in self.methods):
+            manifest["on_policy"] = {**dataclasses.asdict(self.on_policy), "rounds": self.preset.opd_rounds,
+                                     "episodes_per_round": self.preset.opd_episodes,
+                                     "steps_per_round": self.preset.opd_steps_per_round()}
         path = self.layout.manifest
         if path.is_file():
             old = json.loads(path.read_text())
@@ -203,15 +244,7 @@ class Pipeline:
             "model": model,
             "role": role,
             "max_steps": steps,
-            "batch_size": p.batch_size,
-            "micro_batch_size": p.micro_batch_size,
-            "max_length": p.max_length,
-            "lr": lr,
-            "seed": seed,
-            "warmup_steps": min(20, steps // 10),
-            "eval_every": max(1, steps // 5),
-            "save_every": max(1, steps // 2),
-            "device": p.device,
+            **self._optimizer_settings(steps, lr, seed),
             **overrides,
         }
         if role == "student":
@@ -237,6 +270,21 @@ class Pipeline:
         if "teacher" in settings:
             params["teacher"] = self._relative(settings["teacher"])
         return Unit(stage, path, params, inputs, work)
+
+    def _optimizer_settings(self, steps: int, lr: float, seed: int) -> dict[str, Any]:
+        """The training options every model of the run shares, for a training of ``steps`` steps."""
+        p = self.preset
+        return {
+            "batch_size": p.batch_size,
+            "micro_batch_size": p.micro_batch_size,
+            "max_length": p.max_length,
+            "lr": lr,
+            "seed": seed,
+            "warmup_steps": min(20, steps // 10),
+            "eval_every": max(1, steps // 5),
+            "save_every": max(1, steps // 2),
+            "device": p.device,
+        }
 
     def demos_unit(self) -> Unit:
         """The scripted expert on the train split (records the expert version)."""
@@ -305,7 +353,10 @@ class Pipeline:
 
     def student_unit(self, spec: StudentSpec) -> Unit:
         """One student: ``spec.method`` with its config defaults (curriculum off for every method) and
-        ``spec.overrides``, on the teacher's rollouts, seed ``spec.seed``."""
+        ``spec.overrides``, on the teacher's rollouts, seed ``spec.seed``; an on-policy method plays its own
+        rounds instead (:meth:`on_policy_unit`)."""
+        if spec.method in ON_POLICY_METHODS:
+            return self.on_policy_unit(spec)
         p, L = self.preset, self.layout
         model, build = self._student_model(spec)
         unit = self._train_unit(
@@ -329,6 +380,68 @@ class Pipeline:
             train = unit.work
             unit.work = lambda: (build(), train())[1]
         unit.work = _with_description(unit.work, L.student(spec.label), spec)
+        return unit
+
+    def _initial_student(self, spec: StudentSpec) -> tuple[str, Path, Callable[[], None] | None]:
+        """(init rule, the model directory an on-policy student starts from, the step that builds it first
+        or None). It is the model the off-policy students of ``spec.seed`` start from: a config preset is
+        built as the trainer builds it (:func:`distill.models.init_student` with the same teacher and seed),
+        so ``opd`` and ``sft`` of one seed start from the same weights."""
+        from distill.models import PRESETS as MODEL_PRESETS
+        from distill.models import init_student, resolve_model_path
+
+        p = self.preset
+        if spec.student in MODEL_PRESETS and MODEL_PRESETS[spec.student].source == "config":
+            rule = "teacher-layers" if spec.student in p.init_from_teacher else "scratch"
+            init = self.student_init or rule
+        else:
+            init = self.student_init or "pretrained"
+        if init == "pretrained":
+            return init, resolve_model_path(spec.student), None
+        out = self.root / "student_init" / spec.label
+
+        def build() -> None:
+            init_student(spec.student, out, init, teacher=self.layout.teacher, seed=spec.seed)
+
+        return init, out, build
+
+    def on_policy_unit(self, spec: StudentSpec) -> Unit:
+        """One on-policy student (``opd`` / ``sad_opd``): ``preset.opd_rounds`` rounds of (the student plays
+        ``opd_episodes`` train-split episodes, a guide playing a turn instead with probability p; the live
+        teacher scores its tokens; it trains ``opd_steps_per_round()`` steps), from the initial student of
+        the off-policy methods, seed ``spec.seed``. Resumable per round
+        (:func:`harness.experiment.opd.run_opd`); the final model is in the student's directory like any
+        other student's."""
+        p, L, opd = self.preset, self.layout, self.on_policy
+        path = L.student(spec.label)
+        init, initial, build = self._initial_student(spec)
+        steps = p.opd_steps_per_round()
+        # run_opd sets data, out, model, teacher and max_steps of each round's training
+        train_settings = {"role": "student", "divergence": opd.divergence,
+                          **self._optimizer_settings(steps, p.student_lr, spec.seed), **spec.overrides}
+        agent_kwargs = self._lm_kwargs(initial)
+        schedule = {"rounds": p.opd_rounds, "episodes_per_round": p.opd_episodes, "steps_per_round": steps,
+                    "guide": opd.guide, "guide_p0": opd.guide_p0, "depth_curriculum": opd.depth_curriculum}
+
+        def work() -> dict[str, Any]:
+            from harness.experiment.opd import OPDSchedule, run_opd
+
+            if build is not None:
+                build()
+            summary = run_opd(env=self.env, method=spec.method, student=initial, teacher=L.teacher, out=path,
+                              schedule=OPDSchedule(**schedule), train_settings=train_settings,
+                              agent_kwargs=agent_kwargs, max_steps=self.max_steps, workers=p.workers,
+                              seed=spec.seed)
+            totals = {k: summary.get(k) for k in ("student_tokens", "rollout_s", "scoring_s", "train_s")}
+            return {"tokenizer": tokenizer_fingerprint(path), **totals}
+
+        params = {"method": spec.method, "student": spec.student, "student_init": init,
+                  **schedule, "total_steps": steps * p.opd_rounds,
+                  "env_max_steps": self.max_steps,
+                  "agent_kwargs": {k: v for k, v in agent_kwargs.items() if k != "model"},
+                  **train_settings, "teacher": self._relative(L.teacher)}
+        unit = Unit("students", path, params, (L.teacher,), work)
+        unit.work = _with_description(unit.work, path, spec)
         return unit
 
     def _offline_unit(self, spec: StudentSpec) -> Unit:
@@ -490,6 +603,9 @@ KNOBS = (
     "log_topk",
     "offline_states",
     "workers",
+    "opd_rounds",
+    "opd_episodes",
+    "opd_steps",
 )
 
 
@@ -513,7 +629,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ablations", action="store_true",
                         help="add SAD with λ_r=0, λ_a=0 and per-span means, SAD and token-KD with "
                         "curriculum, and other student sizes")
-    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated distillation methods")
+    parser.add_argument(
+        "--methods", default=",".join(OFF_POLICY_METHODS),
+        help=f"comma-separated distillation methods out of {', '.join(METHODS)} (on-policy: "
+        f"{', '.join(ON_POLICY_METHODS)}; they play --opd-rounds rounds of --opd-episodes train episodes and "
+        "train --opd-steps steps a round, by default student_steps / rounds)",
+    )
+    parser.add_argument(
+        "--guide", default="teacher", choices=GUIDES,
+        help="on-policy methods: who plays a turn instead of the student with probability p (teacher: the "
+        "teacher LM; expert: the per-step scripted expert, DAgger-style; none: the student plays every turn)",
+    )
+    parser.add_argument(
+        "--guide-p0", type=float, default=1.0,
+        help="on-policy methods: p in round 0, decaying linearly to 0 at the last round (default 1.0)",
+    )
+    parser.add_argument(
+        "--depth-curriculum", action="store_true",
+        help="on-policy methods: round r trains on the first k_r turns of each episode, k growing to all "
+        "turns",
+    )
+    parser.add_argument(
+        "--divergence", default="reverse_kl", choices=DIVERGENCES,
+        help="on-policy methods: the divergence to the live teacher on the student's own turns",
+    )
     parser.add_argument("--device", default=None, help="training/inference device (default: the preset's)")
     parser.add_argument(
         "--teacher", default=None, metavar="MODEL",
@@ -598,8 +737,15 @@ def canonical_command(args: argparse.Namespace) -> str:
         parts.append(f"--run {args.run}")
     if args.ablations:
         parts.append("--ablations")
-    if args.methods != ",".join(METHODS):
+    if args.methods != ",".join(OFF_POLICY_METHODS):
         parts.append(f"--methods {args.methods}")
+    defaults = OnPolicySettings()
+    for flag in ("guide", "guide_p0", "divergence"):
+        value = getattr(args, flag, getattr(defaults, flag))
+        if value != getattr(defaults, flag):
+            parts.append(f"--{flag.replace('_', '-')} {value}")
+    if getattr(args, "depth_curriculum", False):
+        parts.append("--depth-curriculum")
     if args.device:
         parts.append(f"--device {args.device}")
     for flag in ("teacher", "student", "student_init"):
@@ -623,6 +769,7 @@ def run(args: argparse.Namespace) -> int:
             f"--methods {args.methods!r}: expected a comma-separated subset of {', '.join(METHODS)}"
         )
     preset = preset_from_args(args)
+    on_policy = OnPolicySettings(args.guide, args.guide_p0, args.depth_curriculum, args.divergence)
     check_models(preset, args.student_init)
     forced = parse_force(args.force)
     root = Path(args.runs_dir) / (
@@ -641,7 +788,8 @@ def run(args: argparse.Namespace) -> int:
     for env in env_list:
         env_root = root / env if args.env == "all" else root
         Pipeline(env_root, env, preset, methods, args.seeds, args.ablations, forced, command,
-                 student_init=args.student_init, constrain_actions=args.constrain_actions).run()
+                 student_init=args.student_init, constrain_actions=args.constrain_actions,
+                 on_policy=on_policy).run()
     written = build_report(root)
     wall = time.perf_counter() - started
     print(

@@ -6,7 +6,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ENVS = ("alfworld", "webshop", "hotpotqa")
-METHODS = ("sad", "token_kd", "sft")
+#: methods that train on the teacher's logged rollouts (the default ``--methods``)
+OFF_POLICY_METHODS = ("sad", "token_kd", "sft")
+#: methods whose student plays the train split in rounds and is scored there by the live teacher
+#: (:func:`harness.experiment.opd.run_opd`)
+ON_POLICY_METHODS = ("opd", "sad_opd")
+METHODS = OFF_POLICY_METHODS + ON_POLICY_METHODS
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,15 @@ class Preset:
     #: in the agent's batches of 16). A GPU decodes 100 sequences in about the time of one (COSTS["gpu"])
     policy_batch: int = 0
     teacher_lora_rank: int = 0  # > 0: the teacher fine-tunes LoRA adapters of this rank (distill/lora.py)
+    # on-policy methods (opd, sad_opd): rounds of (student plays, teacher scores, student trains)
+    opd_rounds: int = 3
+    opd_episodes: int = 32  # student episodes on the train split per round
+    opd_steps: int | None = None  # optimizer steps per round; None: student_steps // opd_rounds
+
+    def opd_steps_per_round(self) -> int:
+        """Optimizer steps per on-policy round: ``opd_steps``, or the off-policy ``student_steps`` spread
+        over the rounds (so both train for the same number of steps, up to the remainder)."""
+        return self.opd_steps or max(1, self.student_steps // self.opd_rounds)
 
 
 #: env steps per episode, each benchmark's standard limit (ReAct / upstream): every preset uses them
@@ -116,7 +130,10 @@ class Ablation:
 #: λ_r = λ_a is token-KD on the same tokens by construction (its loss divides both span sums by
 #: token-KD's normaliser), so SAD's row weights the act span twice: the spans are then the one thing
 #: that differs between the two. The paper's text gives no λ values; change them here or per run.
-METHOD_SETTINGS: dict[str, dict[str, Any]] = {"sad": {"lambda_reason": 1.0, "lambda_act": 2.0}}
+METHOD_SETTINGS: dict[str, dict[str, Any]] = {
+    "sad": {"lambda_reason": 1.0, "lambda_act": 2.0},
+    "sad_opd": {"lambda_reason": 1.0, "lambda_act": 2.0},  # SAD's span weights on the student's own spans
+}
 
 #: one knob per row. Curriculum is its own axis, off by default for every method, so "+curriculum" is
 #: a row for SAD and token-KD alike; "per-span mean" is SAD's earlier objective (λ_r·mean_r + λ_a·mean_a)

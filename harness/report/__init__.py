@@ -12,6 +12,7 @@ from pathlib import Path
 
 from harness.experiment.layout import MANIFEST, read_manifest
 from harness.report.comparison import (
+    COMPARISON_HEADING,
     PAIRED_NOTE,
     comparison_markdown,
     evaluation_facts,
@@ -19,10 +20,12 @@ from harness.report.comparison import (
     same_objective_note,
 )
 from harness.report.tables import (
+    ROUNDS_NOTE,
     TABLE_NOTE,
     collect_rows,
     final_kl_markdown,
     markdown_table,
+    rounds_markdown,
     sample_trajectories,
     stage_times,
     training_curves,
@@ -68,6 +71,10 @@ def build_report(root: str | Path) -> dict[str, Path]:
         curves.update({prefix + k: v for k, v in training_curves(d).items()})
     if curves:
         figures["training curves"] = plots.training_curves(curves, plot_dir / "training_curves.png")
+    if any(any(r) for row in all_rows for r in row.rounds):
+        figures["on-policy success by round"] = plots.success_by_round(
+            rows_by_env, plot_dir / "opd_rounds.png"
+        )
     sizes = {r.student for r in all_rows if r.kind == "student"}
     if len(sizes) > 1:
         figures["success vs student size"] = plots.success_vs_size(
@@ -86,13 +93,15 @@ def build_report(root: str | Path) -> dict[str, Path]:
     for env, rows in rows_by_env.items():
         md += [f"## {env}", "", *facts[env], "", markdown_table(rows), ""]
         if comparisons[env]:
-            md += [f"### {env}: SAD against its baselines, paired on the test tasks", "",
+            md += [f"### {env}: {COMPARISON_HEADING}", "",
                    comparison_markdown(comparisons[env]), ""]
             note = same_objective_note(rows)
             md += [note, ""] if note else []
         if any(r.kind == "student" for r in rows):
             md += [f"### {env}: held-out KL to the teacher at the end of training", "",
                    final_kl_markdown(rows), ""]
+        if rounds_markdown(rows):
+            md += [f"### {env}: on-policy rounds", "", rounds_markdown(rows), "", ROUNDS_NOTE, ""]
     md += [TABLE_NOTE, "", PAIRED_NOTE, ""]
     md += ["## Plots", ""] + [f"![{title}](plots/{path.name})" for title, path in figures.items()] + [""]
     md += ["## Stage wall times", "", "| stage | wall (s) |", "|---|---|"]

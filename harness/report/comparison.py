@@ -1,5 +1,6 @@
-"""What the report says about the comparison itself: SAD against token-KD and against SFT, paired on the
-test task (:func:`harness.metrics.paired_difference`), and the facts a reader needs to trust it — the
+"""What the report says about the comparison itself: SAD against token-KD and against SFT, and the
+on-policy methods against their off-policy counterparts, paired on the test task
+(:func:`harness.metrics.paired_difference`), and the facts a reader needs to trust it — the
 training seeds, the tasks and env seeds every agent played, the env's data source, step limit and
 protocol options.
 
@@ -22,8 +23,13 @@ from harness.experiment.layout import STUDENT_DESCRIPTION
 from harness.metrics import paired_difference
 from harness.report.tables import METHOD_TITLES, Row
 
-#: (method, baseline) pairs the report compares, SAD first
-PAIRS = (("sad", "token_kd"), ("sad", "sft"))
+#: (method, baseline) pairs the report compares (those whose two rows the run has), SAD first; then on-policy
+#: against off-policy (OPD against token-KD: another divergence on the student's own states; span OPD
+#: against SAD: the same spans on the student's own states) and the spans on-policy (span OPD against OPD)
+PAIRS = (("sad", "token_kd"), ("sad", "sft"), ("opd", "token_kd"), ("opd", "sft"), ("sad_opd", "sad"),
+         ("sad_opd", "opd"))
+#: the heading of the paired table
+COMPARISON_HEADING = "methods against their baselines, paired on the test tasks"
 #: report name -> per-episode column
 PAIRED_METRICS = {"success": "won", "score": "score"}
 
@@ -55,8 +61,8 @@ class Comparison:
 
 
 def paired_comparisons(rows: list[Row], n_boot: int = 10_000, seed: int = 0) -> list[Comparison]:
-    """SAD − token-KD and SAD − SFT (success and score) for each student size of one env's rows (main
-    rows only: no ablation variant)."""
+    """Every :data:`PAIRS` difference (success and score) whose two methods the rows have, for each student
+    size of one env's rows (main rows only: no ablation variant)."""
     main = {(r.student, r.method): r for r in rows if r.kind == "student" and not r.variant}
     out = []
     for student in dict.fromkeys(s for s, _ in main):
@@ -151,6 +157,14 @@ def evaluation_facts(rows: list[Row], manifest: dict[str, Any]) -> list[str]:
     lines.append(f"- env step limit: {step_limit} steps per episode")
     for protocol in protocols:
         lines.append(f"- protocol options: `{protocol}`")
+    opd = manifest.get("on_policy")
+    if opd:
+        lines.append(
+            f"- on-policy methods: {opd['rounds']} rounds × {opd['episodes_per_round']} train episodes, "
+            f"{opd['steps_per_round']} optimizer steps a round; guide {opd['guide']} (p {opd['guide_p0']:g} "
+            f"in round 0, decaying to 0), divergence {opd['divergence']}, depth curriculum "
+            f"{'on' if opd['depth_curriculum'] else 'off'}; same initial student as the off-policy methods"
+        )
     seeds = sorted({seed for r in rows if r.kind == "student" for seed in r.seeds})
     if seeds:
         lines.append(f"- training seeds: {', '.join(map(str, seeds))} (seed i for every method)")

@@ -10,8 +10,23 @@ from pathlib import Path
 from typing import Any
 
 from distill.spans import segment
-from harness.report.comparison import COMPARISON_COLUMNS, PAIRED_NOTE, Comparison, comparison_cells
-from harness.report.tables import TABLE_COLUMNS, TABLE_NOTE, Row, Trajectory, table_cells
+from harness.report.comparison import (
+    COMPARISON_COLUMNS,
+    COMPARISON_HEADING,
+    PAIRED_NOTE,
+    Comparison,
+    comparison_cells,
+)
+from harness.report.tables import (
+    ROUND_COLUMNS,
+    ROUNDS_NOTE,
+    TABLE_COLUMNS,
+    TABLE_NOTE,
+    Row,
+    Trajectory,
+    round_cells,
+    table_cells,
+)
 
 #: span background colours (solid fills, so a screenshot shows them as exact pixels)
 REASON_COLOUR = "#9ecbff"
@@ -47,12 +62,14 @@ def highlight(completion: str) -> str:
     return "".join(parts)
 
 
-def _table(rows: list[Row]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in TABLE_COLUMNS)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in table_cells(r)) + "</tr>" for r in rows
-    )
+def _cells_table(columns: tuple[str, ...], lines: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in line) + "</tr>" for line in lines)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _table(rows: list[Row]) -> str:
+    return _cells_table(TABLE_COLUMNS, [table_cells(r) for r in rows])
 
 
 def _inline_markdown(text: str) -> str:
@@ -68,12 +85,7 @@ def _facts(lines: list[str]) -> str:
 
 
 def _comparison_table(comparisons: list[Comparison]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in COMPARISON_COLUMNS)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in comparison_cells(c)) + "</tr>"
-        for c in comparisons
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return _cells_table(COMPARISON_COLUMNS, [comparison_cells(c) for c in comparisons])
 
 
 def _image(path: Path, title: str) -> str:
@@ -117,8 +129,12 @@ def render_html(
     for env, rows in rows_by_env.items():
         out += [f"<h3>{html.escape(env)}</h3>", _facts(facts.get(env, [])), _table(rows)]
         if comparisons.get(env):
-            out += [f"<h4>{html.escape(env)}: SAD against its baselines, paired on the test tasks</h4>",
+            out += [f"<h4>{html.escape(env)}: {html.escape(COMPARISON_HEADING)}</h4>",
                     _comparison_table(comparisons[env])]
+        rounds = round_cells(rows)
+        if rounds:
+            out += [f"<h4>{html.escape(env)}: on-policy rounds</h4>", _cells_table(ROUND_COLUMNS, rounds),
+                    f"<p>{html.escape(ROUNDS_NOTE)}</p>"]
     out.append(f"<p>{html.escape(TABLE_NOTE)}</p><p>{html.escape(PAIRED_NOTE)}</p>")
     out.append("<h2>Plots</h2>")
     out += [_image(path, name) for name, path in figures.items()]

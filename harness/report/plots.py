@@ -1,5 +1,6 @@
 """The report's figures (matplotlib, PNG): success by method per env, training curves, success vs
-student size. Each function writes one file and returns its path."""
+student size, the on-policy methods' success round by round. Each function writes one file and returns its
+path."""
 from __future__ import annotations
 
 import math
@@ -14,7 +15,7 @@ import pandas as pd
 from harness.report.tables import Row
 
 COLOURS = {"expert": "#4d4d4d", "teacher": "#1f77b4", "baseline": "#bbbbbb",
-           "sad": "#d62728", "token_kd": "#2ca02c", "sft": "#9467bd"}
+           "sad": "#d62728", "token_kd": "#2ca02c", "sft": "#9467bd", "opd": "#17becf", "sad_opd": "#e377c2"}
 
 
 def _colour(row: Row) -> str:
@@ -109,6 +110,42 @@ def success_vs_size(rows_by_env: dict[str, list[Row]], path: Path) -> Path:
     ax.set_ylabel("success rate (test)")
     ax.set_ylim(-0.02, 1.02)
     _finish_axes(ax)
+    return _save(fig, path)
+
+
+#: rounds.json field -> y-axis label of the round-by-round figure, in panel order
+ROUND_PANELS = {
+    "success_rate": "success of the round's rollouts\n(train split, guided turns included)",
+    "guided_turn_fraction": "share of turns played by the guide",
+}
+
+
+def success_by_round(rows_by_env: dict[str, list[Row]], path: Path) -> Path:
+    """The on-policy students round by round (``rounds.json``): success of each round's train-split rollouts
+    and the guide's share of turns, one column per env, a line per row (mean over seeds, each seed faint)."""
+    envs = [env for env, rows in rows_by_env.items() if any(any(r) for row in rows for r in row.rounds)]
+    if not envs:
+        raise ValueError(f"no row of {list(rows_by_env)} has rounds.json: no on-policy student to plot")
+    fig, axes = plt.subplots(len(ROUND_PANELS), len(envs), figsize=(5.5 * len(envs), 3.4 * len(ROUND_PANELS)),
+                             squeeze=False)
+    for column, env in enumerate(envs):
+        for panel, (field, label) in enumerate(ROUND_PANELS.items()):
+            ax = axes[panel][column]
+            for row in rows_by_env[env]:
+                per_seed = [pd.Series({int(r["round"]): float(r[field]) for r in rounds})
+                            for rounds in row.rounds if rounds]
+                if not per_seed:
+                    continue
+                frame = pd.concat(per_seed, axis=1)  # [rounds, seeds]
+                if frame.shape[1] > 1:
+                    ax.plot(frame.index, frame.to_numpy(), color=_colour(row), alpha=0.25, lw=0.8)
+                ax.plot(frame.index, frame.mean(axis=1), marker="o", color=_colour(row), label=row.name)
+                ax.set_xticks(list(frame.index))
+            ax.set_xlabel("round")
+            ax.set_ylabel(label, fontsize=8)
+            ax.set_ylim(-0.02, 1.02)
+            ax.set_title(env if panel == 0 else "")
+            _finish_axes(ax)
     return _save(fig, path)
 
 

@@ -17,11 +17,14 @@ from typing import Any
 import pandas as pd
 
 from distill.models import count_parameters
+from harness.errors import UserError
 from harness.experiment.layout import (
     MANIFEST,
     OFFLINE_METRICS,
+    ROUNDS,
     STAGE_MARKER,
     STUDENT_DESCRIPTION,
+    TRAIN_SUMMARY,
     Layout,
     read_manifest,
 )
@@ -30,8 +33,9 @@ from harness.logs import read_episodes
 from harness.metrics import bootstrap_ci, per_episode, per_task_means
 
 #: method order in tables and plots
-METHOD_ORDER = ("sad", "token_kd", "sft")
-METHOD_TITLES = {"sad": "SAD (span KL)", "token_kd": "token-level KD", "sft": "imitation (SFT)"}
+METHOD_ORDER = ("sad", "token_kd", "sft", "sad_opd", "opd")
+METHOD_TITLES = {"sad": "SAD (span KL)", "token_kd": "token-level KD", "sft": "imitation (SFT)",
+                 "opd": "on-policy KD (OPD)", "sad_opd": "on-policy SAD (span OPD)"}
 
 
 # --- per-run numbers ------------------------------------------------------------------------------
@@ -65,7 +69,49 @@ METRICS = (
     "reason_len",
     "action_match",
     "reasoning_match",
+    "student_tokens",
 )
+
+#: the per-round fields of ``rounds.json`` the report reads
+ROUND_FIELDS = ("round", "guide", "guide_p", "depth_limit", "episodes", "success_rate", "mean_score",
+                "guided_turn_fraction", "student_tokens", "rollout_s", "scoring_s", "train_s")
+
+
+def read_rounds(model_dir: Path) -> list[dict[str, Any]]:
+    """An on-policy student's ``rounds.json`` (one record per round, in round order); [] where the student
+    has none (an off-policy method). A malformed file is an error naming it and the field."""
+    path = Path(model_dir) / ROUNDS
+    if not path.is_file():
+        return []
+    try:
+        rounds = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise UserError(
+            f"{path}: not valid JSON ({err}); expected the list of rounds run_opd writes"
+        ) from None
+    if not isinstance(rounds, list) or not all(isinstance(r, dict) for r in rounds):
+        raise UserError(
+            f"{path}: expected a JSON list with one object per round, got {type(rounds).__name__}"
+        )
+    for record in rounds:
+        missing = [f for f in ROUND_FIELDS if f not in record]
+        if missing:
+            raise UserError(f"{path}: round {record.get('round', '?')} lacks {', '.join(missing)}; "
+                            f"expected the fields {', '.join(ROUND_FIELDS)}")
+    return sorted(rounds, key=lambda r: int(r["round"]))
+
+
+def student_tokens(model_dir: Path) -> float:
+    """Completion tokens a student was trained on (in the loss, over all its steps): summed over the rounds
+    of ``rounds.json`` for an on-policy student, else ``student_tokens`` of ``train_summary.json``; NaN where
+    neither records it (a model trained before the field existed)."""
+    rounds = read_rounds(model_dir)
+    if rounds:
+        counts = [r["student_tokens"] for r in rounds]
+        return float("nan") if None in counts else float(sum(counts))
+    path = Path(model_dir) / TRAIN_SUMMARY
+    value = json.loads(path.read_text()).get("student_tokens") if path.is_file() else None
+    return float(value) if value is not None else float("nan")
 
 
 @dataclass
@@ -83,6 +129,7 @@ class Row:
     model_dirs: list[Path] = field(default_factory=list)
     per_seed: list[dict[str, float]] = field(default_factory=list)
     episode_tables: list[pd.DataFrame] = field(default_factory=list)  # per_episode() of each eval dir
+    rounds: list[list[dict[str, Any]]] = field(default_factory=list)  # students: rounds.json of each seed
     params: int | None = None
     compression: float | None = None
 
@@ -192,6 +239,8 @@ def collect_rows(root: Path) -> list[Row]:
                     offline = json.loads(offline_path.read_text())
                     numbers["action_match"] = float(offline["action_match"])
                     numbers["reasoning_match"] = float(offline["reasoning_match"])
+                numbers["student_tokens"] = student_tokens(row.model_dirs[i])
+                row.rounds.append(read_rounds(row.model_dirs[i]))
                 if i == 0 and any(row.model_dirs[0].glob("*.safetensors")):
                     row.params = count_parameters(row.model_dirs[0])
                     if teacher_params:
@@ -204,7 +253,7 @@ def collect_rows(root: Path) -> list[Row]:
 
 TABLE_COLUMNS = ("agent", "params", "compression", "success", "95% CI (tasks)", "score", "steps",
                  "invalid actions", "latency/step (ms)", "action match", "reasoning match (ROUGE-L F)",
-                 "reasoning length (tok)", "tasks", "episodes", "seeds")
+                 "reasoning length (tok)", "student tokens trained", "tasks", "episodes", "seeds")
 
 
 TABLE_NOTE = (
@@ -213,7 +262,8 @@ TABLE_NOTE = (
     "(all seeds and agents play the same tasks with the same env seeds). "
     "Action match / reasoning match: the student's greedy turn against the teacher's on held-out "
     "teacher states (test split). Reasoning length: tokens of thought per step (word pieces for agents "
-    "without a tokenizer)."
+    "without a tokenizer). Student tokens trained: completion tokens in the student's loss over all its "
+    "optimizer steps (on-policy methods: summed over their rounds), the compute each method was given."
 )
 
 
@@ -222,6 +272,20 @@ def format_mean_std(mean: float, std: float, digits: int = 2) -> str:
     if math.isnan(mean):
         return "–"
     return f"{mean:.{digits}f} ± {std:.{digits}f}" if not math.isnan(std) else f"{mean:.{digits}f}"
+
+
+def format_count(mean: float, std: float) -> str:
+    """A count as ``812k ± 3k`` / ``1.20M`` (mean ± std over seeds; "–" when there is no value)."""
+    if math.isnan(mean):
+        return "–"
+    scale, suffix, digits = (
+        (1e6, "M", 2) if abs(mean) >= 1e6 else (1e3, "k", 0) if abs(mean) >= 1e4 else (1.0, "", 0)
+    )
+
+    def short(n: float) -> str:  # both numbers in the mean's unit
+        return f"{n / scale:.{digits}f}{suffix}"
+
+    return f"{short(mean)} ± {short(std)}" if not math.isnan(std) else short(mean)
 
 
 def _params(n: int | None) -> str:
@@ -246,6 +310,7 @@ def table_cells(row: Row) -> list[str]:
         format_mean_std(row.mean("action_match"), row.std("action_match")),
         format_mean_std(row.mean("reasoning_match"), row.std("reasoning_match")),
         format_mean_std(row.mean("reason_len"), row.std("reason_len"), 1),
+        format_count(row.mean("student_tokens"), row.std("student_tokens")),
         str(row.tasks),
         str(row.episodes),
         str(len(row.per_seed)),
@@ -345,6 +410,50 @@ def final_kl_markdown(rows: list[Row]) -> str:
             cells.append(format_mean_std(mean, std, 3))
         lines.append(f"| {row.name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+ROUND_COLUMNS = ("student", "seed", "round", "guide", "guide p", "depth limit", "episodes",
+                 "success (train, own rollouts)", "score", "guided turns", "student tokens", "rollout (s)",
+                 "scoring (s)", "training (s)")
+
+
+def _number(value: Any, digits: int) -> str:
+    """``value`` with ``digits`` decimals; "–" for None (a timing the trainer did not report)."""
+    return "–" if value is None else f"{float(value):.{digits}f}"
+
+
+def round_cells(rows: list[Row]) -> list[list[str]]:
+    """One formatted line per round of every on-policy student row (each seed's ``rounds.json``)."""
+    lines = []
+    for row in rows:
+        for seed, rounds in zip(row.seeds, row.rounds, strict=True):
+            for r in rounds:
+                depth = int(r["depth_limit"])
+                tokens = float("nan") if r["student_tokens"] is None else float(r["student_tokens"])
+                lines.append([row.name, str(seed), str(r["round"]), str(r["guide"]),
+                              _number(r["guide_p"], 2), str(depth) if depth else "all", str(r["episodes"]),
+                              _number(r["success_rate"], 2), _number(r["mean_score"], 2),
+                              _number(r["guided_turn_fraction"], 2), format_count(tokens, float("nan")),
+                              *(_number(r[k], 1) for k in ("rollout_s", "scoring_s", "train_s"))])
+    return lines
+
+
+def rounds_markdown(rows: list[Row]) -> str:
+    """The on-policy students' rounds in GitHub markdown ("" when no row has rounds)."""
+    cells = round_cells(rows)
+    if not cells:
+        return ""
+    lines = ["| " + " | ".join(ROUND_COLUMNS) + " |", "|" + "---|" * len(ROUND_COLUMNS)]
+    return "\n".join(lines + ["| " + " | ".join(c) + " |" for c in cells])
+
+
+ROUNDS_NOTE = (
+    "Round r: the student of round r − 1 (round 0: the initial student every method starts from) plays "
+    "the train split, a guide playing each turn instead with probability p (guided turns: their share); "
+    "the live teacher scores the student's tokens (scoring), and the student trains on them (training). "
+    "Success here is on the round's own train-split rollouts, guided turns included; the test success of "
+    "the final model is the table's."
+)
 
 
 # --- trajectories ---------------------------------------------------------------------------------

@@ -137,3 +137,23 @@ def test_bench_quick_writes_bench_json(tmp_path, capsys):
     assert not list(tmp_path.glob("bench-*")), "the scratch dir is removed"
     printed = capsys.readouterr().out
     assert "ratio median [95% CI]" in printed and "µs/step added" in printed and "load average" in printed
+
+
+def test_bench_opd_scores_student_tokens_and_splits_a_round(tmp_path):
+    """Figure 7 on a tiny round: the scoring rate counts the student's own completion tokens, and the
+    round's three parts (rollout, scoring, training) are the round's time, each a positive share of it."""
+    assert cli_main(["bench", "--quick", "--threads", "1", "--only", "opd", "--out", str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / "bench.json").read_text())["figures"]
+    assert [r.get("error") for r in rows] == [None] * 4
+    scoring, *parts = rows
+    assert scoring["figure"] == 7 and scoring["unit"] == "student tokens/s"
+    assert len(scoring["value"]["values"]) == 2 and scoring["value"]["min"] > 0
+    details = scoring["details"]
+    assert 0 < details["student_tokens"] < details["sequence_tokens"]  # prompts and observations are context
+    assert [p["name"] for p in parts] == ["OPD round: rollout (student plays)",
+                                          "OPD round: scoring (teacher forward)",
+                                          "OPD round: training (student steps)"]
+    shares = [p["details"]["share_of_round"] for p in parts]  # one repeat under --quick
+    assert all(len(s) == 1 and 0 < s[0] < 1 for s in shares)
+    assert sum(s[0] for s in shares) == pytest.approx(1.0)
+    assert all(p["value"]["min"] > 0 and p["details"]["student_tokens"][0] > 0 for p in parts)

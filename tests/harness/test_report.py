@@ -17,6 +17,7 @@ from safetensors.torch import save_file
 
 from distill.models import count_parameters
 from harness import report
+from harness.errors import UserError
 from harness.experiment.layout import OFFLINE_METRICS, STAGE_MARKER, Layout
 from harness.experiment.offline_metrics import action_match_rate, rouge_l_f
 from harness.logs import EpisodeWriter
@@ -364,3 +365,85 @@ def test_training_curves_show_full_vocabulary_kl_and_label_bucket_kl(tmp_path):
     assert "lower bound" in CURVE_PANELS["eval_bucket_kl_act"]
     figure = report.build_report(root)["training curves"]
     assert figure.stat().st_size > 1000
+
+
+def _round(index: int, p: float, success: float, tokens: int) -> dict:
+    return {"round": index, "guide": "teacher", "guide_p": p, "depth_limit": 0, "episodes": 4,
+            "success_rate": success, "mean_score": success, "guided_turn_fraction": p,
+            "student_tokens": tokens, "rollout_s": 2.5, "scoring_s": 0.5, "train_s": 1.25}
+
+
+def add_on_policy_students(root: Path) -> Path:
+    """``opd`` and ``sad_opd`` students (2 seeds, 2 rounds each) beside the stored pipeline's off-policy ones,
+    and the off-policy SFT students' ``train_summary.json``: opd wins every task, sad_opd plays as SAD."""
+    layout = Layout(root)
+    manifest = json.loads(layout.manifest.read_text())
+    manifest["methods"] += ["opd", "sad_opd"]
+    manifest["on_policy"] = {"rounds": 2, "episodes_per_round": 4, "steps_per_round": 3, "guide": "teacher",
+                             "guide_p0": 1.0, "divergence": "reverse_kl", "depth_curriculum": False}
+    layout.manifest.write_text(json.dumps(manifest))
+    for method, wins in {"opd": [True] * 4, "sad_opd": [True, False, True, False]}.items():
+        for seed in (0, 1):
+            label = f"tiny-student_{method}_s{seed}"
+            _write_model(layout.student(label), 8)
+            (layout.student(label) / "student.json").write_text(
+                json.dumps({"method": method, "student": "tiny-student", "variant": "", "seed": seed}))
+            rounds = [_round(0, 1.0, 0.25, 40_000 + 2_000 * seed), _round(1, 0.0, 0.5 + 0.25 * seed, 50_000)]
+            (layout.student(label) / "rounds.json").write_text(json.dumps(rounds))
+            _write_run(layout.student_eval(label), "webshop", wins if seed == 0 else wins[::-1])
+    for seed, tokens in ((0, 120_000), (1, 124_000)):
+        summary = {"steps": 4, "student_tokens": tokens}
+        (layout.student(f"tiny-student_sft_s{seed}") / "train_summary.json").write_text(json.dumps(summary))
+    return root
+
+
+def test_on_policy_rows_tokens_rounds_and_paired_intervals(built, tmp_path):
+    _, off_policy_only = built
+    assert "on-policy success by round" not in off_policy_only
+    assert "on-policy rounds" not in off_policy_only["markdown"].read_text()
+    root = add_on_policy_students(make_stored_pipeline(tmp_path / "webshop-tiny"))
+    written = report.build_report(root)
+    md = written["markdown"].read_text()
+    lines: dict[str, str] = {}  # each row's first line: the main table's (the rounds table follows it)
+    for line in md.splitlines():
+        lines.setdefault(line.split(" | ")[0], line)
+    # student tokens trained: rounds summed (90k, 92k over the seeds), the trainer's count for SFT, "–" where
+    # nothing recorded it
+    assert "| 91k ± 1k | 3 | 8 | 2 |" in lines["| tiny-student · opd"]
+    assert "| 122k ± 3k | 3 | 8 | 2 |" in lines["| tiny-student · sft"]
+    assert "| – | 3 | 8 | 2 |" in lines["| tiny-student · sad"]
+    assert "| 1.00 ± 0.00 |" in lines["| tiny-student · opd"]
+    records = {r["agent"]: r for r in csv.DictReader(written["csv"].open())}
+    assert float(records["tiny-student · opd"]["student_tokens_mean"]) == 91_000
+    assert float(records["tiny-student · sft"]["student_tokens_mean"]) == 122_000
+    # paired on the tasks: opd wins every task, SFT none (+1 on each); sad_opd plays as SAD (0 on each)
+    assert ("| tiny-student | on-policy KD (OPD) − imitation (SFT) | success | +1.000 | [+1.000, +1.000] | 3 "
+            "| 2 | on-policy KD (OPD) higher |") in md
+    assert ("| tiny-student | on-policy SAD (span OPD) − SAD (span KL) | success | +0.000 | [+0.000, +0.000] "
+            "| 3 | 2 | no difference (the 95% interval contains 0) |") in md
+    comparisons = {(c.method, c.baseline) for c in paired_comparisons(collect_rows(root))}
+    assert comparisons == {("sad", "token_kd"), ("sad", "sft"), ("opd", "token_kd"), ("opd", "sft"),
+                           ("sad_opd", "sad"), ("sad_opd", "opd")}
+    # the rounds, from each seed's rounds.json
+    assert "### webshop: on-policy rounds" in md
+    assert ("| tiny-student · opd | 1 | 1 | teacher | 0.00 | all | 4 | 0.75 | 0.75 | 0.00 | 50k | 2.5 | 0.5 "
+            "| 1.2 |") in md
+    assert ("- on-policy methods: 2 rounds × 4 train episodes, 3 optimizer steps a round; guide teacher "
+            "(p 1 in round 0, decaying to 0), divergence reverse_kl, depth curriculum off") in md
+    assert written["on-policy success by round"].stat().st_size > 1000
+    assert "opd_rounds.png" in md
+    page = written["html"].read_text()
+    assert "on-policy rounds" in page and "student tokens trained" in page and "91k ± 1k" in page
+
+
+def test_a_malformed_rounds_file_is_an_error_naming_it(tmp_path):
+    root = add_on_policy_students(make_stored_pipeline(tmp_path / "webshop-tiny"))
+    path = Layout(root).student("tiny-student_opd_s1") / "rounds.json"
+    rounds = json.loads(path.read_text())
+    del rounds[1]["student_tokens"]
+    path.write_text(json.dumps(rounds))
+    with pytest.raises(UserError, match=r"tiny-student_opd_s1/rounds.json: round 1 lacks student_tokens"):
+        report.build_report(root)
+    path.write_text("{not json")
+    with pytest.raises(UserError, match=r"rounds.json: not valid JSON"):
+        report.build_report(root)
