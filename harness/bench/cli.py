@@ -94,10 +94,11 @@ def _overhead(row: dict[str, Any]) -> str:
     added = row.get("overhead_us_per_step")
     if not added:
         return ""
+    over = f" over {added['steps']:,} replayed steps" if added.get("steps") else ""
     if added["target"] is None:
-        return _interval(added)
+        return _interval(added) + over
     verdict = "ok" if added["meets_target"] else "MISS"
-    return f"{_interval(added)} ≤ {added['target']:g} {verdict}"
+    return f"{_interval(added)} ≤ {added['target']:g} {verdict}{over}"
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:

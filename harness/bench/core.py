@@ -165,7 +165,8 @@ def _ratio(samples: dict[str, list[float]], numerator: str, denominator: str) ->
 @dataclass
 class Result:
     """One row of the table: a value per repeat and, for a comparison, the baseline's value per repeat
-    (paired), a ratio floor, the harness overhead in µs per step, and the threads both sides ran with."""
+    (paired), a ratio floor, the harness overhead in µs per step (and the env steps it was measured
+    over), and the threads both sides ran with."""
 
     figure: int
     name: str
@@ -177,6 +178,7 @@ class Result:
     higher_is_better: bool = True
     overhead_us_per_step: list[float] = field(default_factory=list)
     overhead_target_us: float | None = None
+    overhead_steps: int | None = None
     threads: dict[str, int] | None = None
     stopped: str = ""
     details: dict[str, Any] = field(default_factory=dict)
@@ -215,6 +217,7 @@ class Result:
             out["overhead_us_per_step"] = {
                 "median": added.median, "low": added.low, "high": added.high,
                 "values": self.overhead_us_per_step, "target": self.overhead_target_us,
+                "steps": self.overhead_steps,
                 "meets_target": None if self.overhead_target_us is None
                 else added.median <= self.overhead_target_us,
             }

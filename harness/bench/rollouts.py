@@ -11,7 +11,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,14 @@ from harness.rollout.cluster import init_ray
 #: figure 5's episodes per repeat where an env's episodes are slow (CPU per episode, bare loop: ALFWorld
 #: ~0.23 s on the real engine, WebShop ~0.07 s)
 SLOW_ENV_EPISODES = {"alfworld": 5, "webshop": 10}
-#: figure 1's episodes per repeat (each side also plays half as many), sized so a round of the four
-#: runs takes ~2-5 s on an idle 2-core machine
+#: figure 1's episodes per repeat on the real env (the ratio), sized so a round of the two sides takes
+#: ~1-3 s on an idle 2-core machine
 OVERHEAD_EPISODES = {"alfworld": 4, "hotpotqa": 1000, "webshop": 16}
+#: figure 1's replay: expert episodes recorded per env (CPU per episode on the real env: ALFWorld ~0.23 s,
+#: WebShop ~0.07 s, HotPotQA ~2 ms), and env steps each side replays per repeat (played again from the
+#: first recorded episode until there are this many; ~0.5 s of eval per repeat)
+REPLAY_RECORDED_EPISODES = {"alfworld": 8, "hotpotqa": 100, "webshop": 20}
+REPLAY_STEPS = 4000
 #: figure 1's target for the harness overhead: µs per env step added to the bare loop, episode log on
 OVERHEAD_TARGET_US = 50.0
 #: the env whose step cost drives the scaling figure (BM25 search over the catalog)
@@ -119,110 +124,120 @@ def _missing_rows(figure: int, unit: str, missing: dict[str, str]) -> list[Resul
 # --- figure 1 -------------------------------------------------------------------------------------
 def harness_overhead(ctx: BenchContext) -> list[Result]:
     """Expert episodes/s through ``agentdistill eval --workers 0`` vs the bare loop, per env (floor 0.9),
-    and the µs per step the harness adds (target ≤ 50)."""
+    and the µs per step the harness adds (target ≤ 50), measured on replayed episodes."""
     ready, missing = available_envs()
     results = [overhead_of(env, ctx.pick(OVERHEAD_EPISODES.get(env, 100), 4), ctx) for env in ready]
     return results + _missing_rows(1, "episodes/s", missing)
 
 
 def overhead_of(env: str, episodes: int, ctx: BenchContext) -> Result:
-    """Figure 1 for one env: episodes/s of both sides and their ratio at ``episodes`` episodes, and the
-    µs per env step the harness adds to the bare loop.
+    """Figure 1 for one env: episodes/s of ``eval`` and of the bare loop on the real env and their ratio
+    at ``episodes`` episodes, and the µs per env step the harness adds, from a replay.
 
-    What is counted: the eval side times the whole ``agentdistill eval --workers 0 --in-flight 1`` call
-    in this process (run dir and run.json, the split's task list, building its env and the agent, the
+    The ratio: the eval side times the whole ``agentdistill eval --workers 0 --in-flight 1`` call in
+    this process (run dir and run.json, the split's task list, building its env and the agent, the
     rollout, the Parquet/Arrow episode log, consolidation, metrics, summary.json and the printed
     table); the bare side times building one env and the agent and the reset/step loop. Both play
     the same tasks with the same seeds. One env in flight, like the bare loop: the expert gains
-    nothing from a batch, and the 8 envs eval builds by default are a set-up cost (~0.4 s each for
-    ALFWorld), not a per-step one. The discarded warm-up round loads what a process keeps (imports, the
-    env's data, the search index), so neither side pays it in the timed repeats.
+    nothing from a batch. The discarded warm-up round loads what a process keeps (imports, the env's
+    data, the search index), so neither side pays it in the timed repeats.
 
-    µs/step: both sides are also timed at half the episodes, in the same interleaved rounds; the
-    time one more step costs on each side is (full − half) / (steps of full − steps of half), and
-    their difference is what the harness adds per step, with its per-call costs (run dir, task list,
-    metrics, summary) left out; those are reported as ``fixed_ms`` (ms per call). These use the
-    process's CPU time (all its threads), which other processes on a shared machine do not inflate;
-    the same figures from wall time are in the details."""
+    µs/step: on the real env the expert's and the env's own work (ms per step for ALFWorld and
+    WebShop) varies far more between repeats than the µs the harness adds, so the overhead is measured
+    on a replay (:mod:`harness.bench.replay`): the bare loop's episodes are recorded once, then
+    ``evaluate`` and the bare loop play them back from a replay env and agent that cost ~nothing; the
+    difference of their CPU time divided by the replayed steps is the harness's cost per step (its
+    per-call costs included, spread over ~:data:`REPLAY_STEPS` steps)."""
     import shutil
 
     import pyarrow.parquet as pq
 
     from harness.cli import main as cli_main
 
-    half = max(1, episodes // 2)
     runs = iter(range(10**6))
     steps: dict[str, int] = {}
-    cpu_s: dict[str, list[float]] = {}  # CPU seconds of every call, warm-ups included
 
     def count(side: str, n: int) -> None:
         if steps.setdefault(side, n) != n:
             raise RuntimeError(f"{env}: {side} played {n} steps, earlier {steps[side]}: not repeatable")
 
-    def through_eval(side: str, n: int) -> Callable[[], float]:
-        def seconds() -> float:
-            run_dir = ctx.work_dir / f"overhead-{env}-{next(runs)}"
-            argv = ["eval", "--env", env, "--agent", "expert", "--episodes", str(n), "--workers", "0",
-                    "--in-flight", "1", "--run", str(run_dir), "--no-progress"]
-            c0, t0 = time.process_time(), time.perf_counter()
-            with contextlib.redirect_stdout(io.StringIO()):
-                code = cli_main(argv)
-            elapsed = time.perf_counter() - t0
-            cpu_s.setdefault(side, []).append(time.process_time() - c0)
-            if code != 0:
-                raise RuntimeError(f"agentdistill {' '.join(argv)} exited {code}")
-            count(side, pq.read_metadata(run_dir / "episodes.parquet").num_rows)
-            shutil.rmtree(run_dir)
-            return elapsed
-        return seconds
+    def through_eval() -> float:
+        run_dir = ctx.work_dir / f"overhead-{env}-{next(runs)}"
+        argv = ["eval", "--env", env, "--agent", "expert", "--episodes", str(episodes), "--workers", "0",
+                "--in-flight", "1", "--run", str(run_dir), "--no-progress"]
+        t0 = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = cli_main(argv)
+        elapsed = time.perf_counter() - t0
+        if code != 0:
+            raise RuntimeError(f"agentdistill {' '.join(argv)} exited {code}")
+        count("eval", pq.read_metadata(run_dir / "episodes.parquet").num_rows)
+        shutil.rmtree(run_dir)
+        return elapsed
 
-    def bare(side: str, n: int) -> Callable[[], float]:
-        tasks = task_ids(env, n)
+    tasks = task_ids(env, episodes)
 
-        def seconds() -> float:
-            c0, t0 = time.process_time(), time.perf_counter()
-            played = len(play_bare(env, tasks))
-            elapsed = time.perf_counter() - t0
-            cpu_s.setdefault(side, []).append(time.process_time() - c0)
-            count(side, played)
-            return elapsed
-        return seconds
+    def bare() -> float:
+        t0 = time.perf_counter()
+        played = len(play_bare(env, tasks))
+        elapsed = time.perf_counter() - t0
+        count("bare", played)
+        return elapsed
 
-    sides = {"eval": through_eval("eval", episodes), "bare": bare("bare", episodes),
-             "eval_half": through_eval("eval_half", half), "bare_half": bare("bare_half", half)}
-    measured = measure(sides, [("bare", "eval")], ctx.budget, ctx.threads)  # seconds: bare/eval = eval's rate
-    if (steps["eval"], steps["eval_half"]) != (steps["bare"], steps["bare_half"]):
+    measured = measure({"eval": through_eval, "bare": bare}, [("bare", "eval")], ctx.budget, ctx.threads)
+    if steps["eval"] != steps["bare"]:
         raise RuntimeError(f"{env}: eval and the bare loop played different episodes (steps {steps})")
-    cpu = {side: values[ctx.budget.warmup:] for side, values in cpu_s.items()}
-    added_us, fixed_ms = marginal_step_cost(cpu, steps)
-    wall_added_us, wall_fixed_ms = marginal_step_cost(measured.samples, steps)
+    replayed = replayed_overhead(env, ctx)
     rate = {side: [episodes / s for s in measured.samples[side]] for side in ("eval", "bare")}
     return Result(
         1, env, "episodes/s", rate["eval"], rate["bare"], "bare reset/step loop", floor=0.9,
-        overhead_us_per_step=added_us, overhead_target_us=OVERHEAD_TARGET_US,
-        threads=measured.threads, stopped=measured.stopped,
-        details={"episodes": episodes, "steps": steps["bare"], "half_episodes": half,
-                 "half_steps": steps["bare_half"], "fixed_ms": fixed_ms, "wall_us_per_step": wall_added_us,
-                 "wall_fixed_ms": wall_fixed_ms, "seconds": round(measured.seconds, 1)},
-        note="eval --workers 0 --in-flight 1: the whole CLI call (env + agent, episode log, summary); "
-        "bare: one env + agent and the loop; µs/step: marginal cost of a step, per-call costs in fixed_ms",
+        overhead_us_per_step=replayed["us_per_step"], overhead_target_us=OVERHEAD_TARGET_US,
+        overhead_steps=replayed["steps"], threads=measured.threads, stopped=measured.stopped,
+        details={"episodes": episodes, "steps": steps["bare"], "seconds": round(measured.seconds, 1),
+                 "replay": {k: v for k, v in replayed.items() if k != "us_per_step"}},
+        note="ratio: eval --workers 0 --in-flight 1 (the whole CLI call: env + agent, episode log, summary) "
+        "vs one env + agent and the loop, on the real env; µs/step: replayed (recorded expert episodes "
+        "played back by evaluate and by the bare loop), CPU time difference / replayed steps",
     )
 
 
-def marginal_step_cost(
-    seconds: dict[str, list[float]], steps: dict[str, int]
-) -> tuple[list[float], list[float]]:
-    """(µs the eval side adds per step, ms it adds per call) for each repeat, from the seconds of the
-    four sides ``eval``, ``bare``, ``eval_half``, ``bare_half`` and the steps each played."""
-    def per_step(side: str) -> list[float]:
-        extra = steps[side] - steps[f"{side}_half"]
-        pairs = zip(seconds[side], seconds[f"{side}_half"], strict=True)
-        return [(full - part) / extra for full, part in pairs]
+def replayed_overhead(env: str, ctx: BenchContext) -> dict[str, Any]:
+    """The µs per step ``evaluate`` adds to the bare loop on ``env``'s recorded expert episodes played
+    back (:mod:`harness.bench.replay`), per paired repeat of :func:`measure`, and what was replayed."""
+    import math
 
-    added = [e - b for e, b in zip(per_step("eval"), per_step("bare"), strict=True)]
-    fixed = [e - b - a * steps["eval_half"]
-             for e, b, a in zip(seconds["eval_half"], seconds["bare_half"], added, strict=True)]
-    return [1e6 * a for a in added], [1e3 * f for f in fixed]
+    from harness.bench import replay
+    from harness.tasks import planned_tasks
+
+    recorded = replay.record(env, task_ids(env, ctx.pick(REPLAY_RECORDED_EPISODES.get(env, 20), 2)))
+    options = replay.register_replay(env, recorded)
+    target_steps = ctx.pick(REPLAY_STEPS, 50)
+    episodes = len(recorded.episodes) * math.ceil(target_steps / recorded.steps)
+    tasks = planned_tasks(replay.REPLAY_ENV, "test", options, episodes)
+    runs = iter(range(10**6))
+    steps: dict[str, int] = {}
+
+    def timed(side: str, seconds: float, played: int) -> float:
+        if steps.setdefault(side, played) != played:
+            raise RuntimeError(f"replay of {env}: {side} played {played} steps, earlier {steps[side]}")
+        return seconds
+
+    sides = {
+        "eval": lambda: timed("eval", *replay.replayed_eval_seconds(
+            options, episodes, ctx.work_dir / f"replay-{env}-{next(runs)}")),
+        "bare": lambda: timed("bare", *replay.replayed_bare_seconds(options, tasks)),
+    }
+    measured = measure(sides, [("eval", "bare")], ctx.budget, ctx.threads)
+    if steps["eval"] != steps["bare"]:
+        raise RuntimeError(f"replay of {env}: eval and the bare loop played different steps ({steps})")
+    return {
+        "us_per_step": replay.overhead_us_per_step(measured.samples["eval"], measured.samples["bare"],
+                                                   steps["eval"]),
+        "steps": steps["eval"], "episodes": episodes, "recorded_episodes": len(recorded.episodes),
+        "recorded_steps": recorded.steps, "repeats": len(measured.samples["eval"]),
+        "stopped": measured.stopped, "bare_us_per_step": [1e6 * s / steps["bare"]
+                                                          for s in measured.samples["bare"]],
+    }
 
 
 # --- figure 2 -------------------------------------------------------------------------------------
