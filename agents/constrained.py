@@ -345,15 +345,15 @@ class ActionConstraint:
             self._node = self._node.children.get(token_id)
             if self._node is not None and self._node.open:
                 self._open_argument()
-        elif self.phase == "words" and self._argument is not None:
-            if self._argument.advance(token_id):
-                self.phase = "done"
+        elif self.phase == "words" and self._argument is not None and self._argument.advance(token_id):
+            self.phase = "done"
 
     def _open_argument(self) -> None:
         """``verb[`` is written: an extractive argument where the space has words (and ``]`` is one
         token), else free text."""
         if self.space.argument_words and self.vocabulary.close_id is not None:
-            self.phase, self._argument = "words", _ExtractiveArgument(self.vocabulary, self.space.argument_words)
+            self.phase = "words"
+            self._argument = _ExtractiveArgument(self.vocabulary, self.space.argument_words)
         else:
             self.phase = "open"
 

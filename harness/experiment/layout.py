@@ -7,6 +7,7 @@
     teacher/                       the SFT teacher (save_pretrained dir + metrics.csv)
     teacher_rollouts/              teacher on the train split with top-k log-probs
     teacher_eval/                  teacher, closed loop on the test split
+    teacher_eval_free/             the same teacher decoding freely (runs with constrained decoding only)
     baselines/<agent>/             scripted expert, random agent (WebShop: also first-result), test split
     students/<label>/              one student per method x variant x size x seed (+ student.json);
                                    an on-policy one also holds round_<r>/ and rounds.json
@@ -65,6 +66,11 @@ class Layout:
     @property
     def teacher_eval(self) -> Path:
         return self.root / "teacher_eval"
+
+    @property
+    def teacher_eval_free(self) -> Path:
+        """The teacher decoding freely, where the run's agents decode constrained (a row of its own)."""
+        return self.root / "teacher_eval_free"
 
     def baseline(self, agent: str) -> Path:
         return self.root / "baselines" / agent

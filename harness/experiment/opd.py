@@ -101,14 +101,15 @@ def depth_limit(schedule: OPDSchedule, round_index: int, max_steps: int) -> int:
 
 def run_opd(*, env: str, method: str, student: str | Path, teacher: Path, out: Path, schedule: OPDSchedule,
             train_settings: dict[str, Any], agent_kwargs: dict[str, Any], max_steps: int, workers: int,
-            seed: int) -> dict[str, Any]:
+            seed: int, in_flight: int | None = None) -> dict[str, Any]:
     """Play and train ``schedule.rounds`` rounds (see the module docstring) and return
     ``{"rounds": [record, ...], "model": out, "student_tokens", "rollout_s", "scoring_s", "train_s"}``
     (totals over the rounds; a timing is None when a round's training did not report it).
 
     ``train_settings``: options of the method's config (``distill.config``) besides data, out, model,
     teacher, max_steps and max_turns, which each round sets; ``agent_kwargs``: options of the LM agent the
-    student and a teacher guide play with (``model`` is each round's student)."""
+    student and a teacher guide play with (``model`` is each round's student); ``in_flight``: episodes played
+    at once (None: evaluate's default), as the other LM stages of the pipeline play them."""
     from distill.config import METHODS, OPDConfig
 
     on_policy = sorted(name for name, cls in METHODS.items() if issubclass(cls, OPDConfig))
@@ -129,7 +130,7 @@ def run_opd(*, env: str, method: str, student: str | Path, teacher: Path, out: P
         else:
             rollouts = _play_round(folder, env=env, model=current, teacher=teacher, schedule=schedule,
                                    asked=asked, agent_kwargs=agent_kwargs, max_steps=max_steps,
-                                   workers=workers, seed=seed)
+                                   workers=workers, seed=seed, in_flight=in_flight)
             trained = _train_round(folder, method=method, model=current, teacher=teacher, asked=asked,
                                    train_settings=train_settings, seed=seed)
             record = {**asked, **rollouts, **trained}
@@ -164,7 +165,7 @@ def _finished_round(done: Path, asked: dict[str, Any]) -> dict[str, Any]:
 
 def _play_round(folder: Path, *, env: str, model: str, teacher: Path, schedule: OPDSchedule,
                 asked: dict[str, Any], agent_kwargs: dict[str, Any], max_steps: int, workers: int,
-                seed: int) -> dict[str, Any]:
+                seed: int, in_flight: int | None) -> dict[str, Any]:
     """The round's rollouts (kept in ``rollouts.json`` once finished): the guided student, train split."""
     from harness.evaluate import evaluate
     from harness.logs import read_episodes
@@ -183,7 +184,8 @@ def _play_round(folder: Path, *, env: str, model: str, teacher: Path, schedule: 
     began = time.perf_counter()
     summary = evaluate(env, "guided", split="train", episodes=schedule.episodes_per_round, workers=workers,
                        run=str(run_dir), seed=seed, env_kwargs=env_kwargs, agent_kwargs=kwargs,
-                       progress=False, command=["run_opd", env, f"round={asked['round']}"])
+                       in_flight=in_flight, progress=False,
+                       command=["run_opd", env, f"round={asked['round']}"])
     rollout_s = time.perf_counter() - began
     steps = read_episodes(run_dir)
     steps = steps[steps["error"] == ""]

@@ -10,7 +10,8 @@ Stages, in order, each in ``runs/<pipeline>/<stage>/`` (layout: :mod:`harness.ex
     demos             scripted expert on the train split
     teacher           SFT of the preset's teacher model on the demos
     teacher_rollouts  the teacher on the train split, token ids and top-k log-probs logged
-    teacher_eval      the teacher, closed loop on the test split (also the held-out teacher states)
+    teacher_eval      the teacher, closed loop on the test split (also the held-out teacher states); with
+                      constrained decoding, also the teacher decoding freely (teacher_eval_free)
     baselines         scripted expert and random agent (WebShop: also first-result) on the test split
     students          one student per method x seed (x ablation variant): same init, data, steps, seeds;
                       on-policy methods (opd, sad_opd) instead play rounds on the train split from the same
@@ -431,7 +432,7 @@ class Pipeline:
             summary = run_opd(env=self.env, method=spec.method, student=initial, teacher=L.teacher, out=path,
                               schedule=OPDSchedule(**schedule), train_settings=train_settings,
                               agent_kwargs=agent_kwargs, max_steps=self.max_steps, workers=p.workers,
-                              seed=spec.seed)
+                              seed=spec.seed, in_flight=p.policy_batch or None)
             totals = {k: summary.get(k) for k in ("student_tokens", "rollout_s", "scoring_s", "train_s")}
             return {"tokenizer": tokenizer_fingerprint(path), **totals}
 
@@ -488,21 +489,13 @@ class Pipeline:
         run.run_stage("teacher_rollouts", [self._eval_unit(
             "teacher_rollouts", L.teacher_rollouts, "lm", "train", p.rollout_episodes, inputs=(L.teacher,),
             agent_kwargs=teacher, log_topk=p.log_topk)], expected["teacher_rollouts"])
-        run.run_stage(
-            "teacher_eval",
-            [
-                self._eval_unit(
-                    "teacher_eval",
-                    L.teacher_eval,
-                    "lm",
-                    "test",
-                    p.eval_episodes,
-                    inputs=(L.teacher,),
-                    agent_kwargs=teacher,
-                )
-            ],
-            expected["teacher_eval"],
-        )
+        teacher_evals = [self._eval_unit("teacher_eval", L.teacher_eval, "lm", "test", p.eval_episodes,
+                                         inputs=(L.teacher,), agent_kwargs=teacher)]
+        if self.constrain_actions:  # free decoding stays measured: its own row of the report
+            free = {k: v for k, v in teacher.items() if k != "constrain_actions"}
+            teacher_evals.append(self._eval_unit("teacher_eval", L.teacher_eval_free, "lm", "test",
+                                                 p.eval_episodes, inputs=(L.teacher,), agent_kwargs=free))
+        run.run_stage("teacher_eval", teacher_evals, expected["teacher_eval"] * len(teacher_evals))
         run.run_stage("baselines", [self._eval_unit("baselines", L.baseline(a), a, "test", p.eval_episodes)
                                     for a in self.baselines], expected["baselines"])
         students = [self.student_unit(spec) for spec in self.specs]

@@ -98,7 +98,7 @@ def success_vs_size(rows_by_env: dict[str, list[Row]], path: Path) -> Path:
         for row in rows:
             if row.kind == "student" and row.params and not row.variant:
                 by_method.setdefault(row.method, []).append((row.params, row.mean("success")))
-            if row.kind == "teacher" and row.params:
+            if row.kind == "teacher" and row.params and row.name == "teacher":  # not its free-decoding row
                 ax.scatter([row.params], [row.mean("success")], marker="*", s=120, color=COLOURS["teacher"],
                            label=f"{env}: teacher")
         for method, points in by_method.items():

@@ -200,6 +200,9 @@ def collect_rows(root: Path) -> list[Row]:
                 compression=1.0 if teacher_params else None,
             )
         )
+    if finished(layout.teacher_eval_free):
+        rows.append(Row("teacher, free decoding", "teacher", env, eval_dirs=[layout.teacher_eval_free],
+                        model_dirs=[layout.teacher], params=teacher_params))
     baselines = sorted(p.name for p in (layout.root / "baselines").glob("*") if p.name != "expert")
     for agent in baselines:
         if finished(layout.baseline(agent)):

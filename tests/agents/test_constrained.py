@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from agents.constrained import (
-    ActionConstraint,
-    ActionSpace,
-    TokenVocabulary,
     MAX_ENTITY_WORDS,
     MAX_KEYWORD_WORDS,
     MAX_QUERY_WORDS,
+    ActionConstraint,
+    ActionSpace,
+    TokenVocabulary,
     action_space,
     allowed_mask,
     instruction_words,

@@ -69,6 +69,11 @@ def test_pipeline_with_two_local_model_dirs_end_to_end(models, tmp_path):
     assert manifest["constrain_actions"] is True and manifest["student_init"] == "scratch"
     assert f"--teacher {teacher}" in manifest["command"] and "--constrain-actions" in manifest["command"]
     assert "| teacher |" in (root / "report.md").read_text()
+    # free decoding stays measured: the same teacher, unconstrained, is a row of its own
+    free = read_episodes(root / "teacher_eval_free")
+    assert not free["completion"].map(lambda c: c.startswith("Thought:") and "\nAction: " in c).all()
+    assert "constrain_actions" not in read_marker(root / "teacher_eval_free")["params"]["agent_kwargs"]
+    assert "| teacher, free decoding |" in (root / "report.md").read_text()
 
 
 def test_a_student_with_another_tokenizer_is_refused_before_any_stage(models, tmp_path, capsys):
