@@ -26,12 +26,13 @@ Figures (``--only`` takes the name or the number):
 
 How a comparison is measured (:func:`harness.bench.core.measure`): both sides run in this process,
 interleaved repeat by repeat (A B, B A, ...), with torch and BLAS/OpenMP threads pinned to the same
-count for both (``--threads``, stated in the table); one warm-up round is discarded; repeats go on
+count for both (``--threads``; figure 3 on CPU: 1, see :mod:`harness.bench.policy`; stated in the
+table); one warm-up round is discarded; repeats go on
 until the 95% bootstrap interval of the ratio (resampling paired repeats) lies within ±15% of its
 median, or the figure's time budget (``--budget``) is spent. The table prints each ratio's median and
 interval; a ratio whose interval stayed wider is marked "unstable" instead of ok/MISS. Figure 1 also
 prints the harness overhead in µs per env step added to the bare loop (target ≤ 50 µs with the episode
-log on).
+log on), measured on recorded episodes played back (:mod:`harness.bench.replay`).
 """
 from __future__ import annotations
 

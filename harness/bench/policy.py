@@ -3,7 +3,11 @@ user would otherwise run (see ``harness.bench.cli``).
 
 CPU: the ``tiny`` preset serving 32 WebShop environments with ``act_batch`` vs the same model called
 with ``model.generate`` one environment at a time on the same prompts (every 4th of them), each asked
-for exactly as many new tokens as the agent produced for that environment (floor 8×).
+for exactly as many new tokens as the agent produced for that environment (floor 8×). Both sides run
+on one torch/BLAS thread (:data:`POLICY_CPU_THREADS`, stated in the table's threads column), not
+``--threads``: the one-at-a-time side is latency-bound, and two threads on a 2-core machine that
+anything else is using make it swing (and collapse under load) from run to run, so the ratio did not
+repeat; one thread each keeps both sides on the same, steadier resources.
 
 CUDA: the SmolLM2-135M architecture (random weights: speed does not depend on them), 128 prompts of
 512 tokens, 64 new tokens: ``LMAgent.generate`` vs Hugging Face ``generate`` on the same batch with a
@@ -22,6 +26,11 @@ import torch
 from harness.bench.core import BenchContext, Result, measure, paired_result
 
 ENV = "webshop"
+#: torch/BLAS threads of figure 3 on CPU, whatever ``--threads`` says (at most that many): the batch-1
+#: baseline is latency-bound, and with 2 threads on 2 shared cores it swung 290–600 tokens/s between
+#: runs and collapsed to ~14 tokens/s under load (the ratio moved 3.2–8.7 between runs); with 1 thread
+#: three runs under load 6–7 gave 6.0, 5.3, 5.9 (measured for issue 20)
+POLICY_CPU_THREADS = 1
 #: the CPU baseline generates for every 4th env only: its tokens/s does not depend on how many envs
 #: it loops over, and all 32 one at a time would take ~15 s per repeat on an idle 2-core machine
 BASELINE_EVERY = 4
@@ -96,7 +105,8 @@ def batched_policy_cpu(ctx: BenchContext) -> list[Result]:
 
     act_batch()  # fixes the per-env token counts both sides generate
     sides = {"act_batch": act_batch, "generate_b1": one_at_a_time}
-    measured = measure(sides, [("act_batch", "generate_b1")], ctx.budget, ctx.threads)
+    threads = min(ctx.threads, POLICY_CPU_THREADS)
+    measured = measure(sides, [("act_batch", "generate_b1")], ctx.budget, threads)
     prompt_tokens = [len(tokenizer(p)["input_ids"]) for p in prompts]
     return [
         paired_result(
