@@ -78,17 +78,23 @@ SCHEMA = pa.schema([pa.field(n, t) for n, t in {**COLUMNS, **TOKEN_COLUMNS}.item
 TEXT_COLUMNS = tuple(name for name, dtype in COLUMNS.items() if pa.types.is_string(dtype))
 
 
+def _empty_value(dtype: pa.DataType) -> Any:
+    if pa.types.is_boolean(dtype):
+        return False
+    if pa.types.is_integer(dtype):
+        return 0
+    return 0.0 if pa.types.is_floating(dtype) else ""
+
+
+#: every :data:`COLUMNS` column at its empty value, built once (a row is built per env step)
+_EMPTY_ROW: dict[str, Any] = {name: _empty_value(dtype) for name, dtype in COLUMNS.items()}
+
+
 def empty_row() -> dict[str, Any]:
     """A row with every :data:`COLUMNS` column at its empty value ("", 0, 0.0, False): adding a
     column to :data:`COLUMNS` is all it takes for every writer to have it."""
-    def empty(dtype: pa.DataType) -> Any:
-        if pa.types.is_boolean(dtype):
-            return False
-        if pa.types.is_integer(dtype):
-            return 0
-        return 0.0 if pa.types.is_floating(dtype) else ""
+    return dict(_EMPTY_ROW)
 
-    return {name: empty(dtype) for name, dtype in COLUMNS.items()}
 
 EPISODES_FILE = "episodes.parquet"
 PARTS_DIR = "episodes"  # the journals' folder
