@@ -17,9 +17,9 @@ Where the action space comes from (:func:`action_space`):
 
 - ``info["admissible_actions"]`` when the env lists them (ALFWorld: every command; WebShop: each page's
   ``click[...]``, plus ``search[<your query>]`` which stands for an open ``search[`` verb); WebShop's query
-  is *extractive*: 1..:data:`MAX_QUERY_WORDS` words of the instruction the agent was shown, in any order
-  (the instruction's words are what a query can usefully hold; a small model copies them far better
-  than it spells them);
+  is *extractive*: 1..:data:`MAX_QUERY_WORDS` words of the instruction the agent was shown, in the
+  instruction's order (any subsequence; the instruction's words are what a query can usefully hold, and a
+  small model copies them far better than it spells them);
 - HotPotQA (no list): every verb *extractive*, over text observed in the episode (question included):
   ``search[...]`` an entity of up to :data:`MAX_ENTITY_WORDS` words, or a title of a ``Similar:`` list;
   ``lookup[...]`` a keyword of up to :data:`MAX_KEYWORD_WORDS` words; ``finish[...]`` an answer of up to
@@ -72,8 +72,8 @@ _WORD = re.compile(r"\w(?:[\w'.-]*\w)?")
 @dataclass(frozen=True)
 class ActionSpace:
     """What may follow ``Action:``: ``complete`` actions, and ``open_verbs`` whose ``verb[`` is followed by
-    free text up to ``]`` or, when ``argument_words`` is set, by 1..:data:`MAX_QUERY_WORDS` of those words
-    separated by single spaces (an extractive argument)."""
+    free text up to ``]`` or, when ``argument_words`` is set, by 1..:data:`MAX_QUERY_WORDS` of those words in
+    their order (a subsequence), separated by single spaces (an extractive argument)."""
 
     complete: tuple[str, ...] = ()
     open_verbs: tuple[str, ...] = ()
@@ -100,10 +100,9 @@ def observed_spans(texts: Sequence[str], max_words: int = MAX_ANSWER_WORDS) -> l
 
 
 def instruction_words(instruction: str) -> tuple[str, ...]:
-    """The words an extractive query may use: each word of ``instruction`` lower-cased and as written,
-    deduplicated in order of first appearance."""
-    words = _WORD.findall(instruction)
-    return tuple(dict.fromkeys(w for word in words for w in (word.lower(), word)))
+    """The words of ``instruction`` in order, as written (punctuation around them dropped): an extractive
+    query is a subsequence of them, each as written or lower-cased."""
+    return tuple(_WORD.findall(instruction))
 
 
 def _both_cases(verb: str) -> tuple[str, str]:
@@ -158,6 +157,7 @@ class _Node:
     children: dict[int, _Node] = field(default_factory=dict)
     end: bool = False
     open: bool = False
+    word: str = ""  # in a word trie: the word that ends here
 
 
 class TokenVocabulary:
@@ -217,12 +217,14 @@ def word_trie(vocabulary: TokenVocabulary, words: Sequence[str], spaced: bool) -
     word takes). Words are pre-tokenised apart from ``[``, spaces and ``]`` by byte-level BPE, so these
     are the ids the words have inside a query."""
     root, longest = _Node(), 0
-    for ids in vocabulary.tokenizer([(" " if spaced else "") + w for w in words],
-                                    add_special_tokens=False)["input_ids"]:
+    if not words:
+        return root, longest
+    encoded = vocabulary.tokenizer([(" " if spaced else "") + w for w in words], add_special_tokens=False)
+    for word, ids in zip(words, encoded["input_ids"], strict=True):
         node = root
         for token_id in ids:
             node = node.children.setdefault(token_id, _Node())
-        node.end = True
+        node.end, node.word = True, word
         longest = max(longest, len(ids))
     return root, longest
 
@@ -249,33 +251,49 @@ def build_trie(vocabulary: TokenVocabulary, keyword: str, space: ActionSpace) ->
 
 
 class _ExtractiveArgument:
-    """The decoding state of an extractive argument: words of a list separated by single spaces, closed by
-    ``]`` after a complete word (forced once :data:`MAX_QUERY_WORDS` are written or the budget runs low)."""
+    """The decoding state of an extractive argument: words of a list *in their order* (each occurrence at
+    most once; a word as written or lower-cased), separated by single spaces, closed by ``]`` after a
+    complete word (forced once :data:`MAX_QUERY_WORDS` are written, the words run out or the budget runs
+    low). Skipping words is free, so any subsequence of the instruction is a query."""
 
     def __init__(self, vocabulary: TokenVocabulary, words: Sequence[str]):
+        self.vocabulary, self.words = vocabulary, list(words)
         self.close_id = vocabulary.close_id
-        self.first, first_longest = word_trie(vocabulary, words, spaced=False)
-        self.next, next_longest = word_trie(vocabulary, words, spaced=True)
-        self.longest = max(first_longest, next_longest)
-        self.node, self.words = self.first, 0
+        self.longest = word_trie(vocabulary, self.words, spaced=True)[1]
+        self._tries: dict[int, _Node] = {}
+        self.position, self.count = -1, 0  # index of the last complete word; words written
+        self.node = self._trie_after(-1)
+
+    def _trie_after(self, position: int) -> _Node:
+        """The trie of the words that may follow the word at ``position`` (-1: the first word)."""
+        if position not in self._tries:
+            later = self.words[position + 1:]
+            forms = dict.fromkeys(form for word in later for form in (word, word.lower()))
+            self._tries[position] = word_trie(self.vocabulary, list(forms), spaced=position >= 0)[0]
+        return self._tries[position]
+
+    def _position_of(self, word: str) -> int:
+        """Where the word just completed stands: its first occurrence after the previous word."""
+        return next(i for i in range(self.position + 1, len(self.words))
+                    if word in (self.words[i], self.words[i].lower()))
 
     def allowed(self, remaining: int) -> list[int]:
-        closable = self.node.end and self.close_id is not None
-        if closable and (self.words + 1 >= MAX_QUERY_WORDS or remaining <= self.longest + 1):
+        if not (self.node.end and self.close_id is not None):
+            return list(self.node.children)
+        following = self._trie_after(self._position_of(self.node.word)).children
+        if not following or self.count + 1 >= MAX_QUERY_WORDS or remaining <= self.longest + 1:
             return [self.close_id]
-        ids = list(self.node.children)
-        if closable:
-            ids += [*self.next.children, self.close_id]
-        return ids
+        return [*self.node.children, *following, self.close_id]
 
     def advance(self, token_id: int) -> bool:
         """Record ``token_id``; True once the argument is closed."""
         if self.node.end and token_id == self.close_id:
             return True
-        if token_id in self.node.children:
+        if token_id in self.node.children:  # the word goes on (a next word's first token holds a space)
             self.node = self.node.children[token_id]
         else:  # the current word is complete: this is the first token of the next one
-            self.node, self.words = self.next.children[token_id], self.words + 1
+            self.position, self.count = self._position_of(self.node.word), self.count + 1
+            self.node = self._trie_after(self.position).children[token_id]
         return False
 
 
