@@ -664,9 +664,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "presets, pretrained for a model directory)",
     )
     parser.add_argument(
-        "--constrain-actions", action="store_true",
+        "--constrain-actions", action=argparse.BooleanOptionalAction, default=None,
         help="every LM agent (teacher and students) decodes its Action: constrained to what the env "
-        "accepts (agents/constrained.py); without it, free decoding",
+        "accepts (agents/constrained.py), and the teacher is also evaluated decoding freely; "
+        "--no-constrain-actions: free decoding throughout (default: the preset's constrain_actions, on "
+        "in tiny and gpu)",
     )
     for knob in KNOBS:
         parser.add_argument(
@@ -744,8 +746,8 @@ def canonical_command(args: argparse.Namespace) -> str:
     for flag in ("teacher", "student", "student_init"):
         if getattr(args, flag, None):
             parts.append(f"--{flag.replace('_', '-')} {getattr(args, flag)}")
-    if getattr(args, "constrain_actions", False):
-        parts.append("--constrain-actions")
+    if getattr(args, "constrain_actions", None) is not None:
+        parts.append("--constrain-actions" if args.constrain_actions else "--no-constrain-actions")
     parts += [
         f"--{k.replace('_', '-')} {getattr(args, k)}" for k in KNOBS if getattr(args, k, None) is not None
     ]
@@ -781,7 +783,9 @@ def run(args: argparse.Namespace) -> int:
     for env in env_list:
         env_root = root / env if args.env == "all" else root
         Pipeline(env_root, env, preset, methods, args.seeds, args.ablations, forced, command,
-                 student_init=args.student_init, constrain_actions=args.constrain_actions,
+                 student_init=args.student_init,
+                 constrain_actions=preset.constrain_actions if args.constrain_actions is None
+                 else args.constrain_actions,
                  on_policy=on_policy).run()
     written = build_report(root)
     wall = time.perf_counter() - started

@@ -41,6 +41,10 @@ class Preset:
     max_steps: int | None = None  # env steps per episode; None: the env's standard ENV_MAX_STEPS[env]
     #: episodes played at once, all in one batch of the LM agent (0: evaluate's default of 4 per worker,
     #: in the agent's batches of 16). A GPU decodes 100 sequences in about the time of one (COSTS["gpu"])
+    #: every LM agent decodes its Action: within what the env accepts (agents/constrained.py); the teacher
+    #: is also evaluated decoding freely. A 2M-parameter teacher trained from scratch cannot spell most
+    #: actions (83-94% invalid free-decoded); constrained, none is invalid
+    constrain_actions: bool = True
     policy_batch: int = 0
     teacher_lora_rank: int = 0  # > 0: the teacher fine-tunes LoRA adapters of this rank (distill/lora.py)
     # on-policy methods (opd, sad_opd): rounds of (student plays, teacher scores, student trains)
