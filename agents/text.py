@@ -15,7 +15,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 def sanitize_text(text: str) -> str:
     """``text`` with every lone surrogate (U+D800-U+DFFF) replaced by U+FFFD; a high + low surrogate
     stored as two code points becomes the one character they encode. Other text is returned as is."""
-    if _SURROGATE.search(text) is None:
+    if text.isascii() or _SURROGATE.search(text) is None:
         return text
     return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 

@@ -202,7 +202,12 @@ def read_episodes(path: str | Path) -> pd.DataFrame:
     one row per step, sorted by (episode, step). A missing, corrupt or foreign file raises
     ``ValueError`` (``FileNotFoundError`` when there is nothing at ``path``) naming the file and what
     was expected. Episodes queued by an open writer of this process for that run are flushed first."""
-    path = Path(path)
+    return _read_table(Path(path)).to_pandas()
+
+
+def _read_table(path: Path) -> pa.Table:
+    """:func:`read_episodes` as an Arrow table of :data:`SCHEMA` (optional columns a log lacks are
+    null; ``guided`` null or absent reads False)."""
     if path.is_file():
         tables = [_read_journal(path) if path.suffix == ".arrows" else _read_file(path)]
     elif path.is_dir():
@@ -228,10 +233,14 @@ def read_episodes(path: str | Path) -> pd.DataFrame:
             )
     else:
         raise FileNotFoundError(f"{path}: no such episode log (expected a run directory or a .parquet file)")
-    tables = [t.select([c for c in SCHEMA.names if c in t.schema.names]) for t in tables]
-    frame = pa.concat_tables(tables, promote_options="permissive").to_pandas()
-    frame["guided"] = frame["guided"].eq(True) if "guided" in frame.columns else False  # null/absent: False
-    return frame.sort_values(["episode", "step"], kind="stable").reset_index(drop=True)
+    table = pa.concat_tables([t.select([c for c in SCHEMA.names if c in t.schema.names]) for t in tables],
+                             promote_options="permissive")
+    for field in SCHEMA:
+        if field.name not in table.schema.names:
+            table = table.append_column(field.name, pa.nulls(table.num_rows, field.type))
+    guided = pc.fill_null(table.column("guided").cast(pa.bool_()), False)
+    table = table.set_column(table.schema.get_field_index("guided"), "guided", guided)
+    return table.select(SCHEMA.names).cast(SCHEMA).sort_by([("episode", "ascending"), ("step", "ascending")])
 
 
 #: resolved run dir -> this process's open writer for it (read_episodes flushes it first)
@@ -331,9 +340,7 @@ class EpisodeWriter:
         journals = _journals(self.run_dir)
         if not journals:
             return self.path if self.path.exists() else None
-        frame = read_episodes(self.run_dir)
-        table = pa.Table.from_pandas(frame, schema=SCHEMA, preserve_index=False)
-        _atomic_write(table, self.path)
+        _atomic_write(_read_table(self.run_dir), self.path)
         for journal in journals:
             journal.unlink(missing_ok=True)
         if not any((self.run_dir / PARTS_DIR).iterdir()):

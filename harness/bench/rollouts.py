@@ -45,25 +45,27 @@ def task_ids(env: str, n: int) -> list[str]:
     return planned_tasks(env, "test", {}, n)
 
 
-def play_bare(env_name: str, tasks: list[str]) -> list[float]:
+def play_bare(env_name: str, tasks: list[str]) -> list[list[float]]:
     """What a user writes without the harness: the expert on a plain ``reset/step`` loop over ``tasks``
-    (episode ``i`` seeded ``i``, like ``evaluate``). Returns the seconds of every ``env.step`` call."""
+    (episode ``i`` seeded ``i``, like ``evaluate``). Returns the seconds of every ``env.step`` call, per
+    episode."""
     import agents
     import envs
 
     env = envs.make(env_name, split="test")
     agent = agents.make("expert", env=env_name)
-    step_s: list[float] = []
+    step_s: list[list[float]] = []
     try:
         for i, task in enumerate(tasks):
             obs, info = env.reset(seed=i, options={"task_id": task})
             agent.reset(info, slot=0)
+            step_s.append([])
             done = False
             while not done:
                 action = agent.act(obs, info, slot=0).action
                 t0 = time.perf_counter()
                 obs, _, terminated, truncated, info = env.step(action)
-                step_s.append(time.perf_counter() - t0)
+                step_s[-1].append(time.perf_counter() - t0)
                 done = terminated or truncated
     finally:
         env.close()
@@ -155,11 +157,14 @@ def overhead_of(env: str, episodes: int, ctx: BenchContext) -> Result:
     from harness.cli import main as cli_main
 
     runs = iter(range(10**6))
-    steps: dict[str, int] = {}
+    played: dict[str, list[tuple[str, int, str]]] = {}  # side -> per episode (task, steps, error)
 
-    def count(side: str, n: int) -> None:
-        if steps.setdefault(side, n) != n:
-            raise RuntimeError(f"{env}: {side} played {n} steps, earlier {steps[side]}: not repeatable")
+    def count(side: str, episodes_played: list[tuple[str, int, str]]) -> None:
+        first = played.setdefault(side, episodes_played)
+        if first != episodes_played:
+            changed = [f"{a[0]}: {a[1]} steps{a[2]} -> {b[1]} steps{b[2]}"
+                       for a, b in zip(first, episodes_played, strict=True) if a != b]
+            raise RuntimeError(f"{env}: {side} did not repeat its first play: {'; '.join(changed)}")
 
     def through_eval() -> float:
         run_dir = ctx.work_dir / f"overhead-{env}-{next(runs)}"
@@ -171,7 +176,9 @@ def overhead_of(env: str, episodes: int, ctx: BenchContext) -> Result:
         elapsed = time.perf_counter() - t0
         if code != 0:
             raise RuntimeError(f"agentdistill {' '.join(argv)} exited {code}")
-        count("eval", pq.read_metadata(run_dir / "episodes.parquet").num_rows)
+        log = pq.read_table(run_dir / "episodes.parquet", columns=["episode", "task_id", "error"]).to_pandas()
+        count("eval", [(g.task_id.iloc[0], len(g), "".join(f", {e}" for e in g.error.dropna() if e))
+                       for _, g in log.groupby("episode", sort=True)])
         shutil.rmtree(run_dir)
         return elapsed
 
@@ -179,21 +186,22 @@ def overhead_of(env: str, episodes: int, ctx: BenchContext) -> Result:
 
     def bare() -> float:
         t0 = time.perf_counter()
-        played = len(play_bare(env, tasks))
+        step_s = play_bare(env, tasks)
         elapsed = time.perf_counter() - t0
-        count("bare", played)
+        count("bare", [(task, len(s), "") for task, s in zip(tasks, step_s, strict=True)])
         return elapsed
 
     measured = measure({"eval": through_eval, "bare": bare}, [("bare", "eval")], ctx.budget, ctx.threads)
-    if steps["eval"] != steps["bare"]:
-        raise RuntimeError(f"{env}: eval and the bare loop played different episodes (steps {steps})")
+    if played["eval"] != played["bare"]:
+        raise RuntimeError(f"{env}: eval and the bare loop played different episodes: eval {played['eval']}, "
+                           f"bare {played['bare']}")
     replayed = replayed_overhead(env, ctx)
     rate = {side: [episodes / s for s in measured.samples[side]] for side in ("eval", "bare")}
     return Result(
         1, env, "episodes/s", rate["eval"], rate["bare"], "bare reset/step loop", floor=0.9,
         overhead_us_per_step=replayed["us_per_step"], overhead_target_us=OVERHEAD_TARGET_US,
         overhead_steps=replayed["steps"], threads=measured.threads, stopped=measured.stopped,
-        details={"episodes": episodes, "steps": steps["bare"], "seconds": round(measured.seconds, 1),
+        details={"episodes": episodes, "steps": sum(steps for _, steps, _ in played["bare"]), "seconds": round(measured.seconds, 1),
                  "replay": {k: v for k, v in replayed.items() if k != "us_per_step"}},
         note="ratio: eval --workers 0 --in-flight 1 (the whole CLI call: env + agent, episode log, summary) "
         "vs one env + agent and the loop, on the real env; µs/step: replayed (recorded expert episodes "
@@ -329,7 +337,7 @@ def step_latency(ctx: BenchContext) -> list[Result]:
         with pinned_threads(ctx.threads) as threads:
             play_bare(env, tasks)
             for _ in range(ctx.repeats):
-                step_s = play_bare(env, tasks)
+                step_s = [s for episode in play_bare(env, tasks) for s in episode]
                 medians.append(1e3 * statistics.median(step_s))
                 p95s.append(1e3 * quantile(step_s, 0.95))
                 counts.append(len(step_s))

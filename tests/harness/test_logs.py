@@ -149,3 +149,16 @@ def test_guided_reads_false_where_a_log_lacks_the_column_or_left_it_null(tmp_pat
     writer.consolidate()
     frame = read_episodes(tmp_path / "run")
     assert frame["guided"].tolist() == [True, False, False] and frame["guided"].dtype == bool
+
+
+def test_consolidating_an_older_log_with_new_episodes_keeps_both_in_the_full_schema(tmp_path):
+    pd.DataFrame(rows(1, 2)).to_parquet(tmp_path / "episodes.parquet")  # no token or guided columns
+    writer = EpisodeWriter(tmp_path)
+    writer.write(rows(0, 3, tokens=True))
+    writer.consolidate()
+    table = pq.read_table(tmp_path / "episodes.parquet")
+    assert table.schema.names[: len(COLUMNS)] == list(COLUMNS) and "token_ids" in table.schema.names
+    frame = read_episodes(tmp_path)
+    assert list(zip(frame["episode"], frame["step"], strict=True)) == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]
+    assert frame["token_ids"].iloc[4] is None and list(frame["token_ids"].iloc[0]) == [1, 2, 3]
+    assert frame["guided"].tolist() == [False] * 5
