@@ -201,7 +201,8 @@ def overhead_of(env: str, episodes: int, ctx: BenchContext) -> Result:
         1, env, "episodes/s", rate["eval"], rate["bare"], "bare reset/step loop", floor=0.9,
         overhead_us_per_step=replayed["us_per_step"], overhead_target_us=OVERHEAD_TARGET_US,
         overhead_steps=replayed["steps"], threads=measured.threads, stopped=measured.stopped,
-        details={"episodes": episodes, "steps": sum(steps for _, steps, _ in played["bare"]), "seconds": round(measured.seconds, 1),
+        details={"episodes": episodes, "steps": sum(steps for _, steps, _ in played["bare"]),
+                 "seconds": round(measured.seconds, 1),
                  "replay": {k: v for k, v in replayed.items() if k != "us_per_step"}},
         note="ratio: eval --workers 0 --in-flight 1 (the whole CLI call: env + agent, episode log, summary) "
         "vs one env + agent and the loop, on the real env; µs/step: replayed (recorded expert episodes "
