@@ -159,6 +159,8 @@ class LMAgent(Agent):
         # transformers >= 5.24 names the KV-cache argument `cache`, earlier versions `past_key_values`
         forward_args = inspect.signature(self._model.forward).parameters
         self._cache_kwarg = "cache" if "cache" in forward_args else "past_key_values"
+        # generation reads the last position's logits only: skip the [B, T, V] projection of the rest
+        self._last_logits_only = {"logits_to_keep": 1} if "logits_to_keep" in forward_args else {}
         if self.max_prompt_tokens is None:
             limit = getattr(self._model.config, "max_position_embeddings", 2048) or 2048
             self.max_prompt_tokens = max(16, min(2048, limit - self.max_new_tokens))
@@ -229,9 +231,8 @@ class LMAgent(Agent):
         input_ids, attention = input_ids.to(self.device), attention.to(self.device)
         positions = (attention.cumsum(-1) - 1).clamp(min=0)  # [B, T]
         cache = {self._cache_kwarg: DynamicCache()}  # filled in place by every forward pass
-        out = model(
-            input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=True, **cache
-        )
+        out = model(input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=True,
+                    **cache, **self._last_logits_only)
         results = [_Generated() for _ in prompts]
         constraints = list(constraints) if constraints is not None else [None] * len(prompts)
         for step in range(self.max_new_tokens):
