@@ -69,6 +69,8 @@ class RoundLoop:
                 self.on_round()
 
     def _start_pending(self) -> None:
+        if not self.pending or len(self.running) >= self.in_flight:
+            return
         load = [0] * len(self.pool)
         for r in self.running.values():
             load[r.worker] += 1
@@ -133,6 +135,8 @@ class RoundLoop:
     def _agent_failed(self, failed: dict[_Running, str]) -> list[int]:
         """The agent raised an EpisodeError for these episodes: each is written as failed with its error
         (not retried: a model that cannot answer once will not on a rerun) and its env is released."""
+        if not failed:
+            return []
         by_worker: dict[int, list[int]] = {}
         for state, error in failed.items():
             del self.running[state.job.episode]

@@ -12,6 +12,7 @@ an actor reaches the caller as itself, not wrapped in Ray's traceback (:func:`ra
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -175,7 +176,11 @@ class Policy:
     """The agent behind the rollout: an Agent object, or ``(registry name, kwargs)`` to build one here
     (a Ray actor in Ray mode, so the model lives where the GPU is)."""
 
-    def __init__(self, agent: AgentSpec):
+    def __init__(self, agent: AgentSpec, torch_threads: int = 0):
+        if torch_threads:  # a Ray actor starts with OMP_NUM_THREADS=1: the model would use one core
+            import torch
+
+            torch.set_num_threads(torch_threads)
         if isinstance(agent, Agent):
             self.agent = agent
         else:
@@ -187,6 +192,11 @@ class Policy:
     def pid(self) -> int:
         """The id of the process the policy runs in."""
         return os.getpid()
+
+    def torch_threads(self) -> int:
+        """The torch intra-op threads of the policy's process (0: torch not loaded there)."""
+        torch = sys.modules.get("torch")
+        return torch.get_num_threads() if torch is not None else 0
 
     def reset(self, infos: Sequence[dict[str, Any]], slots: Sequence[int]) -> dict[int, str]:
         """Start the episode of each slot; the error of each slot whose agent refused it."""
@@ -265,8 +275,13 @@ class PolicyHandle:
         import ray
 
         assert self._agent is not None
-        gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 and self._agent[0] in GPU_AGENTS else 0
-        self.actor = ray.remote(Policy).options(num_cpus=0, num_gpus=gpus, max_restarts=0).remote(self._agent)
+        resources = ray.cluster_resources()
+        model = self._agent[0] in GPU_AGENTS
+        gpus = 1 if resources.get("GPU", 0) >= 1 and model else 0
+        # a model's forward passes use every core of the node: the env workers mostly wait for its turns
+        threads = int(resources.get("CPU", 1)) if model else 0
+        self.actor = ray.remote(Policy).options(num_cpus=0, num_gpus=gpus, max_restarts=0).remote(self._agent,
+                                                                                                   threads)
         self.pid = ray_get(self.actor.pid.remote())
 
     def call(self, method: str, *args: Any) -> Any:

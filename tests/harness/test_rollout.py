@@ -149,6 +149,21 @@ def test_killing_an_env_worker_and_the_policy_actor_of_a_batched_agent_loses_and
     pd.testing.assert_frame_equal(frame, frame_of(tmp_path / "clean"))
 
 
+def test_an_lm_policy_actor_uses_every_cpu_of_the_ray_node_an_expert_none(ray_session, tiny_lm):
+    """Ray starts actors with OMP_NUM_THREADS=1; the model's turns are what the env workers wait for."""
+    from harness.rollout.workers import PolicyHandle
+
+    cpus = int(ray_session.cluster_resources()["CPU"])
+    lm = PolicyHandle.ray_actor(("lm", {"env": ENV, "model": tiny_lm, "device": "cpu"}))
+    expert = PolicyHandle.ray_actor(("expert", {"env": ENV}))
+    try:
+        assert cpus == 2 and lm.call("torch_threads") == cpus
+        assert expert.call("torch_threads") in (0, 1)  # left as Ray starts it
+    finally:
+        lm.shutdown()
+        expert.shutdown()
+
+
 def test_an_episode_that_keeps_losing_its_worker_is_recorded_as_failed(ray_session, task_ids, tmp_path):
     writer = EpisodeWriter(tmp_path / "failing")
 
