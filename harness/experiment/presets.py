@@ -152,19 +152,19 @@ ABLATIONS: tuple[Ablation, ...] = (
 
 #: per-unit costs behind the time estimate printed at the start (tiny: measured on 2 shared CPU cores; gpu:
 #: derived below from anchors measured on one H200).
-#: ``lm_step``: seconds per LM agent turn of 64 new tokens; ``LM_STEP_BY_ENV`` overrides it where the
-#: prompts are longer (measured with 2 workers on 2 shared cores: the tiny teacher playing HotPotQA,
-#: 0.21 s a turn, and WebShop at its 15-step limit with ~1,400-token prompts, 0.28 s a turn; ALFWorld's
-#: prompts grow as long over its 50 steps, so it is assumed to cost what WebShop does)
+#: ``lm_step``: seconds per LM agent turn of 64 new tokens; ``LM_STEP_BY_ENV`` overrides it per env
 COSTS = {
     "tiny": {"startup": 8.0, "expert_episode": 0.03, "lm_step": 0.12, "teacher_tokens_per_s": 5000.0,
              "student_tokens_per_s": 8000.0, "offline_state": 0.15},
     "gpu": {"startup": 10.0, "expert_episode": 0.05, "lm_step": 0.055, "teacher_tokens_per_s": 110_000.0,
             "student_tokens_per_s": 300_000.0, "offline_state": 0.02},
 }
-#: per-env ``lm_step`` (seconds a turn as the estimate's formula counts it: divided by √workers)
+#: per-env ``lm_step`` (seconds a turn as the estimate's formula counts it: divided by √workers). tiny
+#: webshop: the free-decoding teacher eval of `make pipeline ENV=webshop` (every episode 15 steps, the policy
+#: actor on both cores) took 185.6 s for 100 episodes: (185.6 - 8) x √2 / 1,500 = 0.17; ALFWorld is assumed
+#: to cost what WebShop does; HotPotQA's 0.18 was measured with the policy actor on one core (an overestimate)
 LM_STEP_BY_ENV = {
-    "tiny": {"hotpotqa": 0.18, "webshop": 0.4, "alfworld": 0.4},
+    "tiny": {"hotpotqa": 0.18, "webshop": 0.17, "alfworld": 0.17},
     "gpu": {"alfworld": 0.029, "webshop": 0.044, "hotpotqa": 0.031},
 }
 #: ``gpu``, from ../shared/anchors/README.md (one H200, bf16; HF generate of the SmolLM2-135M shape, 512-token
