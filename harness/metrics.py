@@ -46,10 +46,14 @@ def wordpiece_count(text: str) -> int:
 
 def span_token_counts(completion: str) -> tuple[int, int]:
     """(reason tokens, act tokens) of a completion by the word-piece rule over its spans."""
-    counts = {"reason": 0, "act": 0}
+    reason = act = 0
     for span in segment(completion):
-        counts[span.kind] += len(_WORD_PIECE.findall(completion, span.start, span.end))
-    return counts["reason"], counts["act"]
+        n = wordpiece_count(completion[span.start:span.end])
+        if span.kind == "reason":
+            reason += n
+        else:
+            act += n
+    return reason, act
 
 
 def per_episode(frame: pd.DataFrame) -> pd.DataFrame:
