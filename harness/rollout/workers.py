@@ -180,7 +180,7 @@ class Policy:
         if torch_threads:  # a Ray actor starts with OMP_NUM_THREADS=1: the model would use one core
             import torch
 
-            torch.set_num_threads(torch_threads)
+            torch.set_num_threads(min(torch_threads, len(os.sched_getaffinity(0))))  # at most this node's
         if isinstance(agent, Agent):
             self.agent = agent
         else:
@@ -278,7 +278,7 @@ class PolicyHandle:
         resources = ray.cluster_resources()
         model = self._agent[0] in GPU_AGENTS
         gpus = 1 if resources.get("GPU", 0) >= 1 and model else 0
-        # a model's forward passes use every core of the node: the env workers mostly wait for its turns
+        # a model's forward passes use every core Ray was given: the env workers mostly wait for its turns
         threads = int(resources.get("CPU", 1)) if model else 0
         self.actor = ray.remote(Policy).options(num_cpus=0, num_gpus=gpus, max_restarts=0).remote(self._agent,
                                                                                                    threads)
