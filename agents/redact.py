@@ -2,21 +2,24 @@
 
 A *secret* is the value of an option whose name says so (``api_key``, ``token``, ``password``,
 ``secret``, ``credentials``, ``authorization``, ...; ``max_tokens`` and ``tokenizer`` are not), the
-password of a URL (``http://user:PASSWORD@host``) and a URL query parameter with a secret's name
-(``?api_key=...``).
+password of a URL (``http://user:PASSWORD@host``), the ``Authorization: Basic`` token an HTTP client
+derives from that URL's user and password (a server may echo it back), and a URL query parameter with a
+secret's name (``?api_key=...``).
 
     redact(options)            # a copy to write: secrets replaced by REDACTED
     fingerprint(options)       # a hash to compare configs by, blind to secrets (a new key is not a new run)
     redact_text(message, [key])  # a message with the known secret values and URL passwords masked
+    url_secrets(base_url)        # a URL's password and Basic token, as extra secrets for redact_text
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 REDACTED = "[REDACTED]"
 #: option names (lower case, ``-`` read as ``_``) that hold secrets, alone or as a suffix (``hf_token``)
@@ -24,7 +27,8 @@ SECRET_NAMES = frozenset({
     "api_key", "apikey", "access_key", "secret_key", "private_key", "client_secret", "secret", "token",
     "password", "passwd", "credentials", "credential", "authorization", "auth", "bearer", "cookie",
 })
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/\s:@]*):[^/\s@]+@")
+_URL_PASSWORD = re.compile(
+    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/\s:@]*):(?P<password>[^/\s@]+)@")
 
 
 def is_secret_name(name: str) -> bool:
@@ -78,9 +82,35 @@ def fingerprint(config: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _credential_forms(user: str, password: str) -> set[str]:
+    """``password`` as written and percent-decoded, and the base64 token of the ``Authorization: Basic``
+    header built from ``user`` and ``password`` (UTF-8 as httpx encodes them, Latin-1 as requests does)."""
+    forms = {password, unquote(password)}
+    userpass = f"{unquote(user)}:{unquote(password)}"
+    for encoding in ("utf-8", "latin-1"):
+        try:
+            forms.add(base64.b64encode(userpass.encode(encoding)).decode("ascii"))
+        except UnicodeEncodeError:
+            continue
+    return forms
+
+
+def url_secrets(url: str | None) -> list[str]:
+    """The forms in which the credentials of ``url`` can turn up in a message: its password (as written
+    and percent-decoded) and the ``Basic`` token an HTTP client sends for ``http://user:password@host``;
+    empty for a URL without a password. Pass them to :func:`redact_text` beside an API key."""
+    match = _URL_PASSWORD.search(url or "")
+    return sorted(_credential_forms(match["user"], match["password"])) if match else []
+
+
 def redact_text(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """``text`` with each of ``secrets`` (values shorter than 4 characters are ignored) and every URL
-    password replaced by REDACTED: for messages that may quote a request, e.g. a server's error body."""
-    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+    """``text`` with each of ``secrets`` (values shorter than 4 characters are ignored), every URL password
+    and the ``Basic`` token derived from each URL in ``text`` or in ``secrets`` replaced by REDACTED: for
+    messages that may quote a request, e.g. a server's error body that echoes the request headers."""
+    known = {s for s in secrets if s}
+    for url in [text, *known]:
+        for match in _URL_PASSWORD.finditer(url):
+            known |= _credential_forms(match["user"], match["password"])
+    for secret in sorted({s for s in known if len(s) >= 4}, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
     return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text)
