@@ -16,7 +16,6 @@ try is dropped, reported, and the next try used).
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import random
@@ -33,6 +32,7 @@ from tqdm import tqdm
 from envs.alfworld import game_files, generator, planner, scenes
 from envs.alfworld.engine import AlfredEngine
 from envs.cache import cache_dir
+from envs.json_files import read_json
 
 VERSION = "v10"  # v10: real receptacle inventories of 6 more train plans (valid_seen transcripts)
 # v9: real receptacle inventories of 9 train kitchens too (valid_seen transcripts)
@@ -224,15 +224,20 @@ def catalog_lazy_split(root: Path, split: str, sizes: dict[str, int] | None = No
 
 
 def read_catalog(split_dir: Path) -> dict[str, Any] | None:
+    """A split's ``catalog.json`` (None when there is none yet); a corrupt one raises ``ValueError``."""
     path = Path(split_dir) / CATALOG
     if not path.is_file():
         return None
-    try:
-        catalog = json.loads(path.read_text())
-    except ValueError as err:
-        raise ValueError(f"{path}: corrupt catalog ({err}); delete it to rebuild the split") from err
-    if not isinstance(catalog, dict) or not isinstance(catalog.get("games"), list):
-        raise ValueError(f"{path}: expected an object with a 'games' list; delete it to rebuild the split")
+    catalog = read_json(path, "a bundled split catalog; delete it to rebuild the split")
+    games = catalog.get("games") if isinstance(catalog, dict) else None
+    if not isinstance(games, list) or not all(
+        isinstance(g, dict) and all(isinstance(g.get(k), str) for k in ("task_id", "task_type", "seed"))
+        for g in games
+    ):
+        raise ValueError(
+            f"{path}: expected an object with a 'games' list of {{'task_id', 'task_type', 'seed'}} objects; "
+            "delete it to rebuild the split"
+        )
     return catalog
 
 

@@ -15,7 +15,6 @@ Speed-ups (:func:`install_speedups`, applied once per process) leave the engine'
 from __future__ import annotations
 
 import copy
-import json
 import re
 import sys
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from envs.alfworld.upstream import import_alfworld
+from envs.json_files import DataFileError, json_type, read_json
 
 _BANNER = "-= Welcome to TextWorld, ALFRED! =-"
 #: ALFWorld <= 0.3 phrasing of PutObject, still what ReAct's prompts use
@@ -76,19 +76,31 @@ def install_speedups() -> None:
     _speedups_installed = True
 
 
+GAME_FORMAT = "a JSON object with string fields pddl_domain, grammar, pddl_problem (ALFWorld's game.tw-pddl)"
+
+
 def read_game_file(path: Path) -> dict[str, Any]:
-    """A ``game.tw-pddl`` as a dict, checked for the keys the engine needs."""
+    """A ``game.tw-pddl`` as a dict, checked for the keys the engine needs (and ``walkthrough``, when
+    there is one, a list of commands)."""
     try:
-        data = json.loads(Path(path).read_text())
+        data = read_json(path, GAME_FORMAT)
     except OSError as err:
         raise GameFileError(f"{path}: cannot read game file ({err})") from err
-    except ValueError as err:
-        raise GameFileError(f"{path}: not a JSON game file ({err})") from err
+    except DataFileError as err:
+        raise GameFileError(str(err)) from err
     if not isinstance(data, dict):
-        raise GameFileError(f"{path}: expected a JSON object with pddl_domain, grammar, pddl_problem")
+        raise GameFileError(f"{path}: expected {GAME_FORMAT}, got {json_type(data)}")
     for key in ("pddl_domain", "grammar", "pddl_problem"):
         if not isinstance(data.get(key), str) or not data[key].strip():
-            raise GameFileError(f"{path}: field {key!r} missing or not a non-empty string")
+            raise GameFileError(
+                f"{path}: field {key!r} must be a non-empty string, got {json_type(data.get(key))}"
+            )
+    walkthrough = data.get("walkthrough")
+    if walkthrough is not None and (
+        not isinstance(walkthrough, list) or not all(isinstance(c, str) for c in walkthrough)
+    ):
+        got = json_type(walkthrough)
+        raise GameFileError(f"{path}: field 'walkthrough' must be a list of commands, got {got}")
     return data
 
 
@@ -132,11 +144,18 @@ class AlfredEngine:
         """Load ``game_file`` (a ``game.tw-pddl``); an unplayable file raises :class:`GameFileError`."""
         game_file = Path(game_file)
         data = read_game_file(game_file)
+        self.game_file = None  # a failed load leaves the engine half-loaded: the next reset must load again
         try:
             self._env.load(data)
-        except Exception as err:  # the PDDL parser and translator raise many types
+        except RecursionError as err:
             raise GameFileError(
-                f"{game_file}: the engine cannot load this game ({type(err).__name__}: {err})"
+                f"{game_file}: the engine cannot load this game: its PDDL or grammar is too deeply nested "
+                "(parentheses nested beyond Python's recursion limit)"
+            ) from err
+        except Exception as err:  # the PDDL parser and translator raise many types, some over many lines
+            first_line = next((line.strip() for line in str(err).splitlines() if line.strip()), "")
+            raise GameFileError(
+                f"{game_file}: the engine cannot load this game ({type(err).__name__}: {first_line[:200]})"
             ) from err
         self._env._gamefile = str(game_file)  # AlfredInfos reports the file, not the dict we parsed
         self.game_file = game_file

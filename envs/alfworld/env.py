@@ -22,7 +22,9 @@ Upstream's protocol is the default:
 ``admissible_commands`` (the same list as ``admissible_actions``), ``extra.gamefile`` and
 ``extra.walkthrough`` (a plan that solves the game from its start). ``expert_plan=True`` adds, at
 reset and after every step, ``extra.expert_plan``: the engine planner's plan from the current
-state (upstream requests it for training only; it costs a planner call a step). The ``extra.*``
+state (upstream requests it for training only; it costs a planner call after reset and after each
+command the engine applies: an invalid action or a ``think:`` leaves the state, so the plan
+stands and is not recomputed). The ``extra.*``
 keys are privileged: for scoring and relabelling, never for choosing a demo's action.
 """
 
@@ -63,6 +65,7 @@ class ALFWorldEnv(TextEnv):
         self.expert_plan = expert_plan
         data = data if data is not None else os.environ.get("ALFWORLD_DATA") or None
         self._engine = AlfredEngine()
+        self._plan: list[str] = []  # the planner's plan from the engine's current state (expert_plan)
         self._lazy: dict[str, dict[str, Any]] = {}
         if data is not None:
             split_dir = game_files.official_split_dir(Path(data), self.split)
@@ -123,6 +126,8 @@ class ALFWorldEnv(TextEnv):
         return observation, info
 
     def _step(self, action: str) -> tuple[str, float, bool, dict[str, Any]]:
+        if self._engine.game_file is None:  # never reset, or the last reset's game failed to load
+            raise RuntimeError("call reset() before step()")
         action = action[: self.max_action_chars]
         if self._is_think(action):
             return THINK_REPLY, 0.0, False, self._state_info(None)
@@ -144,12 +149,16 @@ class ALFWorldEnv(TextEnv):
 
     def _state_info(self, state: EngineState | None) -> dict[str, Any]:
         """Admissible commands (both names) and, if asked for, the planner's plan from here; fresh
-        lists each time, so infos handed to the caller never share objects."""
+        lists each time, so infos handed to the caller never share objects. ``state`` is the engine's
+        answer to a reset or an applied command (the planner runs again), None after an action that
+        changed nothing (the last plan stands)."""
         admissible = state.admissible if state is not None else self._engine.admissible
         info: dict[str, Any] = {
             "admissible_actions": list(admissible),
             "admissible_commands": list(admissible),
         }
         if self.expert_plan:
-            info["extra.expert_plan"] = self._engine.expert_plan()
+            if state is not None:
+                self._plan = self._engine.expert_plan()
+            info["extra.expert_plan"] = list(self._plan)
         return info

@@ -19,6 +19,7 @@ from typing import Any
 
 from envs.alfworld.engine import read_game_file
 from envs.alfworld.generator import TASK_TYPES
+from envs.json_files import json_type, read_json
 
 DATA_DIR = "json_2.1.1"
 SPLITS: tuple[str, ...] = ("train", "valid_seen", "valid_unseen")
@@ -64,16 +65,20 @@ def official_split_dir(path: Path, split: str) -> Path:
     )
 
 
+TRAJ_FORMAT = "a JSON object with a string 'task_type' and an object 'pddl_params' (ALFRED's traj_data.json)"
+
+
 def read_traj_data(path: Path) -> dict[str, Any]:
     """A ``traj_data.json``, checked for ``task_type`` and ``pddl_params``."""
     try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as err:
+        data = read_json(path, TRAJ_FORMAT)
+    except OSError as err:
         raise ValueError(f"{path}: cannot read trajectory data ({err})") from err
-    if not isinstance(data, dict) or not isinstance(data.get("task_type"), str):
-        raise ValueError(f"{path}: expected a JSON object with a string field 'task_type'")
-    if not isinstance(data.get("pddl_params"), dict):
-        raise ValueError(f"{path}: field 'pddl_params' missing or not an object")
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected {TRAJ_FORMAT}, got {json_type(data)}")
+    for key, kind, expected in (("task_type", str, "a string"), ("pddl_params", dict, "an object")):
+        if not isinstance(data.get(key), kind):
+            raise ValueError(f"{path}: field {key!r} must be {expected}, got {json_type(data.get(key))}")
     return data
 
 

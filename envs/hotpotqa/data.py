@@ -25,6 +25,7 @@ from envs.hotpotqa.official import load_official
 from envs.hotpotqa.pages import Page, PageStore
 from envs.hotpotqa.tasks import Hop, HotPotQAData, Question
 from envs.hotpotqa.world import SPLIT_SIZES, generate_world
+from envs.json_files import json_type, parse_json, read_json
 
 #: bump whenever the generated world changes (world, names, builder, prose, questions), so caches
 #: built by an older generator are not reused
@@ -78,24 +79,70 @@ def ensure_bundled() -> Path:
     )
 
 
-def _question(path: Path, n: int, record: dict[str, Any]) -> Question:
-    try:
-        return Question(
-            id=record["_id"],
-            question=record["question"],
-            answer=record["answer"],
-            type=record["type"],
-            supporting_facts=tuple((t, int(i)) for t, i in record["supporting_facts"]),
-            hops=tuple(Hop(**{**h, "keywords": tuple(h["keywords"])}) for h in record.get("hops", ())),
-        )
-    except (KeyError, TypeError, ValueError) as err:
-        raise ValueError(
-            f"{path}: record {n} is malformed ({err!r}); expected the bundled question format"
-        ) from err
+#: what a bundled world's files hold, for error messages
+PAGE_FORMAT = "one JSON object {'title': str, 'sentences': [str]} per line"
+QUESTION_FORMAT = "a JSON list of question records (_id, question, answer, type, supporting_facts, hops)"
+HOP_FIELDS = {"title": str, "sentence": int, "keywords": list, "value": str, "fact": str, "need": str}
+KIND_NAMES = {str: "a string", int: "an integer", list: "a list"}
+
+
+def _strings(value: Any, where: str, name: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{where}: field {name!r} must be a list of strings, got {json_type(value)}")
+    return tuple(value)
+
+
+def _hop(where: str, hop: Any) -> Hop:
+    if not isinstance(hop, dict):
+        raise ValueError(f"{where}: expected an object with {sorted(HOP_FIELDS)}, got {json_type(hop)}")
+    for key, kind in HOP_FIELDS.items():
+        value = hop.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ValueError(f"{where}: field {key!r} must be {KIND_NAMES[kind]}, got {json_type(value)}")
+    keywords = _strings(hop["keywords"], where, "keywords")
+    return Hop(**{**{k: hop[k] for k in HOP_FIELDS}, "keywords": keywords})
+
+
+def _question(path: Path, n: int, record: Any) -> Question:
+    """Record ``n`` of a bundled split file, each field checked for its type."""
+    where = f"{path}: record {n}"
+    if not isinstance(record, dict):
+        raise ValueError(f"{where}: expected a question object, got {json_type(record)}")
+    for key in ("_id", "question", "answer", "type"):
+        if not isinstance(record.get(key), str):
+            raise ValueError(f"{where}: field {key!r} must be a string, got {json_type(record.get(key))}")
+    facts = record.get("supporting_facts")
+    if not isinstance(facts, list) or not all(
+        isinstance(f, list) and len(f) == 2 and isinstance(f[0], str) and type(f[1]) is int for f in facts
+    ):
+        expected = "a list of [title, sentence index]"
+        raise ValueError(f"{where}: field 'supporting_facts' must be {expected}, got {json_type(facts)}")
+    hops = record.get("hops", [])
+    if not isinstance(hops, list):
+        raise ValueError(f"{where}: field 'hops' must be a list of hop objects, got {json_type(hops)}")
+    return Question(
+        id=record["_id"],
+        question=record["question"],
+        answer=record["answer"],
+        type=record["type"],
+        supporting_facts=tuple((t, i) for t, i in facts),
+        hops=tuple(_hop(f"{where} hops[{k}]", h) for k, h in enumerate(hops)),
+    )
+
+
+def _page(where: str, line: str) -> Page:
+    record = parse_json(line, where, PAGE_FORMAT)
+    if not isinstance(record, dict):
+        raise ValueError(f"{where}: expected {PAGE_FORMAT}, got {json_type(record)}")
+    title = record.get("title")
+    if not isinstance(title, str):
+        raise ValueError(f"{where}: field 'title' must be a string, got {json_type(title)}")
+    return Page(title, _strings(record.get("sentences"), where, "sentences"))
 
 
 def load_bundle(directory: str | Path) -> HotPotQAData:
-    """Read a world written by :func:`write_bundle`."""
+    """Read a world written by :func:`write_bundle`; a malformed file is a ``ValueError`` naming it, the
+    line or record and the field."""
     directory = Path(directory)
     if not (directory / MANIFEST).exists():
         raise FileNotFoundError(
@@ -103,18 +150,18 @@ def load_bundle(directory: str | Path) -> HotPotQAData:
             "(pages.jsonl, <split>.json, manifest.json) or an official HotPotQA JSON file"
         )
     pages_path = directory / "pages.jsonl"
-    pages = []
-    with pages_path.open(encoding="utf-8") as lines:
-        for n, line in enumerate(lines):
-            record = json.loads(line)
-            if not isinstance(record.get("title"), str) or not isinstance(record.get("sentences"), list):
-                raise TypeError(f"{pages_path}: line {n + 1} must be {{'title': str, 'sentences': [str]}}")
-            pages.append(Page(record["title"], tuple(record["sentences"])))
+    try:
+        with pages_path.open(encoding="utf-8") as lines:
+            pages = [_page(f"{pages_path}: line {n + 1}", line) for n, line in enumerate(lines)]
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{pages_path}: not UTF-8 text ({err.reason}); expected {PAGE_FORMAT}") from err
     splits = {}
     for split_path in sorted(directory.glob("*.json")):
         if split_path.name == MANIFEST:
             continue
-        records = json.loads(split_path.read_text(encoding="utf-8"))
+        records = read_json(split_path, QUESTION_FORMAT)
+        if not isinstance(records, list):
+            raise ValueError(f"{split_path}: expected {QUESTION_FORMAT}, got {json_type(records)}")
         splits[split_path.stem] = [_question(split_path, n, r) for n, r in enumerate(records)]
     return HotPotQAData(store=PageStore(pages), splits=splits, source=str(directory), data_source="generated")
 

@@ -14,13 +14,13 @@ with ``random.Random(233).shuffle(list(range(7405)))`` and plays the first 500, 
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 from typing import Any
 
 from envs.hotpotqa.pages import Page, PageStore, title_key
 from envs.hotpotqa.tasks import QUESTION_TYPES, HotPotQAData, Question
+from envs.json_files import DataFileError, json_type, read_json
 
 REQUIRED_FIELDS = ("_id", "question", "answer", "type", "supporting_facts", "context")
 SPLITS = ("train", "dev", "test")
@@ -42,27 +42,29 @@ def _paragraph(path: Path, where: str, item: Any) -> Page:
     if not (
         isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) and isinstance(item[1], list)
     ):
-        raise _fail(path, where, f"a context entry must be [title, [sentences]], got {str(item)[:80]!r}")
+        raise _fail(path, where, f"expected [title, [sentences]], got {json_type(item)}")
     title, sentences = item
-    if not all(isinstance(s, str) for s in sentences):
-        raise _fail(path, where, f"paragraph {title!r} has a sentence that is not a string")
+    for n, sentence in enumerate(sentences):
+        if not isinstance(sentence, str):
+            got = json_type(sentence)
+            raise _fail(path, where, f"sentence {n} of paragraph {title[:60]!r} must be a string, got {got}")
     return Page(title.strip(), tuple(s.strip() for s in sentences))
 
 
 def _supporting_facts(path: Path, where: str, value: Any) -> tuple[tuple[str, int], ...]:
     if not isinstance(value, list):
-        raise _fail(path, where, f"supporting_facts must be a list, got {type(value).__name__}")
+        raise _fail(path, where, f"supporting_facts must be a list, got {json_type(value)}")
     facts = []
-    for fact in value:
+    for n, fact in enumerate(value):
         if not (
             isinstance(fact, list)
             and len(fact) == 2
             and isinstance(fact[0], str)
             and isinstance(fact[1], int)
+            and not isinstance(fact[1], bool)
         ):
-            raise _fail(
-                path, where, f"a supporting fact must be [title, sentence index], got {str(fact)[:80]!r}"
-            )
+            got = json_type(fact)
+            raise _fail(path, where, f"supporting_facts[{n}] must be [title, sentence index], got {got}")
         facts.append((fact[0].strip(), fact[1]))
     return tuple(facts)
 
@@ -75,29 +77,32 @@ def load_official(path: str | Path) -> HotPotQAData:
             f"{path}: no such file (expected a HotPotQA file such as hotpot_dev_distractor_v1.json)"
         )
     try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise _fail(path, "file", f"not valid UTF-8 JSON ({err})") from err
+        records = read_json(path, "HotPotQA's hotpot_dev_distractor_v1.json format")
+    except DataFileError as err:
+        raise HotPotQAFormatError(str(err)) from err
     if not isinstance(records, list) or not records:
-        raise _fail(path, "file", "the top level must be a non-empty list of question records")
+        got = json_type(records)
+        raise _fail(path, "file", f"the top level must be a non-empty list of question records, got {got}")
     pages: dict[str, Page] = {}
     questions = []
     for n, record in enumerate(records):
         where = f"record {n}"
         if not isinstance(record, dict):
-            raise _fail(path, where, f"a record must be an object, got {type(record).__name__}")
+            raise _fail(path, where, f"a record must be an object, got {json_type(record)}")
         missing = [k for k in REQUIRED_FIELDS if k not in record]
         if missing:
             raise _fail(path, where, f"missing field(s) {missing}")
         for key in ("_id", "question", "answer"):
             if not isinstance(record[key], str):
-                raise _fail(path, where, f"field {key!r} must be a string, got {type(record[key]).__name__}")
-        if record["type"] not in QUESTION_TYPES:
-            raise _fail(path, where, f"field 'type' is {record['type']!r}, expected one of {QUESTION_TYPES}")
+                raise _fail(path, where, f"field {key!r} must be a string, got {json_type(record[key])}")
+        if not isinstance(record["type"], str) or record["type"] not in QUESTION_TYPES:
+            got = repr(record["type"]) if isinstance(record["type"], str) else json_type(record["type"])
+            raise _fail(path, where, f"field 'type' is {got}, expected one of {QUESTION_TYPES}")
         if not isinstance(record["context"], list):
-            raise _fail(path, where, "field 'context' must be a list of [title, [sentences]]")
-        for item in record["context"]:
-            page = _paragraph(path, where, item)
+            got = json_type(record["context"])
+            raise _fail(path, where, f"field 'context' must be a list of [title, [sentences]], got {got}")
+        for k, item in enumerate(record["context"]):
+            page = _paragraph(path, f"{where} context[{k}]", item)
             pages.setdefault(title_key(page.title), page)
         questions.append(
             Question(

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from envs.cache import cache_dir
+from envs.json_files import json_type, read_json
 
 BUNDLE_VERSION = "v3"  # v3: 180 product types, varied listings and instructions (v2: 40 templated types)
 BUNDLE_SEED = 0
@@ -121,16 +122,40 @@ def _pick(folder: Path, pattern: str, prefer_suffix: str = "") -> Path:
 
 
 def _read_json(path: Path, kind: type) -> Any:
-    try:
-        payload = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from err
+    top = "list" if kind is list else "object"
+    payload = read_json(path, f"a JSON {top} at the top level (WebShop's {path.name} format)")
     if not isinstance(payload, kind):
-        raise ValueError(
-            f"{path}: expected a JSON {'list' if kind is list else 'object'} at the top level, "
-            f"got {type(payload).__name__}"
-        )
+        raise ValueError(f"{path}: expected a JSON {top} at the top level, got {json_type(payload)}")
     return payload
+
+
+def _bad(where: str, field_name: str, expected: str, value: Any) -> ValueError:
+    return ValueError(f"{where}: field {field_name!r} must be {expected}, got {json_type(value)}")
+
+
+def _text(raw: dict[str, Any], key: str, where: str, optional: bool = False) -> str:
+    """Field ``key`` of ``raw``: a string (``optional``: or null/missing, read as "")."""
+    value = raw.get(key)
+    if isinstance(value, str):
+        return value
+    if optional and value is None:
+        return ""
+    raise _bad(where, key, "a string" + (" or null" if optional else ""), value)
+
+
+def _texts(value: Any, where: str, field_name: str) -> list[str]:
+    """A JSON array of strings (null: empty)."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _bad(where, field_name, "an array of strings", value)
+    return list(value)
+
+
+def _scalar(value: Any, where: str, field_name: str) -> str | int | float:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise _bad(where, field_name, "a string or a number", value)
+    return value
 
 
 def _parse_pricing(pricing: Any, where: str) -> list[float]:
@@ -138,7 +163,7 @@ def _parse_pricing(pricing: Any, where: str) -> list[float]:
     if not pricing:
         return [100.0]
     if not isinstance(pricing, str):
-        raise ValueError(f"{where}: field 'pricing' must be a string like '$12.99', got {pricing!r}")
+        raise _bad(where, "pricing", "a string like '$12.99'", pricing)
     amounts = [re.sub(r"[^\d.]", "", part) for part in pricing.split("$")[1:]]
     try:
         values = [float(a) for a in amounts if a]
@@ -147,51 +172,116 @@ def _parse_pricing(pricing: Any, where: str) -> list[float]:
     return values[:2] or [100.0]
 
 
-def _process_product(raw: dict[str, Any], where: str, attributes: dict[str, Any]) -> dict[str, Any]:
-    """Upstream's load_products() processing of one raw record."""
+def _options(raw: Any, where: str) -> dict[str, list[str]]:
+    """``customization_options``: ``{name: [{"value", "image"}, ...] | null}`` or null."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        expected = "an object {name: [{'value': ..., 'image': ...}]} or null"
+        raise _bad(where, "customization_options", expected, raw)
+    options: dict[str, list[str]] = {}
+    for name, contents in raw.items():
+        if contents is None:
+            continue
+        if not isinstance(contents, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("value"), (str, int, float)) for c in contents
+        ):
+            raise ValueError(
+                f"{where}: customization_options[{name!r}] must be an array of "
+                f"{{'value': <string or number>, 'image': ...}} objects, got {json_type(contents)}"
+            )
+        options[name.lower()] = [str(c["value"]).strip().replace("/", " | ").lower() for c in contents]
+    return options
+
+
+def _reviews(raw: Any, where: str) -> list[dict[str, Any]]:
+    """The bundled file's ``reviews``: ``[{"title", "score" | "stars", "body" | "review"}]`` or null."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise _bad(where, "reviews", "an array of review objects or null", raw)
+    reviews = []
+    for n, review in enumerate(raw):
+        at = f"{where} review {n}"
+        if not isinstance(review, dict):
+            raise ValueError(
+                f"{at}: expected an object {{'title', 'score', 'body'}}, got {json_type(review)}"
+            )
+        score = review.get("score", review.get("stars", 0))
+        reviews.append({
+            "title": _text(review, "title", at, optional=True),
+            "score": _scalar(score, at, "score"),
+            "body": _text(review, "body" if "body" in review else "review", at, optional=True),
+        })
+    return reviews
+
+
+def _product_attributes(attributes: dict[str, Any], asin: str, path: Path) -> list[str]:
+    """``items_ins_v2``'s attributes of ``asin`` (none: upstream's ``["DUMMY_ATTR"]``)."""
+    entry = attributes.get(asin, {})
+    if not isinstance(entry, dict):
+        raise ValueError(
+            f"{path}: entry {asin!r} must be an object {{'attributes': [...], ...}}, got {json_type(entry)}"
+        )
+    return _texts(entry.get("attributes"), f"{path} (entry {asin!r})", "attributes") or ["DUMMY_ATTR"]
+
+
+def _process_product(
+    raw: dict[str, Any], where: str, attributes: dict[str, Any], ins_path: Path
+) -> dict[str, Any]:
+    """Upstream's load_products() processing of one raw record, each field checked for its JSON type."""
     missing = [f for f in PRODUCT_FIELDS if f not in raw]
     if missing:
         raise ValueError(f"{where}: product is missing field(s) {missing} (asin {raw.get('asin')!r})")
-    asin = str(raw["asin"])
+    asin = raw["asin"]
+    name = _text(raw, "name", where)
     pricing = _parse_pricing(raw.get("pricing"), where)
     price_tag = f"${pricing[0]}" if len(pricing) == 1 else f"${pricing[0]} to ${pricing[1]}"
-    options: dict[str, list[str]] = {}
-    for name, contents in (raw.get("customization_options") or {}).items():
-        if contents is None:
-            continue
-        if not isinstance(contents, list) or not all(isinstance(c, dict) and "value" in c for c in contents):
-            raise ValueError(
-                f"{where}: customization_options[{name!r}] of {asin} must be a list of "
-                "{'value': ..., 'image': ...} objects"
-            )
-        options[name.lower()] = [str(c["value"]).strip().replace("/", " | ").lower() for c in contents]
     bullets = raw["small_description"]
-    product_attributes = attributes.get(asin, {}).get("attributes") or ["DUMMY_ATTR"]
-    reviews = [
-        {
-            "title": r.get("title", ""),
-            "score": r.get("score", r.get("stars", 0)),
-            "body": r.get("body", r.get("review", "")),
-        }
-        for r in raw.get("reviews") or []
-    ]
-    images = raw.get("images") or [""]
+    if isinstance(bullets, str) or bullets is None:
+        bullets = [bullets or ""]
+    elif not isinstance(bullets, list) or not all(isinstance(b, str) for b in bullets):
+        raise _bad(where, "small_description", "a string or an array of strings", bullets)
+    images = _texts(raw.get("images"), where, "images") or [""]
+    rating = raw.get("average_rating", "N.A.")
     return {
         "asin": asin,
-        "name": raw["name"],
-        "Title": raw["name"],
-        "Description": raw["full_description"] or "",
-        "BulletPoints": bullets if isinstance(bullets, list) else [bullets or ""],
+        "name": name,
+        "Title": name,
+        "Description": _text(raw, "full_description", where, optional=True),
+        "BulletPoints": list(bullets),
         "pricing": pricing,
         "Price": price_tag,
-        "options": options,
-        "Attributes": list(product_attributes),
-        "category": raw["category"],
-        "query": str(raw["query"]).lower().strip(),
-        "product_category": raw["product_category"],
-        "Reviews": reviews,
-        "Rating": raw.get("average_rating", "N.A."),
+        "options": _options(raw.get("customization_options"), where),
+        "Attributes": _product_attributes(attributes, asin, ins_path),
+        "category": _text(raw, "category", where),
+        "query": _text(raw, "query", where).lower().strip(),
+        "product_category": _text(raw, "product_category", where),
+        "Reviews": _reviews(raw.get("reviews"), where),
+        "Rating": "N.A." if rating is None else _scalar(rating, where, "average_rating"),
         "MainImage": images[0],
+    }
+
+
+def _instruction(ins: Any, where: str) -> dict[str, Any]:
+    """One ``items_human_ins`` instruction, checked: ``instruction`` a string, ``instruction_attributes`` an
+    array of strings, ``instruction_options`` an array of strings or an object of strings."""
+    if not isinstance(ins, dict):
+        raise ValueError(f"{where}: expected an object with {list(INSTRUCTION_FIELDS)}, got {json_type(ins)}")
+    missing = [f for f in INSTRUCTION_FIELDS if f not in ins]
+    if missing:
+        raise ValueError(f"{where}: missing field(s) {missing}")
+    options = ins["instruction_options"]
+    if isinstance(options, dict):
+        if not all(isinstance(v, str) for v in options.values()):
+            raise _bad(where, "instruction_options", "an array of strings or an object of strings", options)
+        options = dict(options)
+    else:
+        options = _texts(options, where, "instruction_options")
+    return {
+        "instruction": _text(ins, "instruction", where),
+        "instruction_attributes": _texts(ins["instruction_attributes"], where, "instruction_attributes"),
+        "instruction_options": options,
     }
 
 
@@ -204,12 +294,14 @@ def _human_goals(
 ) -> list[dict[str, Any]]:
     goals = []
     for product in products:
-        for i, ins in enumerate(human.get(product["asin"], [])):
-            missing = [f for f in INSTRUCTION_FIELDS if f not in ins]
-            if missing:
-                raise ValueError(
-                    f"{path}: instruction {i} of {product['asin']} is missing field(s) {missing}"
-                )
+        instructions = human.get(product["asin"], [])
+        if not isinstance(instructions, list):
+            raise ValueError(
+                f"{path}: entry {product['asin']!r} must be an array of instruction objects, "
+                f"got {json_type(instructions)}"
+            )
+        for i, raw in enumerate(instructions):
+            ins = _instruction(raw, f"{path} (instruction {i} of {product['asin']!r})")
             if not ins["instruction_attributes"]:
                 continue  # upstream skips goals without attributes
             steps = [p for p in PRICE_STEPS if p > prices[product["asin"]]][:4]
@@ -225,10 +317,10 @@ def _human_goals(
                     "query": product["query"],
                     "name": product["name"],
                     "product_category": product["product_category"],
-                    "instruction_text": str(ins["instruction"]).strip(".") + price_text,
-                    "attributes": list(ins["instruction_attributes"]),
+                    "instruction_text": ins["instruction"].strip(".") + price_text,
+                    "attributes": ins["instruction_attributes"],
                     "price_upper": price_upper,
-                    "goal_options": list(ins["instruction_options"]),
+                    "goal_options": ins["instruction_options"],
                     "weight": 1,
                 }
             )
@@ -271,12 +363,14 @@ def _load_catalog_cached(folder_name: str, num_products: int | None) -> Catalog:
     for i, raw in enumerate(raw_products):
         where = f"{shuffle_path} (item {i})"
         if not isinstance(raw, dict):
-            raise ValueError(f"{where}: expected a product object, got {type(raw).__name__}")
-        asin = str(raw.get("asin", ""))
-        if asin == "nan" or len(asin) > 10 or asin in seen:
+            raise ValueError(f"{where}: expected a product object, got {json_type(raw)}")
+        asin = raw.get("asin")
+        if asin is not None and not isinstance(asin, str):
+            raise _bad(where, "asin", "a string", asin)
+        if asin == "nan" or (asin is not None and len(asin) > 10) or asin in seen:
             continue  # upstream drops these
         seen.add(asin)
-        products.append(_process_product(raw, where, attributes))
+        products.append(_process_product(raw, where, attributes, ins_path))
     if not products:
         raise ValueError(
             f"{shuffle_path}: no usable products (each needs an 'asin' of at most 10 characters)"

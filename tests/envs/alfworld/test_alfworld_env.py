@@ -211,7 +211,7 @@ def test_corrupt_game_file_is_named(tiny_alfworld_root: Path, tmp_path: Path) ->
     with pytest.raises(GameFileError, match=str(bad)):
         env.reset(options={"task_id": env.task_ids[0]})
     bad.write_text("{not json")
-    with pytest.raises(GameFileError, match=f"{bad}: not a JSON game file"):
+    with pytest.raises(GameFileError, match=f"{bad}: not valid JSON"):
         ALFWorldEnv(split="valid_unseen", data=tmp_path)
 
 

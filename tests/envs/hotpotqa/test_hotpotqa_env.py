@@ -176,7 +176,7 @@ def test_data_env_var_and_bad_paths(official_file, tmp_path, monkeypatch):
     with pytest.raises(HotPotQAFormatError, match="'type' is 'multi-hop'"):
         HotPotQAEnv(data=str(broken))
     broken.write_text("{not json")
-    with pytest.raises(HotPotQAFormatError, match="not valid UTF-8 JSON"):
+    with pytest.raises(HotPotQAFormatError, match=r"broken\.json: not valid JSON"):
         HotPotQAEnv(data=str(broken))
 
 
