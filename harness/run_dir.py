@@ -1,8 +1,16 @@
-"""A run directory's own bookkeeping: the lock (one eval or rollout plays a run at a time) and
-``run.json`` (what the run is, checked when it resumes).
+"""A run directory's own bookkeeping: the lock (one eval or rollout plays a run at a time, one pipeline
+runs a pipeline directory), ``run.json`` (what the run is, checked when it resumes) and how every file
+in a run directory is written.
 
     with RunLock(run_dir):
         record_run(run_dir, config)    # writes run.json, or refuses a resume that asks for something else
+        write_text(run_dir / "summary.json", text)
+
+No symbolic link in a run directory is followed when writing: a run directory that is itself a link,
+a link where a run file (or the lock) is due, or a lock file with other names (hard links) is refused
+with one line naming it; a file is written to a new temp file in its folder (``O_EXCL|O_NOFOLLOW``)
+and renamed onto its name (:func:`atomic_file`), so even a link planted meanwhile is replaced, never
+written through.
 
 ``run.json`` holds the command, the commit, env and agent options with their secrets masked
 (:func:`agents.redact.redact`), a fingerprint of each option set that leaves secrets out (a new API
@@ -10,14 +18,19 @@ key is the same run; any other change is not) and each env's data (:func:`harnes
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 import socket
+import stat
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from agents.redact import fingerprint, redact
 from harness.errors import UserError
@@ -34,11 +47,14 @@ DATA_KEYS = ("data_source", "data_fingerprint", "protocol")
 
 class RunLock:
     """An exclusive lock on a run directory while this process plays it: ``run.lock`` with the holder's
-    pid, locked with ``flock``. A second eval or rollout of the same run is refused naming the lock and
-    the pid; a lock left by a process that died holds no ``flock`` and is taken over."""
+    pid, host, start time and ``kind``, locked with ``flock``. A second process on the same directory is
+    refused naming the lock and its holder; a lock left by a process that died holds no ``flock`` and is
+    taken over. ``kind`` says what holds it in messages: "eval or rollout", or "pipeline". A run
+    directory that holds a symbolic link (any entry of its own) is refused when the lock is taken."""
 
-    def __init__(self, run_dir: str | Path):
+    def __init__(self, run_dir: str | Path, kind: str = "eval or rollout"):
         self.path = Path(run_dir) / LOCK_FILE
+        self.kind = kind
         self._fd: int | None = None
 
     def __enter__(self) -> RunLock:
@@ -49,29 +65,37 @@ class RunLock:
         self.release()
 
     def acquire(self) -> None:
-        """Take the lock, or raise :class:`UserError` when another process holds it."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Take the lock, or raise :class:`UserError` when another process holds it (or when the run
+        directory or its lock file is a symbolic link)."""
+        run_directory(self.path.parent)
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = _open_lock(self.path)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = _read_holder(fd)
+                holder, kind = _read_holder(fd), _holder_kind(fd) or self.kind
                 os.close(fd)
                 raise UserError(
-                    f"{self.path.parent} is being played by another eval or rollout ({holder}, holding "
-                    f"{self.path}); wait for it to end, or pick another --run"
+                    f"{self.path.parent} is being {'run' if kind == 'pipeline' else 'played'} by another "
+                    f"{kind} ({holder}, holding {self.path}); wait for it to end, or pick another --run"
                 ) from None
             if _same_file(fd, self.path):  # not a file an ending holder unlinked meanwhile
                 break
             os.close(fd)
+        self._fd = fd
+        try:
+            for entry in sorted(self.path.parent.iterdir()):
+                refuse_link(entry)  # at the start, not only where each file is written
+        except BaseException:
+            self.release()
+            raise
         previous = _read_holder(fd)
         if previous != "no pid recorded" and not previous.startswith(f"pid {os.getpid()} "):
             print(f"note: {self.path} was left by {previous}, which has ended; taking it over",
                   file=sys.stderr)
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
-        self._fd = fd
+        started = datetime.now(UTC).isoformat(timespec="seconds")
+        os.pwrite(fd, f"{os.getpid()} {socket.gethostname()} {started} {self.kind}\n".encode(), 0)
 
     def release(self) -> None:
         """Remove the lock file and let go of the lock."""
@@ -82,18 +106,91 @@ class RunLock:
         self._fd = None
 
 
+def _open_lock(path: Path) -> int:
+    """``path`` opened for the lock without following a link; a link, or anything but a regular file with
+    one name, is refused (it could be another file's name: the lock truncates what it opens)."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            refuse_link(path)
+        raise
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:
+        os.close(fd)
+        what = ("is not a regular file" if not stat.S_ISREG(info.st_mode)
+                else f"has {info.st_nlink} names (hard links: another file's content)")
+        raise UserError(f"{path}: the run lock {what}; it is never written through: remove it, "
+                        "or pick another --run")
+    return fd
+
+
 def _read_holder(fd: int) -> str:
     text = os.pread(fd, 200, 0).decode("utf-8", "replace").split()
     if not text or not text[0].isdigit():
         return "no pid recorded"
-    return f"pid {text[0]} on {text[1] if len(text) > 1 else 'an unknown host'}"
+    host = text[1] if len(text) > 1 else "an unknown host"
+    return f"pid {text[0]} on {host}" + (f" since {text[2]}" if len(text) > 2 else "")
+
+
+def _holder_kind(fd: int) -> str:
+    """What the lock's holder recorded itself as ("eval or rollout", "pipeline"), or "" (older locks)."""
+    return " ".join(os.pread(fd, 200, 0).decode("utf-8", "replace").split()[3:])
 
 
 def _same_file(fd: int, path: Path) -> bool:
     try:
-        return os.path.samestat(os.fstat(fd), os.stat(path))
+        return os.path.samestat(os.fstat(fd), os.lstat(path))
     except FileNotFoundError:
         return False
+
+
+def refuse_link(path: Path) -> None:
+    """:class:`UserError` naming ``path`` and its target when it is a symbolic link (a run directory's
+    files are never written through one)."""
+    if path.is_symlink():
+        raise UserError(
+            f"{path} is a symbolic link (to {os.readlink(path)}); a run directory's files are never written "
+            "through a link: remove it, or pick another --run"
+        )
+
+
+def run_directory(path: str | Path) -> Path:
+    """``path`` as a run directory, created with its parents; one that is a symbolic link is refused,
+    naming its target (give that as the run instead): the link is not followed."""
+    path = Path(path)
+    if path.is_symlink():
+        raise UserError(
+            f"{path}: the run directory is a symbolic link (to {os.readlink(path)}), which is not followed; "
+            f"give the directory it points to ({path.resolve()}) as the run, or pick another --run"
+        )
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextmanager
+def atomic_file(path: str | Path, *, binary: bool = False) -> Iterator[IO[Any]]:
+    """A new file to write ``path``'s content to: a temp file in its folder, made with ``O_EXCL|O_NOFOLLOW``
+    and renamed onto ``path`` when the block ends (removed if it raises). A symbolic link at ``path`` is
+    refused (:func:`refuse_link`); one planted later is replaced by the rename, never written through."""
+    path = Path(path)
+    refuse_link(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as handle:
+            yield handle
+            os.fchmod(handle.fileno(), 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, never through a symbolic link (:func:`atomic_file`)."""
+    with atomic_file(path) as handle:
+        handle.write(text)
 
 
 def record_run(run_dir: str | Path, config: dict[str, Any]) -> None:
@@ -102,6 +199,7 @@ def record_run(run_dir: str | Path, config: dict[str, Any]) -> None:
     naming what differs otherwise. A run.json from an older version that holds a secret is rewritten
     without it."""
     path = Path(run_dir) / RUN_FILE
+    refuse_link(path)
     record = dict(config)
     for key, print_key in OPTION_SETS.items():
         options = dict(config.get(key) or {})
@@ -150,14 +248,5 @@ def read_run_file(path: Path) -> dict[str, Any]:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, default=str)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``data`` to ``path`` atomically (:func:`atomic_file`)."""
+    write_text(path, json.dumps(data, indent=2, default=str))

@@ -2,6 +2,7 @@
 :mod:`harness.experiment.pipeline`, read by :mod:`harness.report`)::
 
     pipeline.json                  the manifest: env, preset, seeds, methods, command, commit
+    run.lock                       while a pipeline runs here: its pid, host and start time
     <unit>/.complete.json          a unit's completion marker (params, inputs, env, tokenizer, wall time)
     demos/                         expert demonstrations, train split   (episodes.parquet, summary.json)
     teacher/                       the SFT teacher (save_pretrained dir + metrics.csv)
@@ -21,12 +22,12 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
+from harness.run_dir import write_text
 
 MANIFEST = "pipeline.json"
 #: the file that marks a unit of work (a stage dir, or one student in it) complete
@@ -93,16 +94,18 @@ def read_manifest(root: Path) -> dict[str, Any]:
             f"{path}: no pipeline manifest; expected a directory made by `agentdistill pipeline`"
         )
     try:
-        return json.loads(path.read_text())
+        manifest = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise UserError(
             f"{path}: not valid JSON ({err}); expected the manifest `agentdistill pipeline` writes"
         ) from err
+    if not isinstance(manifest, dict):
+        raise UserError(f"{path}: holds a JSON {type(manifest).__name__}; expected the object (env, preset, "
+                        "seeds, ...) `agentdistill pipeline` writes")
+    return manifest
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` as JSON atomically (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
-    tmp.replace(path)
+    """Write ``payload`` as JSON atomically, never through a symbolic link (a link at ``path`` is refused:
+    :func:`harness.run_dir.write_text`)."""
+    write_text(path, json.dumps(payload, indent=2, sort_keys=True, default=str))

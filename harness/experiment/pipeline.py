@@ -40,6 +40,7 @@ from typing import Any
 
 from agents.guided import GUIDES
 from distill.losses import DIVERGENCES
+from harness import interrupt
 from harness.errors import UserError
 from harness.experiment.layout import (
     MANIFEST,
@@ -63,6 +64,7 @@ from harness.experiment.presets import (
 )
 from harness.experiment.stages import STAGES, StageRunner, Unit, parse_force, tokenizer_fingerprint
 from harness.report import build_report
+from harness.run_dir import RunLock, atomic_file
 
 
 @dataclasses.dataclass(frozen=True)
@@ -326,10 +328,10 @@ class Pipeline:
 
         def work() -> dict[str, Any]:
             source = resolve_model_path(teacher)
-            path.mkdir(parents=True, exist_ok=True)
             for file in source.iterdir():
                 if file.is_file():
-                    shutil.copy2(file, path / file.name)
+                    with file.open("rb") as src, atomic_file(path / file.name, binary=True) as dst:
+                        shutil.copyfileobj(src, dst)
             return {"tokenizer": tokenizer_fingerprint(path)}
 
         return Unit("teacher", path, {"model": teacher, "max_steps": 0}, (), work)
@@ -754,7 +756,10 @@ def canonical_command(args: argparse.Namespace) -> str:
     return " ".join(parts)
 
 
+@interrupt.stops_on_sigint
 def run(args: argparse.Namespace) -> int:
+    """Entry point of ``agentdistill pipeline``: the pipeline directory is locked for the whole run
+    (``run.lock``: a second pipeline on it is refused naming the holder), Ctrl-C always stops it."""
     if args.seeds < 1:
         raise UserError(f"--seeds must be >= 1, got {args.seeds}")
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
@@ -772,26 +777,27 @@ def run(args: argparse.Namespace) -> int:
     )
     command = canonical_command(args)
     env_list = list(ENVS) if args.env == "all" else [args.env]
-    started = time.perf_counter()
-    if args.env == "all":
-        root.mkdir(parents=True, exist_ok=True)
-        manifest = root / MANIFEST
-        if manifest.is_file() and json.loads(manifest.read_text()).get("env") != "all":
-            raise UserError(f"{root} holds a single-env pipeline; pick another --run for --env all")
-        write_json(manifest, {"env": "all", "envs": env_list, "preset": preset.name, "seeds": args.seeds,
-                               "methods": list(methods), "command": command, "commit": git_commit()})
-    for env in env_list:
-        env_root = root / env if args.env == "all" else root
-        Pipeline(env_root, env, preset, methods, args.seeds, args.ablations, forced, command,
-                 student_init=args.student_init,
-                 constrain_actions=preset.constrain_actions if args.constrain_actions is None
-                 else args.constrain_actions,
-                 on_policy=on_policy).run()
-    written = build_report(root)
-    wall = time.perf_counter() - started
-    print(
-        f"[pipeline] done in {wall / 60:.1f} min; report: {written['markdown']}  {written['html']}",
-        file=sys.stderr,
-    )
-    print((root / "report.md").read_text())
+    with RunLock(root, kind="pipeline"):  # held until the report is written
+        started = time.perf_counter()
+        if args.env == "all":
+            manifest = root / MANIFEST
+            if manifest.is_file() and json.loads(manifest.read_text()).get("env") != "all":
+                raise UserError(f"{root} holds a single-env pipeline; pick another --run for --env all")
+            write_json(manifest, {"env": "all", "envs": env_list, "preset": preset.name,
+                                  "seeds": args.seeds, "methods": list(methods), "command": command,
+                                  "commit": git_commit()})
+        for env in env_list:
+            env_root = root / env if args.env == "all" else root
+            Pipeline(env_root, env, preset, methods, args.seeds, args.ablations, forced, command,
+                     student_init=args.student_init,
+                     constrain_actions=preset.constrain_actions if args.constrain_actions is None
+                     else args.constrain_actions,
+                     on_policy=on_policy).run()
+        written = build_report(root)
+        wall = time.perf_counter() - started
+        print(
+            f"[pipeline] done in {wall / 60:.1f} min; report: {written['markdown']}  {written['html']}",
+            file=sys.stderr,
+        )
+        print((root / "report.md").read_text())
     return 0

@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness import interrupt
 from harness.errors import UserError
 from harness.experiment.layout import STAGE_MARKER, write_json
+from harness.run_dir import run_directory
 
 STAGES = ("demos", "teacher", "teacher_rollouts", "teacher_eval", "baselines", "students", "student_eval",
           "offline", "report")
@@ -56,7 +58,7 @@ def tokenizer_fingerprint(model_dir: Path) -> str:
     """A short hash of a saved tokenizer's vocabulary (same hash = same token ids)."""
     from transformers import AutoTokenizer
 
-    vocab = AutoTokenizer.from_pretrained(model_dir).get_vocab()
+    vocab = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False).get_vocab()
     return hashlib.sha256(json.dumps(sorted(vocab.items())).encode()).hexdigest()[:16]
 
 
@@ -100,7 +102,7 @@ class StageRunner:
     def run_unit(self, unit: Unit) -> dict[str, Any]:
         rel = unit.path.relative_to(self.root)
         if unit.stage in self.forced and unit.path not in self._redone and unit.path.exists():
-            shutil.rmtree(unit.path)
+            shutil.rmtree(run_directory(unit.path))
         self._redone.add(unit.path)
         inputs = {str(p.relative_to(self.root)): self._input_marker(unit, p) for p in unit.inputs}
         input_ids = {name: m["id"] for name, m in inputs.items()}
@@ -113,8 +115,9 @@ class StageRunner:
             self._check_done(unit, done, input_ids)
             return done
         started = time.perf_counter()
-        unit.path.mkdir(parents=True, exist_ok=True)
+        run_directory(unit.path)  # a unit folder that is a symbolic link is refused, not written through
         extra = unit.work()
+        interrupt.check()  # a Ctrl-C lost in a finaliser during the work: the unit is not complete
         marker = {"stage": unit.stage, "env": self.env, "params": unit.params, "inputs": input_ids,
                   "id": uuid.uuid4().hex, "wall_s": time.perf_counter() - started, "finished_at": time.time(),
                   "tokenizer": next(iter(tokenizers.values()), None), **extra}

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from harness import interrupt
 from harness.rollout.round_loop import RoundLoop
 from harness.rollout.rows import EpisodeRows
 from harness.rollout.workers import (
@@ -67,6 +68,7 @@ def run_episode_parallel(jobs: Sequence[EpisodeJob], pool: WorkerPool, rows: Epi
     in_flight: dict[Any, tuple[int, list[EpisodeJob], int]] = {}
     deadline: dict[Any, float] = {}  # ref -> when its chunk counts as hung
     while pending or in_flight:
+        interrupt.check()  # a Ctrl-C whose KeyboardInterrupt a finaliser swallowed
         while idle and pending:
             w = idle.pop()
             chunk, attempt = pending.popleft()

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.base import AgentStep
+from harness import interrupt
 from harness.rollout.rows import EpisodeRows
 from harness.rollout.workers import (
     ActorDied,
@@ -59,6 +60,7 @@ class RoundLoop:
     def run(self) -> None:
         """Play every job; returns when each has been handed to ``on_episode`` once."""
         while self.pending or self.running:
+            interrupt.check()  # a Ctrl-C whose KeyboardInterrupt a finaliser swallowed
             try:
                 self._start_pending()
                 if self.running:
