@@ -16,6 +16,7 @@ from harness.report.comparison import (
     PAIRED_NOTE,
     Comparison,
     comparison_cells,
+    comparison_notes,
 )
 from harness.report.tables import (
     ROUND_COLUMNS,
@@ -85,7 +86,9 @@ def _facts(lines: list[str]) -> str:
 
 
 def _comparison_table(comparisons: list[Comparison]) -> str:
-    return _cells_table(COMPARISON_COLUMNS, [comparison_cells(c) for c in comparisons])
+    notes = " ".join(comparison_notes(comparisons))
+    return (_cells_table(COMPARISON_COLUMNS, [comparison_cells(c) for c in comparisons])
+            + f"<p>{_inline_markdown(notes)}</p>")
 
 
 def _image(path: Path, title: str) -> str:

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -23,6 +23,7 @@ from harness.experiment.offline_metrics import action_match_rate, rouge_l_f
 from harness.logs import EpisodeWriter
 from harness.report.comparison import paired_comparisons
 from harness.report.html import ACT_COLOUR, REASON_COLOUR, highlight
+from harness.report.statistics import percentile_interval, two_level_bootstrap
 from harness.report.tables import collect_rows
 
 TASKS = ["t-0", "t-1", "t-2"]
@@ -264,24 +265,11 @@ def test_all_envs_report_has_a_section_per_env(tmp_path):
     assert envs == {"webshop", "hotpotqa"}
 
 
-def _exact_bootstrap_quantiles(diffs: list[int]) -> tuple[float, float]:
-    """2.5% / 97.5% quantiles of the exact bootstrap distribution of the mean of 0/1 ``diffs`` (the number
-    of 1s in a resample of n is Binomial(n, share of 1s)), where they are not on a boundary."""
-    n, p = len(diffs), sum(diffs) / len(diffs)
-    cdf, cumulative = [], 0.0
-    for k in range(n + 1):
-        cumulative += math.comb(n, k) * p**k * (1 - p) ** (n - k)
-        cdf.append(cumulative)
-    low = next(k for k in range(n + 1) if cdf[k] > 0.025)
-    high = next(k for k in range(n + 1) if cdf[k] > 0.975)
-    assert all(abs(c - q) > 0.01 for c in cdf for q in (0.025, 0.975))  # Monte Carlo lands on the same k
-    return low / n, high / n
-
-
-def test_paired_bootstrap_on_tasks_with_seeds_averaged_and_no_difference_wording(tmp_path):
-    """4 tasks, 2 seeds. Per task, averaged over seeds: SAD 1, 1, 1, .5; token-KD 0, 0, 0, .5;
-    SFT 1, 0, 1, .5. SAD − token-KD = 1, 1, 1, 0 (exact interval [0.25, 1.0]); SAD − SFT = 0, 1, 0, 0
-    ([0, 0.75]: contains 0)."""
+def test_paired_bootstrap_resamples_seeds_then_tasks_and_words_its_verdicts(tmp_path):
+    """4 tasks, 2 seeds. Seed by seed, in task order a b c d: SAD 1111 / 1110, token-KD 0000 / 0001, SFT
+    1010 / 1011. Averaged over seeds first, SAD − token-KD is 1, 1, 1, 0 per task and a task-only bootstrap
+    excludes 0 ([0.25, 1.0]); resampling each method's two seeds too, a quarter of the draws take SAD's
+    seed 1 twice and token-KD's seed 1 twice, and the 95% interval reaches 0: inconclusive."""
     root = make_stored_pipeline(tmp_path / "webshop-tiny")
     layout = Layout(root)
     tasks = ["a", "b", "c", "d"]
@@ -298,19 +286,30 @@ def test_paired_bootstrap_on_tasks_with_seeds_averaged_and_no_difference_wording
             shutil.rmtree(run_dir)
             _write_run(run_dir, "webshop", won, tasks=order)
     comparisons = {(c.baseline, c.metric): c for c in paired_comparisons(collect_rows(root))}
-    assert _exact_bootstrap_quantiles([1, 1, 1, 0]) == (0.25, 1.0)
-    assert _exact_bootstrap_quantiles([0, 1, 0, 0]) == (0.0, 0.75)
     kd, sft = comparisons[("token_kd", "success")], comparisons[("sft", "success")]
-    assert (kd.mean, kd.low, kd.high, kd.tasks, kd.seeds) == (0.75, 0.25, 1.0, 4, 2)
-    assert kd.verdict == "SAD (span KL) higher"
-    assert (sft.mean, sft.low, sft.high) == (0.25, 0.0, 0.75)
-    assert sft.verdict == "no difference (the 95% interval contains 0)"
-    assert comparisons[("token_kd", "score")].low == 0.25  # score = success in this fixture
-    md = report.build_report(root)["markdown"].read_text()
-    assert ("| tiny-student | SAD (span KL) − token-level KD | success | +0.750 | [+0.250, +1.000] | 4 | 2 | "
-            "SAD (span KL) higher |") in md
-    assert ("| tiny-student | SAD (span KL) − imitation (SFT) | success | +0.250 | [+0.000, +0.750] | 4 | 2 "
-            "| no difference (the 95% interval contains 0) |") in md
+    # the report's matrices are the ones above, seeds as rows and tasks a b c d as columns
+    draws = two_level_bootstrap(np.array(wins["sad"]), np.array(wins["token_kd"]), n_boot=10_000, seed=0)
+    assert (kd.low, kd.high) == percentile_interval(draws, 0.05) == (0.0, 1.0)
+    assert (kd.mean, kd.tasks, kd.seeds, kd.primary, kd.level) == (0.75, 4, (2, 2), True, "95%, primary")
+    assert kd.verdict == "inconclusive (interval [+0.000, +1.000] contains 0, width 1.000)"
+    # the rest are one Holm family of 3: the smallest p-value (SAD − token-KD on score, ≈ 0.06) is not below
+    # 0.05/3, so the step-down stops at once and all three keep level 1 − 0.05/3
+    assert {c.family for c in comparisons.values() if not c.primary} == {3}
+    assert (sft.mean, sft.low, sft.high, sft.level) == (0.25, -0.5, 0.875, "98.33%, Holm-adjusted, m = 3")
+    assert sft.verdict == "inconclusive (interval [-0.500, +0.875] contains 0, width 1.375)"
+    written = report.build_report(root)
+    md = written["markdown"].read_text()
+    page = written["html"].read_text()  # the page shows the same table and notes
+    assert "<td>98.33%, Holm-adjusted, m = 3</td>" in page and "<p>Primary comparison (declared" in page
+    assert ("| tiny-student | SAD (span KL) − token-level KD | success | +0.750 | [+0.000, +1.000] | "
+            "95%, primary | seeds (2, 2), then tasks | 4 | inconclusive (interval [+0.000, +1.000] "
+            "contains 0, width 1.000) |") in md
+    assert ("| tiny-student | SAD (span KL) − imitation (SFT) | success | +0.250 | [-0.500, +0.875] | "
+            "98.33%, Holm-adjusted, m = 3 | seeds (2, 2), then tasks | 4 | inconclusive (interval [-0.500, "
+            "+0.875] contains 0, width 1.375) |") in md
+    assert ("Primary comparison (declared before the run): SAD (span KL) − token-level KD on success for "
+            "tiny-student, at 95%. The other 3 comparisons are one Holm family (m = 3)") in md
+    assert "two-level bootstrap" in md and "task sampling only" not in md
     assert "- training seeds: 0, 1 (seed i for every method)" in md
     assert "- data source: **generated world (not the official benchmark)**" in md
     same = "which is token-KD's objective exactly: SAD − token-KD is 0 by construction"
@@ -416,11 +415,14 @@ def test_on_policy_rows_tokens_rounds_and_paired_intervals(built, tmp_path):
     records = {r["agent"]: r for r in csv.DictReader(written["csv"].open())}
     assert float(records["tiny-student · opd"]["student_tokens_mean"]) == 91_000
     assert float(records["tiny-student · sft"]["student_tokens_mean"]) == 122_000
-    # paired on the tasks: opd wins every task, SFT none (+1 on each); sad_opd plays as SAD (0 on each)
-    assert ("| tiny-student | on-policy KD (OPD) − imitation (SFT) | success | +1.000 | [+1.000, +1.000] | 3 "
-            "| 2 | on-policy KD (OPD) higher |") in md
-    assert ("| tiny-student | on-policy SAD (span OPD) − SAD (span KL) | success | +0.000 | [+0.000, +0.000] "
-            "| 3 | 2 | no difference (the 95% interval contains 0) |") in md
+    # paired on the tasks: opd wins every task with both seeds, SFT none (+1 on every draw: p = 0, the first
+    # two of the Holm family of 11, at 1 − 0.05/11); sad_opd plays as SAD (0 on average, ±1 with one seed)
+    assert ("| tiny-student | on-policy KD (OPD) − imitation (SFT) | success | +1.000 | [+1.000, +1.000] "
+            "| 99.55%, Holm-adjusted, m = 11 | seeds (2, 2), then tasks | 3 | on-policy KD (OPD) higher |"
+            ) in md
+    assert ("| tiny-student | on-policy SAD (span OPD) − SAD (span KL) | success | +0.000 | [-1.000, +1.000] "
+            "| 99.44%, Holm-adjusted, m = 11 | seeds (2, 2), then tasks | 3 | inconclusive (interval "
+            "[-1.000, +1.000] contains 0, width 2.000) |") in md
     comparisons = {(c.method, c.baseline) for c in paired_comparisons(collect_rows(root))}
     assert comparisons == {("sad", "token_kd"), ("sad", "sft"), ("opd", "token_kd"), ("opd", "sft"),
                            ("sad_opd", "sad"), ("sad_opd", "opd")}
