@@ -1,7 +1,7 @@
 """Run metrics from an episode log: success rate, score, steps, invalid actions, reason/act tokens,
 tokens/s, each with a 95% bootstrap interval over episodes, and a per-task-type breakdown; and the
-statistics that compare agents on the same tasks: per-task means over seeds (:func:`per_task_means`)
-and the paired bootstrap over tasks (:func:`paired_difference`).
+per-task means over seeds (:func:`per_task_means`); the paired comparisons of agents live in
+:mod:`harness.report.statistics`.
 
 Token counts: LM agents count reason/act tokens with their own tokenizer
 (``distill.spans.completion_masks_from_ids`` on the generated ids: every generated token is in one
@@ -115,20 +115,6 @@ def per_task_means(episode_tables: list[pd.DataFrame], column: str) -> pd.Series
     if not frames:
         return pd.Series(dtype=float, name=column)
     return pd.concat(frames).astype({column: float}).groupby("task_id")[column].mean()
-
-
-def paired_difference(
-    a: pd.Series, b: pd.Series, n_boot: int = 10_000, seed: int = 0
-) -> tuple[float, float, float, int]:
-    """(mean, 95% low, 95% high, tasks) of ``a − b`` paired on the task: ``a`` and ``b`` map task_id -> a
-    per-task value (:func:`per_task_means`); the interval is the percentile bootstrap over the tasks both
-    played (resampling tasks, each task keeping its own difference)."""
-    common = a.index.intersection(b.index)
-    if len(common) == 0:
-        return float("nan"), float("nan"), float("nan"), 0
-    diffs = (a[common] - b[common]).to_numpy(dtype=float)  # [tasks]
-    low, high = bootstrap_ci(diffs, n_boot, seed)
-    return float(diffs.mean()), low, high, len(common)
 
 
 def _ratio_ci(num: np.ndarray, den: np.ndarray, idx: np.ndarray) -> tuple[float, float]:

@@ -8,7 +8,6 @@ import pytest
 from harness.metrics import (
     bootstrap_ci,
     format_table,
-    paired_difference,
     per_episode,
     per_task_means,
     span_token_counts,
@@ -86,14 +85,3 @@ def test_per_task_means_average_seeds_and_repeats_of_a_task(frame):
     assert means.to_dict() == {"task-0": 0.25, "task-1": 0.0, "task-2": 0.5}
 
 
-def test_paired_difference_resamples_tasks_and_pairs_on_task_ids():
-    # the exact bootstrap of the mean of [0, 1]: 0, 0.5, 1 with probabilities 1/4, 1/2, 1/4
-    a = pd.Series({"x": 1.0, "y": 1.0})
-    b = pd.Series({"y": 0.0, "x": 1.0, "only-b": 1.0})  # other order, one task only b played
-    assert paired_difference(a, b) == (0.5, 0.0, 1.0, 2)
-    # differences 1, 1, 1, 0: Binomial(4, 3/4) ones; P(0 ones) = 1/256 < 2.5% < P(<= 1 one) = 13/256
-    a = pd.Series([1.0, 1.0, 1.0, 0.5], index=list("abcd"))
-    b = pd.Series([0.0, 0.0, 0.0, 0.5], index=list("abcd"))
-    assert paired_difference(a, b) == (0.75, 0.25, 1.0, 4)
-    mean, low, high, n = paired_difference(a, pd.Series({"z": 1.0}))
-    assert n == 0 and all(v != v for v in (mean, low, high))  # no common task: NaN, not a number made up
