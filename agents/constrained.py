@@ -19,7 +19,10 @@ Where the action space comes from (:func:`action_space`):
   ``click[...]``, plus ``search[<your query>]`` which stands for an open ``search[`` verb); WebShop's query
   is *extractive*: 1..:data:`MAX_QUERY_WORDS` words of the instruction the agent was shown, in the
   instruction's order (any subsequence; the instruction's words are what a query can usefully hold, and a
-  small model copies them far better than it spells them);
+  small model copies them far better than it spells them), each after a space, the first one too:
+  ``search[ coffee beans]``, so every word is the token it is in the instruction (`` coffee``, where
+  ``search[coffee`` would spell ``co ff ee``) and the query reads as the expert's demos write it (the env
+  strips the space);
 - HotPotQA (no list): every verb *extractive*, over text observed in the episode (question included):
   ``search[...]`` an entity of up to :data:`MAX_ENTITY_WORDS` words, or a title of a ``Similar:`` list;
   ``lookup[...]`` a keyword of up to :data:`MAX_KEYWORD_WORDS` words; ``finish[...]`` an answer of up to
@@ -73,7 +76,7 @@ _WORD = re.compile(r"\w(?:[\w'.-]*\w)?")
 class ActionSpace:
     """What may follow ``Action:``: ``complete`` actions, and ``open_verbs`` whose ``verb[`` is followed by
     free text up to ``]`` or, when ``argument_words`` is set, by 1..:data:`MAX_QUERY_WORDS` of those words in
-    their order (a subsequence), separated by single spaces (an extractive argument)."""
+    their order (a subsequence), each after a single space (extractive: ``search[ red shoes]``)."""
 
     complete: tuple[str, ...] = ()
     open_verbs: tuple[str, ...] = ()
@@ -211,15 +214,15 @@ class TokenVocabulary:
         return out
 
 
-def word_trie(vocabulary: TokenVocabulary, words: Sequence[str], spaced: bool) -> tuple[_Node, int]:
-    """(the prefix trie of ``words``' token ids, each written after a space when ``spaced`` (a query's
-    second word on) or right after ``[`` (its first), ``end`` marking a complete word; the most tokens a
-    word takes). Words are pre-tokenised apart from ``[``, spaces and ``]`` by byte-level BPE, so these
-    are the ids the words have inside a query."""
+def word_trie(vocabulary: TokenVocabulary, words: Sequence[str]) -> tuple[_Node, int]:
+    """(the prefix trie of ``words``' token ids, each written after a space (every word of a query, its
+    first too: ``search[ coffee beans]``), ``end`` marking a complete word; the most tokens a word takes).
+    Words are pre-tokenised apart from ``[``, spaces and ``]`` by byte-level BPE, so these are the ids the
+    words have inside a query, the same as in the instruction's running text."""
     root, longest = _Node(), 0
     if not words:
         return root, longest
-    encoded = vocabulary.tokenizer([(" " if spaced else "") + w for w in words], add_special_tokens=False)
+    encoded = vocabulary.tokenizer([" " + w for w in words], add_special_tokens=False)
     for word, ids in zip(words, encoded["input_ids"], strict=True):
         node = root
         for token_id in ids:
@@ -252,14 +255,14 @@ def build_trie(vocabulary: TokenVocabulary, keyword: str, space: ActionSpace) ->
 
 class _ExtractiveArgument:
     """The decoding state of an extractive argument: words of a list *in their order* (each occurrence at
-    most once; a word as written or lower-cased), separated by single spaces, closed by ``]`` after a
+    most once; a word as written or lower-cased), each after a single space, closed by ``]`` after a
     complete word (forced once :data:`MAX_QUERY_WORDS` are written, the words run out or the budget runs
     low). Skipping words is free, so any subsequence of the instruction is a query."""
 
     def __init__(self, vocabulary: TokenVocabulary, words: Sequence[str]):
         self.vocabulary, self.words = vocabulary, list(words)
         self.close_id = vocabulary.close_id
-        self.longest = word_trie(vocabulary, self.words, spaced=True)[1]
+        self.longest = word_trie(vocabulary, self.words)[1]
         self._tries: dict[int, _Node] = {}
         self.position, self.count = -1, 0  # index of the last complete word; words written
         self.node = self._trie_after(-1)
@@ -269,7 +272,7 @@ class _ExtractiveArgument:
         if position not in self._tries:
             later = self.words[position + 1:]
             forms = dict.fromkeys(form for word in later for form in (word, word.lower()))
-            self._tries[position] = word_trie(self.vocabulary, list(forms), spaced=position >= 0)[0]
+            self._tries[position] = word_trie(self.vocabulary, list(forms))[0]
         return self._tries[position]
 
     def _position_of(self, word: str) -> int:
@@ -289,7 +292,7 @@ class _ExtractiveArgument:
         """Record ``token_id``; True once the argument is closed."""
         if self.node.end and token_id == self.close_id:
             return True
-        if token_id in self.node.children:  # the word goes on (a next word's first token holds a space)
+        if token_id in self.node.children:  # the word goes on (a next word's first token holds its space)
             self.node = self.node.children[token_id]
         else:  # the current word is complete: this is the first token of the next one
             self.position, self.count = self._position_of(self.node.word), self.count + 1

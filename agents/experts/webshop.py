@@ -3,9 +3,12 @@
 It reads the instruction (``info["task"]``), the observations so far (text mode) and
 ``info["admissible_actions"]``; it never reads the privileged ``info["goal"]``. The policy:
 
-1. search with the instruction's content words (opener, filler and price clause left out);
+1. search with a contiguous run of the instruction's words, from the first word that names the product to
+   the last one asked for (opener, closer and price clause left out), written ``search[ words]``: the space
+   after ``[`` gives the first word the token it has in the instruction (`` coffee``, not ``coffee``);
 2. on a results page, judge every listing by its title (how many of the instruction's words it shows,
-   Porter-stemmed) and its price against the instruction's cap; open the best unseen one that fits;
+   Porter-stemmed) and its price against the instruction's cap; open the best unseen one that fits, by its
+   id as the page shows it (``click[B09KP78G37]``);
 3. on an item page, match the instruction's wording to the option labels ("xl" -> "x-large", "a 12-pack"
    -> "pack of 12", "gray" -> "grey", "navy" -> "navy blue"; rapidfuzz for the rest); when the title and
    options do not show everything asked for, read Features, then Description;
@@ -53,7 +56,7 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-_ASIN = re.compile(r"^(?:b0[a-z0-9]{8}|\d{9}[\dx])$")  # product ids as links show them, lowercased
+_ASIN = re.compile(r"^(?:b0[a-z0-9]{8}|\d{9}[\dx])$", re.IGNORECASE)  # product ids, in any case
 _NAVIGATION = frozenset(
     {
         "back to search",
@@ -74,6 +77,11 @@ _PRICE_CAP = re.compile(
     re.IGNORECASE,
 )
 _PRICE = re.compile(r"\$\s*(\d+(?:\.\d+)?)")
+#: a word of an instruction as the constrained decoder reads it (agents.constrained.instruction_words:
+#: "2-pack", "men's", "3.4"); the first query is a run of these
+_WORD = re.compile(r"\w(?:[\w'.-]*\w)?")
+#: most words of a query (agents.constrained.MAX_QUERY_WORDS, the longest the constrained decoder writes)
+MAX_QUERY_WORDS = 16
 #: how instructions open ("i'm looking for", "searching for"); dropped before reading the request
 _OPENER = re.compile(r"^(?:i'?m |i am |i was )?(?:looking|searching|shopping) for\b", re.IGNORECASE)
 #: what separates the phrases of an instruction: punctuation (not a decimal point), " - "
@@ -90,6 +98,13 @@ thing item product products them they their there comes come coming has have hav
 feature what whats what's am is do does not no but if then than color colour colored coloured size
 sized flavor flavour name scent style option options kind type pick choose
 """)
+#: words an opener is made of ("i'd love a", "can you find me some", "i'm searching for the"); the first
+#: query starts after them, or right after the opener's article ("show me a love seat": "love seat")
+_OPENER_WORDS = _words("""
+i i'm im i'd id i'll we me you can could would will please need needs want wants like love looking
+searching shopping search find get buy purchase order show help to for am is are was be it hi hello
+""")
+_ARTICLES = _words("a an the some any")
 _NUMBER_WORDS = {
     "two": "2",
     "three": "3",
@@ -200,8 +215,8 @@ class Request:
     phrase_of: dict[str, int]  # word -> index of its run of non-filler words, to name words as phrases
     noun_words: frozenset[str]  # the product noun: last word before the first clause ends ("extension")
     option_words: frozenset[str]  # words naming an option value ("navy", "12", "flavor name: <x>")
-    query: str  # first search: the content words as written in the instruction
-    short_query: str  # second search: the words that are not option-like (colours, sizes, counts)
+    query: str  # first search: a run of the instruction's words as written (:func:`query_span`)
+    short_query: str  # second search: its content words that are not option-like (colours, sizes, counts)
 
 
 def read_request(instruction: str) -> Request:
@@ -248,10 +263,9 @@ def read_request(instruction: str) -> Request:
                 if labelled if colon else token in _OPTION_GROUPS:
                     option_words.update(run)  # "flavor name: hibiscus", "the mint scent"
             start = None
-    raw = [w.strip(".,;:!?()'\"") for w in re.sub(r"[^\w.'\s-]", " ", text.lower()).split()]
-    raw = [w for w in raw if w and w not in _FILLER]
-    query_words = list(dict.fromkeys(raw))
-    essential = [w for w in query_words if not _option_like(w)]
+    query = query_span(instruction)
+    content = [w for w in query.split() if w.lower() not in _FILLER]
+    essential = list(dict.fromkeys(w for w in content if not _option_like(w)))
     return Request(
         text=text.strip(" ,."),
         price_cap=cap,
@@ -260,9 +274,32 @@ def read_request(instruction: str) -> Request:
         phrase_of=phrase_of,
         noun_words=noun_words,
         option_words=frozenset(option_words),
-        query=" ".join(query_words),
-        short_query=" ".join(essential) or " ".join(query_words),
+        query=query,
+        short_query=" ".join(essential) or query,
     )
+
+
+def query_span(instruction: str) -> str:
+    """The first search: a contiguous run of the instruction's words (:data:`_WORD`, as written), so a model
+    learns it as a copy. Of the runs the price clause leaves (before and after it), the one with the most
+    words that are not an opener's; from the first word after the opener ("i need a", "find me some") to the
+    last that is not filler (a closer such as "that's what i need" left out), at most :data:`MAX_QUERY_WORDS`
+    words ("i need a long clip-in hair extension which is natural looking, and price lower than 40.00
+    dollars" -> "long clip-in hair extension which is natural looking")."""
+    price = _PRICE_CAP.search(instruction)
+    pieces = [(0, price.start()), (price.end(), len(instruction))] if price else [(0, len(instruction))]
+    runs = [list(_WORD.finditer(instruction, start, end)) for start, end in pieces]
+    run = max(runs, key=lambda r: sum(m[0].lower() not in _OPENER_WORDS for m in r))  # the first on ties
+    start = 0
+    while start < len(run) and run[start][0].lower() in _OPENER_WORDS | _ARTICLES:
+        start += 1
+        if run[start - 1][0].lower() in _ARTICLES:
+            break  # "a" ends the opener: "show me a love seat"
+    run = run[start:] or run
+    run = run[:MAX_QUERY_WORDS]
+    while len(run) > 1 and run[-1][0].lower() in _FILLER:
+        run = run[:-1]
+    return " ".join(m[0] for m in run)
 
 
 def _option_like(word: str) -> bool:
@@ -345,11 +382,11 @@ def _after_instruction(observation: str) -> list[str]:
 
 
 def parse_results(observation: str) -> list[Listing]:
-    """The listings of a results page: (ASIN, title, price), in page order."""
+    """The listings of a results page: (ASIN as shown, title, price), in page order."""
     nodes = _after_instruction(observation)
     listings = []
     for i, node in enumerate(nodes):
-        if _ASIN.match(node.lower()) and node.upper() == node:
+        if _ASIN.match(node):
             title = nodes[i + 1] if i + 1 < len(nodes) else ""
             price = nodes[i + 2] if i + 2 < len(nodes) else ""
             if price.startswith("$"):
@@ -431,7 +468,7 @@ def rebuild(task: str, observations: list[str], actions: list[str], max_steps: i
             state.current = None
         elif kind == "item":
             if _ASIN.match(label) and label not in _NAVIGATION:
-                state.current = label.upper()
+                state.current = _id_as_shown(state, label)
                 seen = parse_item(observation, state.current)
                 known = state.products.setdefault(state.current, seen)
                 known.title, known.price_text, known.option_nodes = (
@@ -451,6 +488,13 @@ def rebuild(task: str, observations: list[str], actions: list[str], max_steps: i
         elif kind == "search":
             state.current = None
     return state
+
+
+def _id_as_shown(state: State, label: str) -> str:
+    """The product id ``label`` opened (a click may write it in any case), as the last results page showed
+    it; upper-cased when that page did not list it (the form the page shows ids in)."""
+    shown = {listing.asin.lower(): listing.asin for listing in state.results}
+    return shown.get(label.lower(), label.upper())
 
 
 # --- judging ----------------------------------------------------------------------------------------
@@ -900,6 +944,12 @@ def _within(state: State, price: float | None) -> str:
     return f", and at ${price:g} it is under ${cap:g}"
 
 
+def search_action(query: str) -> str:
+    """``search[ <query>]``: the space after ``[`` makes the first word the token it is in the instruction
+    (`` coffee``; right after ``[`` it would be ``coffee``, another token); the env strips it."""
+    return f"search[ {query}]"
+
+
 def decide(state: State, observation: str, admissible: list[str]) -> Decision:
     """The next action for ``state`` on the page ``observation`` shows."""
     kind = page_kind(observation)
@@ -908,8 +958,9 @@ def decide(state: State, observation: str, admissible: list[str]) -> Decision:
     if "search[<your query>]" in admissible:
         if state.searches == 0 or state.searches >= MAX_SEARCHES:
             budget = f", then check prices against ${cap_text}" if request.price_cap is not None else ""
-            return Decision("search", f"search[{request.query}]", {"request": request.text, "budget": budget})
-        return Decision("search_again", f"search[{request.short_query}]", {"query": request.short_query})
+            facts = {"request": request.text, "budget": budget}
+            return Decision("search", search_action(request.query), facts)
+        return Decision("search_again", search_action(request.short_query), {"query": request.short_query})
     if "click[buy now]" in admissible and state.current is not None:
         return _on_item(state, observation, admissible, cap_text)
     if kind == "tab" or (
@@ -940,7 +991,7 @@ def _best_seen(state: State) -> ProductSeen | None:
 
 def _on_results(state: State, admissible: list[str]) -> Decision:
     request = state.request
-    shown = {_label(a).upper() for a in admissible if _ASIN.match(_label(a))}
+    shown = {_label(a) for a in admissible if _ASIN.match(_label(a))}  # ids as the page shows them
     listings = [li for li in state.results if li.asin in shown]
     cap = request.price_cap
     fitting = [li for li in listings if cap is None or li.price is None or li.price <= cap]
@@ -954,13 +1005,13 @@ def _on_results(state: State, admissible: list[str]) -> Decision:
     promising = [li for li in ranked if title_score(request, li.title, weights) > 0]
     settle = best is not None and (opened >= MAX_CANDIDATES or not promising or state.remaining <= reserve)
     if settle and best.asin in shown:
-        return Decision("open_best", f"click[{best.asin.lower()}]", {"asin": best.asin, "title": best.title})
+        return Decision("open_best", f"click[{best.asin}]", {"asin": best.asin, "title": best.title})
     if promising and state.remaining >= 3:
         top = promising[0]
         matched = covered_words(request, top.title)
         return Decision(
             "open",
-            f"click[{top.asin.lower()}]",
+            f"click[{top.asin}]",
             {
                 "asin": top.asin,
                 "title": top.title,
@@ -991,7 +1042,7 @@ def _on_results(state: State, admissible: list[str]) -> Decision:
         top = fallback[0]
         return Decision(
             "open",
-            f"click[{top.asin.lower()}]",
+            f"click[{top.asin}]",
             {
                 "asin": top.asin,
                 "title": top.title,

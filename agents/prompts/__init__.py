@@ -35,7 +35,8 @@ INSTRUCTIONS: dict[str, str] = {
     ),
     "webshop": (
         "Buy the product that best matches the instruction. Each turn, write one line 'Thought: ...' and one "
-        "line 'Action: search[keywords]' or 'Action: click[button]' using a button shown on the page."
+        "line 'Action: search[ words of the instruction]' or 'Action: click[button]' using a button or "
+        "product id shown on the page."
     ),
 }
 

@@ -133,15 +133,16 @@ class WebShopEngine:
         self._show_results(session, 1)
 
     def click(self, session: Session, label: str) -> float:
-        """Click a clickable of the current page (case-insensitive); returns the reward of buy now, else 0."""
-        label = label.lower()
+        """Click a clickable of the current page (any case: ``click[b09kp78g37]`` opens ``B09KP78G37``);
+        returns the reward of buy now, else 0."""
         if session.done:
             raise InvalidAction("Invalid action: the purchase is done; the episode is over.")
         clickables = session.view.clickables if session.view else []
-        if label == "search" or label not in clickables:
+        typed, label = label, _as_shown(label, clickables)
+        if label is None or label == "search":
             shown = ", ".join(c for c in clickables if c != "search") or "none; use search[...]"
             raise InvalidAction(
-                f"Invalid action: {_short(label)!r} is not clickable on this page (clickables: {shown})."
+                f"Invalid action: {_short(typed)!r} is not clickable on this page (clickables: {shown})."
             )
         if label == BUY_NOW:
             return self._buy(session)
@@ -161,7 +162,7 @@ class WebShopEngine:
         elif label in TABS and session.page == "item":
             session.page, session.tab = "sub", TABS[label]
         elif session.page == "results":
-            session.page, session.asin, session.options = "item", label.upper(), {}
+            session.page, session.asin, session.options = "item", label, {}  # the catalog's id, as shown
             session.visited.add(session.asin)
         elif session.page == "item":
             product = self.catalog.by_asin[session.asin]
@@ -214,6 +215,15 @@ class WebShopEngine:
         else:
             html = pages.done_page(session.id, session.reward, session.asin or "", session.options)
         session.html, session.view = html, pages.parse_page(html)
+
+
+def _as_shown(label: str, clickables: list[str]) -> str | None:
+    """The clickable ``label`` names, spelled as the page shows it: an exact match, else the one equal to it
+    ignoring case (as upstream's text env, which compares lower-cased labels); None when none is."""
+    if label in clickables:
+        return label
+    folded = label.casefold()
+    return next((c for c in clickables if c.casefold() == folded), None)
 
 
 def _short(text: str, limit: int = 60) -> str:

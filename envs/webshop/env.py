@@ -4,9 +4,11 @@
     obs, info = env.reset(options={"task_id": "7"})   # task ids are goal indices after the fixed shuffle
     obs, reward, terminated, truncated, info = env.step("search[quick dry nail polish]")
 
-Actions: ``search[keywords]`` (where the page has a search box), ``click[label]`` (a clickable of the
-page) and ``think[...]`` (ReAct's reasoning action: answered "OK.", the page unchanged, one step used;
-not listed in ``admissible_actions``, as upstream's text env has no such action).
+Actions: ``search[keywords]`` (where the page has a search box; the keywords are stripped, so
+``search[ red shoes]`` is ``search[red shoes]``), ``click[label]`` (a clickable of the page, in any case;
+``admissible_actions`` lists buttons lower-cased as upstream does and product ids as the page shows them,
+``click[B09KP78G37]``) and ``think[...]`` (ReAct's reasoning action: answered "OK.", the page unchanged,
+one step used; not listed in ``admissible_actions``, as upstream's text env has no such action).
 
 Observations are the page's text as upstream's text env derives it from the HTML (``text``: nodes joined
 by `` [SEP] ``; ``text_rich``: buttons marked ``[button] ... [button_]``; ``html``: the page itself).

@@ -11,8 +11,8 @@ links are ``/<session>/click?label=<ASIN>``.
 - ``text`` mode: the visible text nodes, stripped, joined by `` [SEP] `` (empty nodes left out);
 - ``text_rich`` mode: one node a line, buttons as ``[button] x [button_]``, chosen options and visited
   products as ``[clicked button] x [clicked button_]`` (with "You have clicked x." on top);
-- the clickables: button texts and product links (lowercased), option values; and whether there is a
-  search box.
+- the clickables: button texts (lowercased, as upstream lists them), product ids as the page shows them
+  (``B09KP78G37``), option values; and whether there is a search box.
 """
 
 from __future__ import annotations
@@ -159,8 +159,10 @@ class _PageParser(HTMLParser):
             return
         self.nodes.append((data, tag, attributes))
         classes = attributes.get("class", "").split()
-        if (tag == "button" and "btn" in classes) or (tag == "a" and "product-link" in classes):
+        if tag == "button" and "btn" in classes:
             self.clickables[data.strip().lower()] = None
+        elif tag == "a" and "product-link" in classes:
+            self.clickables[data.strip()] = None  # the id as shown: clicked as the page shows it
 
 
 def parse_page(html: str, rich: bool = False) -> ParsedPage:

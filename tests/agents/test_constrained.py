@@ -235,8 +235,8 @@ def test_webshop_queries_are_words_of_the_instruction_in_order(tiny_model):
         action = parse(random_walk(vocabulary, space, 60, rng)).action
         assert action in space.complete or action.startswith("search["), action
         if action.startswith("search["):
-            assert action.endswith("]")
-            queries.append(action[len("search["):-1].split(" "))
+            assert action.startswith("search[ ") and action.endswith("]")
+            queries.append(action[len("search[ "):-1].split(" "))  # each word after a space, the first too
     assert queries and all(1 <= len(q) <= MAX_QUERY_WORDS and in_order(q, words) for q in queries), queries
     assert max(len(q) for q in queries) >= 3  # a query goes on past its first word
     assert any(q[0] != q[0].lower() for q in queries) and any(q[0] == q[0].lower() for q in queries)
@@ -248,8 +248,8 @@ def test_constrained_webshop_and_hotpotqa_turns(tiny_model):
     for turn in play(agent, "webshop", infos, ["WebShop [SEP] Search"] * 3, 2, True):
         for step in turn:
             assert step.action in WEBSHOP_INFO["admissible_actions"] or (
-                step.action.startswith("search[") and step.action.endswith("]")
-                and in_order(step.action[len("search["):-1].split(" "), instruction_words(INSTRUCTION))
+                step.action.startswith("search[ ") and step.action.endswith("]")
+                and in_order(step.action[len("search[ "):-1].split(" "), instruction_words(INSTRUCTION))
             ), step.text
     agent = LMAgent(tiny_model, env="hotpotqa", constrain_actions=True, max_new_tokens=30)
     observed = [QUESTION] * 3

@@ -166,7 +166,7 @@ def test_protocol_and_data_source_in_info(env):
 def _open_first_product(shop, task_id):
     _obs, info = shop.reset(options={"task_id": task_id})
     *_, info = shop.step(f"search[{info['task']}]")
-    product = next(a for a in info["admissible_actions"] if a.startswith("click[b0"))
+    product = next(a for a in info["admissible_actions"] if a.startswith("click[B0"))
     return shop.step(product)
 
 
@@ -200,7 +200,7 @@ def test_text_rich_and_html_modes():
     assert "[button] Search [button_]" in obs
     obs, *_, info = rich.step(f"search[{info['goal']['query']}]")
     assert "[button] Next > [button_]" in obs
-    product = next(a for a in info["admissible_actions"] if a.startswith("click[b0"))
+    product = next(a for a in info["admissible_actions"] if a.startswith("click[B0"))
     obs, *_, info = rich.step(product)
     option = info["admissible_actions"][2][
         len("click[") : -1
