@@ -1,29 +1,36 @@
-"""Checks that a saved model directory is whole before anything loads it.
+"""Checks that a saved model directory is whole, and loadable without running code, before anything loads it.
 
 transformers loads weights lazily and reports a truncated or corrupt file with a long traceback, in the
 LM agent only at its first step; :func:`check_model_dir` reads what a load needs up front (the JSON
 files, every weight file's header and length) and fails with one line that names the file.
+
+Nothing is ever loaded that runs code from the directory: a config or tokenizer that declares its own
+code (``auto_map``), a ``model_type`` this transformers does not implement (only the model's own code
+could build it) and pickle weights (``pytorch_model.bin``: unpickling can call any function; the
+safetensors files ``save_pretrained`` writes hold only tensors) are refused here, by name. Every
+``from_pretrained`` in the project passes ``trust_remote_code=False`` as well.
 """
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 
 #: JSON files of a ``save_pretrained`` directory that are read when it loads (when present)
 JSON_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
               "special_tokens_map.json")
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-                "pytorch_model.bin.index.json")
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
+#: pickle weights, which are refused: loading them unpickles, and unpickling can run code
+PICKLE_WEIGHT_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json")
 
 
 class ModelFileError(ValueError):
-    """A model file is missing, truncated or corrupt; the message names it."""
+    """A model file is missing, truncated or corrupt, or needs code to load; the message names it."""
 
 
 def check_model_dir(path: str | Path) -> Path:
-    """``path`` when it holds a loadable saved model (config.json, tokenizer JSON files that parse, and
-    weight files that are complete); otherwise :class:`ModelFileError` naming the file."""
+    """``path`` when it holds a loadable saved model (config.json of an architecture transformers
+    implements, tokenizer JSON files that parse, complete safetensors weights, no code of its own);
+    otherwise :class:`ModelFileError` naming the file."""
     folder = Path(path)
     if not folder.is_dir() or not (folder / "config.json").is_file():
         raise ModelFileError(
@@ -33,6 +40,7 @@ def check_model_dir(path: str | Path) -> Path:
     for name in JSON_FILES:
         if (folder / name).is_file():
             _read_json(folder / name)
+    _check_no_code(folder)
     for file in _weight_files(folder):
         _check_weights(file)
     return folder
@@ -46,36 +54,59 @@ def _read_json(file: Path) -> object:
                              "save the model again") from None
 
 
+def _check_no_code(folder: Path) -> None:
+    """Refuse a directory whose config or tokenizer needs code of its own to load."""
+    from transformers import __version__
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    config_file = folder / "config.json"
+    declared = {f: _read_json(f) for f in (config_file, folder / "tokenizer_config.json") if f.is_file()}
+    for file, settings in declared.items():
+        if isinstance(settings, dict) and "auto_map" in settings:
+            raise ModelFileError(f"{file}: declares code of its own (auto_map); code from a model directory "
+                                 "is never run: use a model of an architecture transformers implements")
+    config = declared[config_file]
+    if not isinstance(config, dict):
+        raise ModelFileError(f"{config_file}: expected a JSON object (written by save_pretrained), "
+                             f"got {type(config).__name__}")
+    model_type = config.get("model_type")
+    if not isinstance(model_type, str) or model_type not in CONFIG_MAPPING:
+        given = "no model_type" if model_type is None else f"model_type {model_type!r}"
+        raise ModelFileError(f"{config_file}: {given}; expected an architecture transformers {__version__} "
+                             "implements (e.g. 'llama'): code from a model directory is never run")
+
+
 def _weight_files(folder: Path) -> list[Path]:
-    """The weight files a load reads: the single file, or every shard an index names."""
-    for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
-        index = folder / index_name
-        if index.is_file():
-            weight_map = _read_json(index)
-            shards = weight_map.get("weight_map") if isinstance(weight_map, dict) else None
-            if not isinstance(shards, dict) or not shards:
-                raise ModelFileError(f"{index}: no weight_map; expected the index save_pretrained writes")
-            files = [folder / str(shard) for shard in sorted(set(shards.values()))]
-            missing = [f.name for f in files if not f.is_file()]
-            if missing:
-                raise ModelFileError(f"{index}: names shards that are missing: {', '.join(missing[:5])}")
-            return files
-    for name in ("model.safetensors", "pytorch_model.bin"):
+    """The weight files a load reads: the single file, or every shard an index names; pickle weights are
+    refused."""
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        weight_map = _read_json(index)
+        shards = weight_map.get("weight_map") if isinstance(weight_map, dict) else None
+        if not isinstance(shards, dict) or not shards:
+            raise ModelFileError(f"{index}: no weight_map; expected the index save_pretrained writes")
+        files = [folder / str(shard) for shard in sorted(set(shards.values()))]
+        missing = [f.name for f in files if not f.is_file()]
+        if missing:
+            raise ModelFileError(f"{index}: names shards that are missing: {', '.join(missing[:5])}")
+        return files
+    if (folder / "model.safetensors").is_file():
+        return [folder / "model.safetensors"]
+    for name in PICKLE_WEIGHT_FILES:
         if (folder / name).is_file():
-            return [folder / name]
+            raise ModelFileError(
+                f"{folder / name}: pickle weights are not loaded (unpickling can run code); if you trust "
+                "them, re-save the model with save_pretrained, which writes safetensors (model.safetensors)"
+            )
     raise ModelFileError(f"{folder}: no model weights (expected one of {', '.join(WEIGHT_FILES)})")
 
 
 def _check_weights(file: Path) -> None:
-    if file.suffix == ".safetensors":
-        from safetensors import SafetensorError, safe_open
+    from safetensors import SafetensorError, safe_open
 
-        try:
-            with safe_open(str(file), framework="pt") as handle:
-                handle.keys()
-        except (SafetensorError, OSError) as err:
-            raise ModelFileError(f"{file}: not a complete safetensors file ({err}); it is truncated or "
-                                 "damaged: save or copy the model again") from None
-    elif not zipfile.is_zipfile(file):
-        raise ModelFileError(f"{file}: not a complete PyTorch weights archive; it is truncated or damaged: "
-                             "save or copy the model again")
+    try:
+        with safe_open(str(file), framework="pt") as handle:
+            handle.keys()
+    except (SafetensorError, OSError) as err:
+        raise ModelFileError(f"{file}: not a complete safetensors file ({err}); it is truncated or "
+                             "damaged: save or copy the model again") from None

@@ -11,10 +11,17 @@ see the same global batch and, because losses are normalised by the global token
 """
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, Literal, get_args
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
+from agents.precision import PRECISIONS
 from distill.lora import LLAMA_LINEAR_LAYERS
+
+#: what ``--device`` accepts
+DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
 def _opt(default: Any, help: str, **extra: Any) -> Any:
@@ -80,6 +87,10 @@ class TrainConfig:
     seed: int = _opt(0, "seed for model init, data order and held-out split")
     device: str = _opt("auto", "auto (cuda if available), cpu, cuda, cuda:N")
     compile: bool = _opt(False, "torch.compile the model (CUDA runs)")
+    precision: str = _opt(
+        "auto", "auto (bf16 autocast on CUDA and on CPUs with AMX / AVX512-BF16, else fp32), bf16, fp32 "
+        "(agents/precision.py); losses accumulate in fp32 either way"
+    )
     init_from_teacher: bool = _opt(
         False, "initialise a shrunk student preset from a subset of the teacher's layers (same width only)"
     )
@@ -109,6 +120,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not self.data:
             raise ValueError("data: give at least one run directory or episodes.parquet")
+        _check_numbers(self)
         _check(self, "max_steps", self.max_steps >= 1, ">= 1")
         _check(self, "batch_size", self.batch_size >= 1, ">= 1")
         _check(self, "micro_batch_size", 1 <= self.micro_batch_size <= self.batch_size, "in [1, batch_size]")
@@ -124,6 +136,10 @@ class TrainConfig:
         _check(self, "eval_every", self.eval_every >= 0, ">= 0")
         _check(self, "eval_fraction", 0 <= self.eval_fraction < 1, "in [0, 1)")
         _check(self, "save_every", self.save_every >= 1, ">= 1")
+        _check(self, "seed", self.seed >= 0, ">= 0")
+        _check(self, "device", isinstance(self.device, str) and DEVICE.fullmatch(self.device) is not None,
+               "auto, cpu, cuda or cuda:N")
+        _check(self, "precision", self.precision in PRECISIONS, f"one of {', '.join(PRECISIONS)}")
         _check(self, "role", self.role in ("teacher", "student"), "'teacher' or 'student'")
         _check(self, "loss_on", self.loss_on in ("completion", "episode"), "'completion' or 'episode'")
         if self.loss_on == "episode" and self.method != "sft":
@@ -157,7 +173,16 @@ class TrainConfig:
 class SFTConfig(TrainConfig):
     """Imitation learning: cross-entropy on the teacher's completion tokens (no teacher model needed)."""
 
+    first_turn_weight: float = _opt(
+        1.0, "weight of each episode's first-turn completion tokens in the loss, the rest weighing 1 (a "
+        "weighted mean): > 1 gives the turn that copies the instruction into its query more say"
+    )
+
     method = "sft"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check(self, "first_turn_weight", 0 < self.first_turn_weight <= 100, "in (0, 100]")
 
 
 @dataclass
@@ -201,12 +226,18 @@ class SADConfig(DistillConfig):
         "λ_r = λ_a = 1 is token-KD; per_span_mean (an ablation): the mean KL of each span, which gives "
         "the tokens of the shorter span more weight",
     )
+    span_control: str = _opt(
+        "spans", "spans: the act / reason spans; random (a control): in each training sequence as many "
+        "completion tokens as its act span holds, drawn at random (fixed by --seed), take the act weight "
+        "and the rest the reason weight (distill/span_control.py)"
+    )
 
     method = "sad"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_span_weights(self)
+        _check(self, "span_control", self.span_control in ("spans", "random"), "spans or random")
 
 
 def _check_span_weights(config: Any) -> None:
@@ -226,7 +257,8 @@ Divergence = Literal["reverse_kl", "forward_kl", "jsd", "skew_kl"]
 class OPDConfig(DistillConfig):
     """On-policy distillation: the student trains on episodes it played itself, every one of its completion
     tokens scored by the live teacher under the exact context it saw (``--teacher`` required); tokens of
-    turns a guide played (the log's ``guided`` column) take the imitation loss instead."""
+    turns a guide played (the log's ``guided`` column) take ``guided_loss`` instead (forward KL by
+    default)."""
 
     divergence: Divergence = _opt(
         "reverse_kl",
@@ -238,8 +270,9 @@ class OPDConfig(DistillConfig):
     )
     skew_alpha: float = _opt(0.1, "skew_kl's α: KL(p_T || α p_T + (1-α) p_S); α = 0 is forward KL")
     guided_loss: Literal["sft", "forward_kl"] = _opt(
-        "sft", "loss on the tokens of turns a guide (teacher or expert) played: sft (cross-entropy of the "
-        "guide's tokens) or forward_kl (to the live teacher)"
+        "forward_kl", "loss on the tokens of turns a guide (teacher or expert) played: forward_kl "
+        "(KL(p_T||p_S) to the live teacher, token-KD on those turns) or sft (cross-entropy of the guide's "
+        "tokens)"
     )
     max_turns: int = _opt(
         0, "depth curriculum (TCOD): only completions of the first k turns of each episode are in the loss; "
@@ -298,6 +331,37 @@ def config_fields(cls: type[TrainConfig]) -> list[Any]:
 
 def is_required(f: Any) -> bool:
     return f.default is MISSING and f.default_factory is MISSING
+
+
+def _number_kind(hint: Any) -> tuple[type, bool] | None:
+    """(int or float, None allowed) for a field annotated ``int``/``float``, optionally ``| None``."""
+    if hint in (int, float):
+        return hint, False
+    if get_origin(hint) in (Union, UnionType):
+        rest = [a for a in get_args(hint) if a is not type(None)]
+        if len(rest) == 1 and rest[0] in (int, float):
+            return rest[0], len(rest) < len(get_args(hint))
+    return None
+
+
+def _check_numbers(config: Any) -> None:
+    """Every ``int`` field holds a whole number and every ``float`` field a finite number (never a bool,
+    NaN or an infinity); ``None`` only where the field allows it."""
+    hints = get_type_hints(type(config))
+    for f in fields(config):
+        kind = _number_kind(hints[f.name])
+        if kind is None:
+            continue
+        value, (number, optional) = getattr(config, f.name), kind
+        if value is None and optional:
+            continue
+        if number is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        if not ok:
+            expected = "a whole number" if number is int else "a finite number"
+            raise ValueError(f"{f.name}={value!r}: expected {expected}{' or None' if optional else ''}")
 
 
 def _check(config: Any, name: str, ok: bool, expected: str) -> None:

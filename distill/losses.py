@@ -205,9 +205,18 @@ def sft_loss(
     *,
     normalizer: float | torch.Tensor | None = None,
     chunk: int = DEFAULT_CHUNK,
+    weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Imitation learning: mean cross-entropy of ``labels`` (the teacher's tokens) over ``mask`` positions."""
-    return _divide(masked_sum(nll_per_token(student_logits, labels, chunk), mask), mask, normalizer)
+    """Imitation learning: mean cross-entropy of ``labels`` (the teacher's tokens) over ``mask`` positions;
+    with ``weights`` (same shape as ``mask``) a weighted sum, divided by ``normalizer`` (default: the
+    weights' sum over the mask)."""
+    nll = nll_per_token(student_logits, labels, chunk)
+    if weights is None:
+        return _divide(masked_sum(nll, mask), mask, normalizer)
+    total = masked_sum(nll * weights, mask)
+    return total / torch.as_tensor(
+        float(masked_sum(weights, mask)) if normalizer is None else normalizer, device=total.device
+    ).clamp(min=1e-12).to(total.dtype)
 
 
 def nll_per_token(

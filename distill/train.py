@@ -7,8 +7,10 @@ One optimizer step:
 2. The masked-token counts of the whole global batch are summed over processes; every micro-batch
    loss is its masked *sum* divided by those global counts. Gradient accumulation and DDP therefore
    give exactly the loss and gradient of one process on the whole batch.
-3. Forward under bf16 autocast on CUDA (fp32 on CPU); teacher logits (forward only, no grad) or
-   the logged top-k; the method's loss; backward (DDP syncs only on the last micro-batch).
+3. Forward under bf16 autocast on CUDA and on CPUs with AMX / AVX512-BF16 (``precision``, fp32
+   elsewhere: :mod:`agents.precision`), the LM head only at the positions in the loss
+   (:mod:`distill.loss_positions`); teacher logits at those positions (forward only, no grad) or the
+   logged top-k; the method's loss (in fp32); backward (DDP syncs only on the last micro-batch).
 4. Clip the gradient norm, AdamW step, warm-up + cosine LR step.
 
 Every ``eval_every`` steps: held-out loss, per-span KL to the teacher (where a teacher signal
@@ -34,6 +36,7 @@ import math
 import os
 import pickle
 import random
+import re
 import shutil
 import sys
 import time
@@ -50,10 +53,11 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from agents.model_files import check_model_dir
+from agents.precision import autocast, resolve_precision
 from agents.prompts import instructions as env_instructions
 from agents.react import render
 from distill import losses
-from distill.config import DistillConfig, OPDConfig, SADConfig, SADOPDConfig, TrainConfig
+from distill.config import DistillConfig, OPDConfig, SADConfig, SADOPDConfig, SFTConfig, TrainConfig
 from distill.curriculum import RootPacing, easiest_first
 from distill.data import (
     BatchPlan,
@@ -67,7 +71,9 @@ from distill.data import (
     split_heldout,
 )
 from distill.lora import apply_lora, merge_lora, require_peft
+from distill.loss_positions import LossPositionLM, at_positions, loss_positions
 from distill.models import MARKER, PRESETS, build_student, check_same_vocabulary, resolve_model_path
+from distill.span_control import random_act_spans
 
 METRIC_COLUMNS = [
     "step", "loss", "lr", "grad_norm", "tokens", "loss_tokens", "tokens_per_s",
@@ -78,11 +84,12 @@ METRIC_COLUMNS = [
 
 @dataclass(frozen=True)
 class Runtime:
-    """Where this process runs: device, DDP rank and world size."""
+    """Where this process runs: device, DDP rank and world size, and the precision it computes in."""
 
     device: torch.device
     rank: int = 0
     world_size: int = 1
+    precision: str = "fp32"  # resolved: "bf16" (autocast) or "fp32"
 
     @property
     def is_main(self) -> bool:
@@ -93,10 +100,8 @@ class Runtime:
         return self.world_size > 1
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        """bf16 autocast on CUDA; nothing (fp32) on CPU."""
-        if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        """bf16 autocast when ``precision`` is bf16; nothing (fp32) otherwise."""
+        return autocast(self.precision, self.device)
 
     def barrier(self) -> None:
         if self.distributed:
@@ -112,8 +117,9 @@ class Runtime:
         return t.tolist()
 
 
-def setup_runtime(device: str) -> Runtime:
-    """Join the process group when launched by torchrun (WORLD_SIZE > 1) and pick the device."""
+def setup_runtime(device: str, precision: str = "auto") -> Runtime:
+    """Join the process group when launched by torchrun (WORLD_SIZE > 1), pick the device and resolve the
+    precision on it (:func:`agents.precision.resolve_precision`)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
     if device == "auto":
@@ -126,7 +132,7 @@ def setup_runtime(device: str) -> Runtime:
         torch.backends.cudnn.allow_tf32 = True
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo", rank=rank, world_size=world)
-    return Runtime(dev, rank, world)
+    return Runtime(dev, rank, world, resolve_precision(precision, dev))
 
 
 def lr_multiplier(step: int, warmup: int, total: int, min_ratio: float) -> float:
@@ -169,21 +175,26 @@ def load_models(config: TrainConfig, episodes: list[EpisodeLog], runtime: Runtim
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     student_dir = prepare_student(config, episodes, runtime)
-    tokenizer = AutoTokenizer.from_pretrained(student_dir)
+    tokenizer = AutoTokenizer.from_pretrained(student_dir, trust_remote_code=False)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     torch.manual_seed(config.seed)
-    student = AutoModelForCausalLM.from_pretrained(student_dir, dtype=torch.float32).to(runtime.device)
+    student = AutoModelForCausalLM.from_pretrained(
+        student_dir, dtype=torch.float32, trust_remote_code=False, use_safetensors=True
+    ).to(runtime.device)
     if config.lora_rank:  # only the adapters train; save_final merges them into the saved model
         student = apply_lora(student, config.lora_rank, config.lora_alpha, config.lora_targets)
     teacher = None
     if config.teacher:
         teacher_dir = resolve_model_path(config.teacher)
         check_same_vocabulary(
-            AutoTokenizer.from_pretrained(teacher_dir), tokenizer, str(teacher_dir), str(student_dir)
+            AutoTokenizer.from_pretrained(teacher_dir, trust_remote_code=False), tokenizer, str(teacher_dir),
+            str(student_dir),
         )
         dtype = torch.bfloat16 if runtime.device.type == "cuda" else torch.float32
-        teacher = AutoModelForCausalLM.from_pretrained(teacher_dir, dtype=dtype).to(runtime.device).eval()
+        teacher = AutoModelForCausalLM.from_pretrained(
+            teacher_dir, dtype=dtype, trust_remote_code=False, use_safetensors=True
+        ).to(runtime.device).eval()
         teacher.requires_grad_(False)
         if teacher.config.vocab_size != student.config.vocab_size:
             raise ValueError(
@@ -227,9 +238,12 @@ def teacher_signal(config: TrainConfig, episodes: list[EpisodeLog]) -> str | Non
 
 def count_tokens(batches: list[dict[str, torch.Tensor]], own_spans: bool = False) -> list[float]:
     """[completion, reason, act] masked-token counts over micro-batches; ``own_spans``: reason / act
-    tokens of guided turns left out (the spans sad_opd's divergence covers)."""
-    def count(batch: dict[str, torch.Tensor], name: str) -> int:
+    tokens of guided turns left out (the spans sad_opd's divergence covers). A batch with ``token_weight``
+    (:func:`first_turn_weights`) counts its completion tokens by weight."""
+    def count(batch: dict[str, torch.Tensor], name: str) -> float:
         mask = batch[name]
+        if name == "completion_mask" and "token_weight" in batch:
+            return float(losses.masked_sum(batch["token_weight"], mask))
         if own_spans and name != "completion_mask":
             mask = mask & ~batch["guided_mask"]
         return int(mask.sum())
@@ -238,6 +252,15 @@ def count_tokens(batches: list[dict[str, torch.Tensor]], own_spans: bool = False
         float(sum(count(b, name) for b in batches))
         for name in ("completion_mask", "reason_mask", "act_mask")
     ]
+
+
+def first_turn_weights(batch: dict[str, torch.Tensor], weight: float) -> dict[str, torch.Tensor]:
+    """``batch`` with ``token_weight`` (B, T): ``weight`` on the completion tokens of each episode's first
+    turn (``step_index`` 0), 1 elsewhere; none added for a weight of 1 (the plain mean)."""
+    if weight == 1:
+        return batch
+    first = batch["step_index"] == 0  # (B, T)
+    return {**batch, "token_weight": torch.where(first, weight, 1.0).to(torch.float32)}
 
 
 #: the per-token masks a loss reads
@@ -265,7 +288,8 @@ def method_loss(
     Normalised by the global ``counts`` [completion, reason, act].
     """
     if config.method == "sft":
-        return losses.sft_loss(logits, batch["labels"], batch["completion_mask"], normalizer=counts[0])
+        return losses.sft_loss(logits, batch["labels"], batch["completion_mask"], normalizer=counts[0],
+                               weights=batch.get("token_weight"))
     assert isinstance(config, DistillConfig) and teacher is not None
     if isinstance(config, OPDConfig):
         on_policy = {
@@ -298,20 +322,30 @@ def method_loss(
     )
 
 
+def as_loss_position_lm(model: Any) -> LossPositionLM | None:
+    """``model`` wrapped to compute logits at loss positions only (None stays None; a wrapped one stays)."""
+    if model is None or isinstance(model, LossPositionLM):
+        return model
+    return LossPositionLM(model)
+
+
 def teacher_of(
-    batch: dict[str, torch.Tensor], teacher_model: Any, signal: str | None
+    batch: dict[str, torch.Tensor], rows: torch.Tensor, cols: torch.Tensor, teacher: LossPositionLM | None,
+    signal: str | None,
 ) -> losses.Teacher | None:
-    """The teacher distribution for a micro-batch: top-k from the log, or the teacher model's logits."""
+    """The teacher distribution at the loss positions (rows, cols) of a micro-batch, as (1, N, ...): top-k
+    from the log, or the teacher model's logits (computed at those positions only)."""
     if signal == "topk":
-        return batch["topk_ids"], batch["topk_logprobs"]
-    if signal == "logits" and teacher_model is not None:
+        return batch["topk_ids"][rows, cols][None], batch["topk_logprobs"][rows, cols][None]
+    if signal == "logits" and teacher is not None:
         with torch.no_grad():
-            return teacher_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            return teacher(batch["input_ids"], batch["attention_mask"], rows, cols)
     return None
 
 
 def timed_teacher(
-    batch: dict[str, torch.Tensor], teacher_model: Any, signal: str | None, runtime: Runtime
+    batch: dict[str, torch.Tensor], rows: torch.Tensor, cols: torch.Tensor, teacher: LossPositionLM | None,
+    signal: str | None, runtime: Runtime,
 ) -> tuple[losses.Teacher | None, float]:
     """:func:`teacher_of` and the seconds it took (on CUDA the queued work is waited for on both sides,
     so the time is the teacher's forward pass alone)."""
@@ -319,10 +353,10 @@ def timed_teacher(
     if wait:
         torch.cuda.synchronize(runtime.device)
     start = time.perf_counter()
-    teacher = teacher_of(batch, teacher_model, signal)
+    result = teacher_of(batch, rows, cols, teacher, signal)
     if wait:
         torch.cuda.synchronize(runtime.device)
-    return teacher, time.perf_counter() - start
+    return result, time.perf_counter() - start
 
 
 def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
@@ -349,6 +383,7 @@ def evaluate(
     as in training, over the whole held-out set); top-k logged with the student's episodes are the
     player's own, so no bucket KL is reported.
     """
+    student, teacher = as_loss_position_lm(model), as_loss_position_lm(teacher_model)
     model.eval()
     on_policy = isinstance(config, OPDConfig)
     logged = not on_policy and all(e.topk_ids is not None for e in examples)
@@ -363,15 +398,18 @@ def evaluate(
         masked = [first_turns(collate(chunk, pad_id), config.max_turns) for chunk in chunks]
         on_policy_counts = runtime.sum(count_tokens(masked, own_spans=True))
     for chunk in chunks:
-        batch = to_device(collate(chunk, pad_id, logged), runtime.device)
+        full_batch = to_device(collate(chunk, pad_id, logged), runtime.device)
+        # every metric reads completion positions only (reason and act partition them): (1, N, ...) below
+        rows, cols = loss_positions(full_batch["completion_mask"])
         with runtime.autocast():
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-            live = teacher_of(batch, teacher_model, "logits")
-        bucket = teacher_of(batch, None, "topk") if logged else None
-        nll = losses.nll_per_token(logits, batch["labels"])  # (B, T)
+            logits = student(full_batch["input_ids"], full_batch["attention_mask"], rows, cols)  # (1, N, V)
+            live = teacher_of(full_batch, rows, cols, teacher, "logits")
+        bucket = teacher_of(full_batch, rows, cols, None, "topk") if logged else None
+        batch = at_positions(full_batch, rows, cols)
+        nll = losses.nll_per_token(logits, batch["labels"])  # (1, N)
         nothing = torch.zeros_like(nll)
-        full_kl = losses.kl_per_token(logits, live) if live is not None else nothing  # (B, T)
-        bucket_kl = losses.kl_per_token(logits, bucket) if bucket is not None else nothing  # (B, T)
+        full_kl = losses.kl_per_token(logits, live) if live is not None else nothing  # (1, N)
+        bucket_kl = losses.kl_per_token(logits, bucket) if bucket is not None else nothing  # (1, N)
         if on_policy:
             loss_batch = first_turns(batch, config.max_turns)
             on_policy_loss += float(method_loss(config, logits, loss_batch, live, on_policy_counts))
@@ -418,12 +456,16 @@ def save_checkpoint(
 ) -> None:
     """``checkpoints/last.pt`` (by process 0) and ``checkpoints/rng-<rank>.pt`` (every process).
 
-    Both are written atomically.
+    Both are written atomically and hold only tensors and plain values (numpy's RNG keys as a tensor), so
+    they load with ``weights_only=True``: reading a checkpoint never unpickles an object.
     """
     folder = checkpoint_dir(config)
     folder.mkdir(parents=True, exist_ok=True)
+    kind, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
     rng = {
-        "python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+        "python": random.getstate(),  # (version, tuple of ints, None or float)
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached_gaussian],
+        "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
     }
     _atomic_save(rng, folder / f"rng-{runtime.rank}.pt")
@@ -452,16 +494,30 @@ RUN_CONTROL = frozenset({
 
 
 def _load(path: Path, what: str, mmap: bool = False) -> Any:
-    """``torch.load`` of one of our own files (``mmap``: tensors mapped, not read); a damaged one is a
-    one-line error naming it."""
+    """``torch.load`` of one of our own files (``mmap``: tensors mapped, not read) with ``weights_only=True``:
+    tensors and plain values only, so no object is ever unpickled and no code in the file runs. A file that
+    holds anything else, or a damaged one, is a one-line error naming it."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=False, mmap=mmap)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError, OSError) as err:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as err:
+        if "Weights only load failed" not in str(err):
+            raise ValueError(_damaged(path, what, err)) from None
+        named = re.search(r"GLOBAL ([\w.]+)", str(err))
+        held = f" ({named.group(1)})" if named else ""
+        raise ValueError(f"{path}: not a {what} this trainer wrote: it holds objects other than tensors and "
+                         f"plain values{held}, which are never loaded (unpickling them can run code); "
+                         "start over with --overwrite") from None
+    except (RuntimeError, EOFError, ValueError, OSError) as err:
         if mmap:  # torch's mmap error does not say what is wrong: a plain read does
             return _load(path, what)
-        detail = (str(err).splitlines() or [""])[0][:160]
-        raise ValueError(f"{path}: not a readable {what} ({type(err).__name__}: {detail}); it is truncated "
-                         "or damaged: start over with --overwrite") from None
+        raise ValueError(_damaged(path, what, err)) from None
+
+
+def _damaged(path: Path, what: str, err: Exception) -> str:
+    """The one-line message for a truncated or damaged file of ours."""
+    detail = (str(err).splitlines() or [""])[0][:160]
+    return (f"{path}: not a readable {what} ({type(err).__name__}: {detail}); it is truncated or damaged: "
+            "start over with --overwrite")
 
 
 def settings_changes(saved: dict[str, Any], config: TrainConfig) -> list[str]:
@@ -504,7 +560,8 @@ def restore_checkpoint(state: dict[str, Any], model: Any, optimizer: Any, schedu
     rng = state["rng"]
     if rng is not None:
         random.setstate(rng["python"])
-        np.random.set_state(rng["numpy"])
+        kind, keys, pos, has_gauss, cached_gaussian = rng["numpy"]
+        np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached_gaussian))
         torch.set_rng_state(rng["torch"])
         if rng["cuda"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(rng["cuda"])
@@ -572,9 +629,10 @@ def preflight(config: TrainConfig) -> None:
 
 
 def unwrap(model: Any) -> Any:
-    """The plain model under DDP and torch.compile wrappers."""
+    """The plain model under DDP, torch.compile and :class:`LossPositionLM` wrappers."""
     model = model.module if isinstance(model, DistributedDataParallel) else model
-    return getattr(model, "_orig_mod", model)
+    model = getattr(model, "_orig_mod", model)
+    return model.model if isinstance(model, LossPositionLM) else model
 
 
 class MetricsLog:
@@ -647,7 +705,7 @@ def train(config: TrainConfig) -> Path:
 
     Returns ``config.out``.
     """
-    runtime = setup_runtime(config.device)
+    runtime = setup_runtime(config.device, config.precision)
     prepare_out_dir(config, runtime)
     check_model_inputs(config)
     resumed = read_checkpoint(config, runtime.rank) if config.resume else None
@@ -677,6 +735,8 @@ def train(config: TrainConfig) -> Path:
     eval_set = encode_episodes(
         eval_eps, tokenizer, config.max_length, logged_context=has_topk(eval_eps) or on_policy
     )
+    if isinstance(config, SADConfig) and config.span_control == "random":
+        train_set = random_act_spans(train_set, config.seed)  # the control; held-out metrics keep the spans
 
     config.accumulation_steps(runtime.world_size)  # rejects a batch size that does not split evenly
     order = pacing = None
@@ -699,6 +759,9 @@ def train(config: TrainConfig) -> Path:
     start_step = restore_checkpoint(resumed, model, optimizer, scheduler) if resumed is not None else 0
     del resumed  # its tensors now live in the model and optimizer
     model.train()
+    # the LM head runs at loss positions only (the student's and a live teacher's)
+    model = student_lm = LossPositionLM(model)
+    teacher_lm = as_loss_position_lm(teacher_model)
     if config.compile:
         model = torch.compile(model)
     if runtime.distributed:
@@ -724,22 +787,25 @@ def train(config: TrainConfig) -> Path:
             batch["completion_mask"] = loss_mask(batch, config.loss_on)
         if on_policy:
             batches = [first_turns(batch, config.max_turns) for batch in batches]
+        if isinstance(config, SFTConfig):
+            batches = [first_turn_weights(batch, config.first_turn_weight) for batch in batches]
         counts = runtime.sum(count_tokens(batches, own_spans=on_policy))  # global [completion, reason, act]
         step_loss, step_tokens = 0.0, 0
-        for index, batch in enumerate(batches):
-            batch = to_device(batch, runtime.device)
+        for index, full_batch in enumerate(batches):
+            full_batch = to_device(full_batch, runtime.device)
+            rows, cols = loss_positions(full_batch["completion_mask"])  # (N,), (N,): the loss's positions
+            batch = at_positions(full_batch, rows, cols)  # masks, labels, top-k: (1, N, ...)
             sync = index == len(batches) - 1 or not runtime.distributed
             with (contextlib.nullcontext() if sync else model.no_sync()):
                 with runtime.autocast():
-                    logits = model(
-                        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
-                    ).logits
-                    teacher, seconds = timed_teacher(batch, teacher_model, signal, runtime)
+                    ids, attention = full_batch["input_ids"], full_batch["attention_mask"]
+                    logits = model(ids, attention, rows, cols)  # (1, N, V)
+                    teacher, seconds = timed_teacher(full_batch, rows, cols, teacher_lm, signal, runtime)
                     teacher_s += seconds
                 loss = method_loss(config, logits, batch, teacher, counts)
                 (loss * runtime.world_size).backward()  # DDP averages gradients over processes
             step_loss += float(loss.detach())
-            step_tokens += int(batch["attention_mask"].sum())
+            step_tokens += int(full_batch["attention_mask"].sum())
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip or float("inf"))
         optimizer.step()
         scheduler.step()
@@ -756,7 +822,7 @@ def train(config: TrainConfig) -> Path:
         }
         due = (config.eval_every and done % config.eval_every == 0) or done == config.max_steps
         if due and eval_set:
-            eval_metrics = evaluate(config, unwrap(model), teacher_model, signal, eval_set, pad_id, runtime)
+            eval_metrics = evaluate(config, student_lm, teacher_lm, signal, eval_set, pad_id, runtime)
             row.update(eval_metrics)
         if log is not None:
             log.write(row)
@@ -773,7 +839,8 @@ def train(config: TrainConfig) -> Path:
         "teacher_forward_s": round(teacher_s, 3), "train_s": round(busy_s - teacher_s, 3),
         "train_sequences": len(train_set),
         "eval_sequences": len(eval_set), "teacher_signal": signal, "world_size": runtime.world_size,
-        "device": str(runtime.device), **{k: v for k, v in eval_metrics.items() if not math.isnan(v)},
+        "device": str(runtime.device), "precision": runtime.precision,
+        **{k: v for k, v in eval_metrics.items() if not math.isnan(v)},
     }
     if runtime.is_main and last_step == config.max_steps:
         save_final(config, model, tokenizer, env_names[0], summary)

@@ -22,6 +22,8 @@ Figures (``--only`` takes the name or the number):
  6     memory      peak RSS of a 64-environment rollout, per env
  7     opd         student tokens scored/s by the live teacher over a round's student
                    episodes; wall time of one OPD round split into rollout / scoring / training
+ 8     finetune    tokens/s of ``agentdistill train`` fine-tuning SmolLM2-135M (bf16 where the  ≥ 2.5×
+                   CPU has it, LM head at loss positions) vs a plain fp32 HF forward+backward
 =====  ==========  ==========================================================================  =======
 
 How a comparison is measured (:func:`harness.bench.core.measure`): both sides run in this process,
@@ -48,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.bench.core import BenchContext, Budget, Result, load_average, machine, threads_label
+from harness.cuda import require_cuda
 from harness.errors import UserError
 from harness.metrics import format_number
 
@@ -60,6 +63,7 @@ FIGURES: dict[int, tuple[str, str]] = {
     5: ("latency", "harness.bench.rollouts:step_latency"),
     6: ("memory", "harness.bench.rollouts:rollout_memory"),
     7: ("opd", "harness.bench.opd:opd_round"),
+    8: ("finetune", "harness.bench.finetune:finetune_throughput"),
 }
 #: seconds of repeats per comparison after its minimum repeats (make bench stays within ~6 min on 2 cores)
 DEFAULT_BUDGET_S = 25.0
@@ -186,12 +190,7 @@ def run(args: argparse.Namespace) -> int:
     if threads < 1:
         raise UserError(f"--threads must be >= 1, got {threads}")
     if args.device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UserError(
-                "--device cuda: torch sees no CUDA device here (torch.cuda.is_available() is False)"
-            )
+        require_cuda("--device cuda")
     figures = select_figures(args.only)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)

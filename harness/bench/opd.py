@@ -42,7 +42,7 @@ class TeacherScorer:
 
         from distill.data import encode_episodes, load_episodes
 
-        tokenizer = AutoTokenizer.from_pretrained(teacher)
+        tokenizer = AutoTokenizer.from_pretrained(teacher, trust_remote_code=False)
         self.pad_id = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None
                           else tokenizer.eos_token_id)
         self.examples = encode_episodes(load_episodes([run_dir]), tokenizer, max_length, logged_context=True)
@@ -50,7 +50,9 @@ class TeacherScorer:
             raise ValueError(f"{run_dir}: no episode to score")
         self.batch, self.device = batch, device
         dtype = torch.bfloat16 if device == "cuda" else torch.float32
-        self.teacher = AutoModelForCausalLM.from_pretrained(teacher, dtype=dtype).to(device).eval()
+        self.teacher = AutoModelForCausalLM.from_pretrained(
+            teacher, dtype=dtype, trust_remote_code=False, use_safetensors=True
+        ).to(device).eval()
         guided = [e.guided_mask or [False] * len(e) for e in self.examples]
         self.student_tokens = sum(c and not g for e, gm in zip(self.examples, guided, strict=True)
                                   for c, g in zip(e.completion_mask, gm, strict=True))

@@ -154,10 +154,10 @@ def smollm2_random_dir(folder: Path) -> Path:
 
     smol = resolve_model_path("smollm2-135m")
     torch.manual_seed(0)
-    model = LlamaForCausalLM(AutoConfig.from_pretrained(smol))
+    model = LlamaForCausalLM(AutoConfig.from_pretrained(smol, trust_remote_code=False))
     out = folder / "smollm2-135m-random"
     model.save_pretrained(out)
-    AutoTokenizer.from_pretrained(smol).save_pretrained(out)
+    AutoTokenizer.from_pretrained(smol, trust_remote_code=False).save_pretrained(out)
     return out
 
 

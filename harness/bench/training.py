@@ -67,13 +67,13 @@ def smol_pair(folder: Path) -> tuple[Path, Path]:
     from distill.models import resolve_model_path
 
     teacher = resolve_model_path("smollm2-135m")
-    config = AutoConfig.from_pretrained(teacher)
+    config = AutoConfig.from_pretrained(teacher, trust_remote_code=False)
     for key, value in ANCHOR_STUDENT.items():
         setattr(config, key, value)
     torch.manual_seed(1)
     student = folder / "student-38m"
     LlamaForCausalLM(config).save_pretrained(student)
-    AutoTokenizer.from_pretrained(teacher).save_pretrained(student)
+    AutoTokenizer.from_pretrained(teacher, trust_remote_code=False).save_pretrained(student)
     return teacher, student
 
 
@@ -85,8 +85,10 @@ def with_teacher_topk(run_dir: Path, teacher: Path, out: Path, k: int = TOPK, de
 
     from harness.logs import EpisodeWriter, read_episodes
 
-    tokenizer = AutoTokenizer.from_pretrained(teacher)
-    model = AutoModelForCausalLM.from_pretrained(teacher, dtype=torch.float32).to(device).eval()
+    tokenizer = AutoTokenizer.from_pretrained(teacher, trust_remote_code=False)
+    model = AutoModelForCausalLM.from_pretrained(
+        teacher, dtype=torch.float32, trust_remote_code=False, use_safetensors=True
+    ).to(device).eval()
     start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
     frame = read_episodes(run_dir)
     writer = EpisodeWriter(out)
@@ -172,14 +174,16 @@ class BaselineLoop:
         from distill.data import BatchPlan, encode_episodes, load_episodes
 
         self.device, self.steps, self.student_dir = device, steps, student
-        tokenizer = AutoTokenizer.from_pretrained(student)
+        tokenizer = AutoTokenizer.from_pretrained(student, trust_remote_code=False)
         self.pad_id = int(
             tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         )
         self.examples = encode_episodes(load_episodes([run_dir]), tokenizer, max_length)
         self.plan = BatchPlan([len(e) for e in self.examples], batch, seed=0)
         dtype = torch.bfloat16 if device == "cuda" else torch.float32
-        self.teacher = AutoModelForCausalLM.from_pretrained(teacher, dtype=dtype).to(device).eval()
+        self.teacher = AutoModelForCausalLM.from_pretrained(
+            teacher, dtype=dtype, trust_remote_code=False, use_safetensors=True
+        ).to(device).eval()
 
     def tokens_per_s(self) -> float:
         """Train a fresh student for ``steps`` steps; non-padding tokens over summed step time."""
@@ -188,7 +192,9 @@ class BaselineLoop:
         from distill.data import collate
 
         dev = self.device
-        student = AutoModelForCausalLM.from_pretrained(self.student_dir, dtype=torch.float32).to(dev).train()
+        student = AutoModelForCausalLM.from_pretrained(
+            self.student_dir, dtype=torch.float32, trust_remote_code=False, use_safetensors=True
+        ).to(dev).train()
         optimizer = torch.optim.AdamW(student.parameters(), lr=1e-4, fused=dev == "cuda")
         tokens, busy = 0, 0.0
         for step in range(self.steps):
@@ -267,7 +273,8 @@ def distill_throughput(ctx: BenchContext) -> list[Result]:
 
     sides = {"topk": ours("topk"), "baseline": baseline.tokens_per_s, "logits": ours("logits")}
     measured = measure(sides, [("topk", "baseline"), ("logits", "baseline")], ctx.budget, ctx.threads)
-    n_student = count_parameters(AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(student)))
+    student_config = AutoConfig.from_pretrained(student, trust_remote_code=False)
+    n_student = count_parameters(AutoModelForCausalLM.from_config(student_config, trust_remote_code=False))
     n_teacher = count_parameters(baseline.teacher)
     lengths = [len(e) for e in baseline.examples]
     details: dict[str, Any] = {

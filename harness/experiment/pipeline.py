@@ -39,8 +39,10 @@ from pathlib import Path
 from typing import Any
 
 from agents.guided import GUIDES
+from agents.precision import PRECISIONS, resolve_precision
 from distill.losses import DIVERGENCES
 from harness import interrupt
+from harness.cuda import require_cuda
 from harness.errors import UserError
 from harness.experiment.layout import (
     MANIFEST,
@@ -121,6 +123,7 @@ class Pipeline:
         self.specs = student_specs(preset, methods, seeds, ablations)
         self.max_steps = preset.max_steps or ENV_MAX_STEPS[env]
         self.baselines = baseline_agents(env)
+        self._offline_states: list[Any] | None = None
 
     # --- sizing ---
     def expected_seconds(self) -> dict[str, float]:
@@ -151,6 +154,14 @@ class Pipeline:
             "report": 10.0,
         }
 
+    def device(self) -> str:
+        """The preset's device with "auto" resolved (cuda where torch sees one, else cpu)."""
+        import torch
+
+        if self.preset.device != "auto":
+            return self.preset.device
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
     def write_manifest(self) -> None:
         manifest = {
             "env": self.env,
@@ -162,6 +173,7 @@ class Pipeline:
             "max_steps": self.max_steps,
             "student_init": self.student_init,
             "constrain_actions": self.constrain_actions,
+            "precision": resolve_precision(self.preset.precision, self.device()),
             "command": self.command,
             "commit": git_commit(),
             "model_origins": model_origins(self.preset.teacher, *(s.student for s in self.specs)),
@@ -287,6 +299,7 @@ class Pipeline:
             "eval_every": max(1, steps // 5),
             "save_every": max(1, steps // 2),
             "device": p.device,
+            "precision": p.precision,
         }
 
     def demos_unit(self) -> Unit:
@@ -447,30 +460,39 @@ class Pipeline:
         unit.work = _with_description(unit.work, path, spec)
         return unit
 
+    def offline_states(self) -> list[Any]:
+        """The held-out teacher states of every student's offline metrics (sampled once from the teacher's
+        test episodes); where the run decodes constrained, each with the admissible actions the teacher had
+        there (:func:`harness.experiment.offline_metrics.replay_admissible_actions`), so that the students
+        decode as in play."""
+        if self._offline_states is None:
+            from harness.experiment.offline_metrics import replay_admissible_actions, teacher_states
+            from harness.logs import read_episodes
+
+            run = self.layout.teacher_eval
+            states = teacher_states(read_episodes(run), self.preset.offline_states, seed=0)
+            if self.constrain_actions:
+                states = replay_admissible_actions(states, run)
+            self._offline_states = states
+        return self._offline_states
+
     def _offline_unit(self, spec: StudentSpec) -> Unit:
         student_dir = self.layout.student(spec.label)
         out = self.layout.offline(spec.label)
 
         def work() -> dict[str, Any]:
             import agents
-            from harness.experiment.offline_metrics import student_offline_metrics, teacher_states
-            from harness.logs import read_episodes
+            from harness.experiment.offline_metrics import student_offline_metrics
 
-            states = teacher_states(
-                read_episodes(self.layout.teacher_eval), self.preset.offline_states, seed=0
-            )
             agent = agents.make("lm", env=self.env, **self._lm_kwargs(student_dir))
-            metrics = student_offline_metrics(agent, states)
+            metrics = student_offline_metrics(agent, self.offline_states())
             write_json(out / OFFLINE_METRICS, metrics)
             return metrics
 
-        return Unit(
-            "offline",
-            out,
-            {"offline_states": self.preset.offline_states, "max_new_tokens": self.preset.max_new_tokens},
-            (student_dir, self.layout.teacher_eval),
-            work,
-        )
+        params = {"offline_states": self.preset.offline_states, "max_new_tokens": self.preset.max_new_tokens}
+        if self.constrain_actions:  # recorded only where set: free-decoding runs' markers stay as they were
+            params["decoding"] = "constrained"
+        return Unit("offline", out, params, (student_dir, self.layout.teacher_eval), work)
 
     # --- running ---
     def run(self) -> None:
@@ -648,7 +670,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--divergence", default="reverse_kl", choices=DIVERGENCES,
         help="on-policy methods: the divergence to the live teacher on the student's own turns",
     )
-    parser.add_argument("--device", default=None, help="training/inference device (default: the preset's)")
+    parser.add_argument(
+        "--device", default=None,
+        help="training/inference device (default: the preset's; the gpu preset's is auto and needs CUDA: "
+        "--device cpu runs it on the CPU, --device auto uses CUDA where torch sees it, else the CPU)",
+    )
+    parser.add_argument(
+        "--precision", default=None, choices=PRECISIONS,
+        help="auto: bf16 autocast on CUDA and on CPUs with AMX / AVX512-BF16, else fp32 (the default); "
+        "bf16 / fp32 force it, for training and play alike",
+    )
     parser.add_argument(
         "--teacher", default=None, metavar="MODEL",
         help="teacher instead of the preset's: a model preset, a local Hugging Face model directory or a hub "
@@ -687,6 +718,8 @@ def preset_from_args(args: argparse.Namespace) -> Preset:
             raise UserError(f"--{knob.replace('_', '-')} must be >= {least}, got {value}")
     if getattr(args, "device", None):
         overrides["device"] = args.device
+    if getattr(args, "precision", None):
+        overrides["precision"] = args.precision
     if getattr(args, "teacher", None):
         overrides["teacher"] = args.teacher
     if getattr(args, "student", None):
@@ -695,6 +728,16 @@ def preset_from_args(args: argparse.Namespace) -> Preset:
     if preset.batch_size % preset.micro_batch_size:
         preset = dataclasses.replace(preset, micro_batch_size=preset.batch_size)
     return preset
+
+
+def check_device(preset: Preset, given: str | None) -> None:
+    """Refuse, before any stage runs, a device that needs CUDA where torch sees none
+    (:func:`harness.cuda.require_cuda`): a preset's "auto" (the ``gpu`` preset) or a ``cuda`` device. Given
+    on the command line, ``--device cpu`` runs the preset on the CPU and ``--device auto`` asks for "cuda
+    where torch sees one, else cpu"."""
+    if given == "auto" or not (preset.device == "auto" or preset.device.startswith("cuda")):
+        return
+    require_cuda(f"--device {given}" if given else f"--preset {preset.name} (device {preset.device!r})")
 
 
 def check_models(preset: Preset, student_init: str | None) -> None:
@@ -745,6 +788,8 @@ def canonical_command(args: argparse.Namespace) -> str:
         parts.append("--depth-curriculum")
     if args.device:
         parts.append(f"--device {args.device}")
+    if getattr(args, "precision", None):
+        parts.append(f"--precision {args.precision}")
     for flag in ("teacher", "student", "student_init"):
         if getattr(args, flag, None):
             parts.append(f"--{flag.replace('_', '-')} {getattr(args, flag)}")
@@ -769,6 +814,7 @@ def run(args: argparse.Namespace) -> int:
             f"--methods {args.methods!r}: expected a comma-separated subset of {', '.join(METHODS)}"
         )
     preset = preset_from_args(args)
+    check_device(preset, args.device)
     on_policy = OnPolicySettings(args.guide, args.guide_p0, args.depth_curriculum, args.divergence)
     check_models(preset, args.student_init)
     forced = parse_force(args.force)

@@ -1,4 +1,4 @@
-"""The pipeline's sizes (``--preset tiny`` for 2 CPU cores, ``gpu`` for one H100/H200), the
+"""The pipeline's sizes (``--preset tiny`` and ``smol`` for 2 CPU cores, ``gpu`` for one H100/H200), the
 distillation methods and ablations it compares, and the students it trains."""
 from __future__ import annotations
 
@@ -47,6 +47,9 @@ class Preset:
     constrain_actions: bool = True
     policy_batch: int = 0
     teacher_lora_rank: int = 0  # > 0: the teacher fine-tunes LoRA adapters of this rank (distill/lora.py)
+    #: "auto": bf16 autocast on CUDA and on CPUs with AMX / AVX512-BF16, fp32 elsewhere (agents/precision.py),
+    #: for training and play alike; "bf16" / "fp32" force it
+    precision: str = "auto"
     # on-policy methods (opd, sad_opd): rounds of (student plays, teacher scores, student trains)
     opd_rounds: int = 3
     opd_episodes: int = 32  # student episodes on the train split per round
@@ -87,6 +90,35 @@ PRESETS: dict[str, Preset] = {
         workers=2,
         device="cpu",
         init_from_teacher=(),
+    ),
+    # 2 CPU cores, a teacher that can read and copy: SmolLM2-135M-Instruct (pretrained; weights dequantised
+    # from a Q4_1 GGUF) fine-tuned in full on the demos in bf16 where the CPU has it, its LM head only at the
+    # completion positions (distill/loss_positions.py); 12 steps of 8 x 1,024 tokens already made it copy the
+    # instruction into its WebShop queries (DESIGN.md). Students start from its layers (smol-45m: one layer
+    # in six). Not yet timed end to end on an idle machine: its sizes are the starting point of the
+    # success-vs-fine-tuning-tokens measurement, not its result (see the README's "Presets" section)
+    "smol": Preset(
+        name="smol",
+        teacher="smollm2-135m",
+        students=("smol-45m",),
+        ablation_students=("smol-25m",),
+        demo_episodes=128,
+        rollout_episodes=64,
+        eval_episodes=100,
+        teacher_steps=32,
+        student_steps=48,
+        batch_size=8,
+        micro_batch_size=2,
+        max_length=1536,
+        teacher_lr=1e-4,
+        student_lr=5e-4,
+        max_new_tokens=96,
+        log_topk=20,
+        offline_states=32,
+        workers=2,
+        device="cpu",
+        init_from_teacher=("smol-45m",),
+        policy_batch=32,
     ),
     # one H100/H200, one env's pipeline (one seed) in <= 10 min by Pipeline.expected_seconds (COSTS["gpu"];
     # ALFWorld's 50 steps bind: 9.9 min, WebShop 6.9, HotPotQA 4.8). Teacher: SmolLM2-135M-Instruct,
@@ -147,6 +179,9 @@ ABLATIONS: tuple[Ablation, ...] = (
     Ablation("sad", "+curriculum", {"curriculum": True}),
     Ablation("token_kd", "+curriculum", {"curriculum": True}),
     Ablation("sad", "equal span weights (λ_r = λ_a = 1, = token-KD)", {"lambda_act": 1.0}),
+    # SAD's controls: the reason span up-weighted instead, and the act span's share of random tokens
+    Ablation("sad", "reason up-weighted (λ_r=2, λ_a=1)", {"lambda_reason": 2.0, "lambda_act": 1.0}),
+    Ablation("sad", "random-token control (span_control=random)", {"span_control": "random"}),
     Ablation("sad", "per-span mean (span_norm=per_span_mean)", {"span_norm": "per_span_mean"}),
 )
 
@@ -154,6 +189,11 @@ ABLATIONS: tuple[Ablation, ...] = (
 #: derived below from anchors measured on one H200).
 #: ``lm_step``: seconds per LM agent turn of 64 new tokens; ``LM_STEP_BY_ENV`` overrides it per env
 COSTS = {
+    # smol: the trainer at ~300 tokens/s (SmolLM2-135M, bf16, loss positions; fine-tuning at 259 tokens/s with
+    # full logits was measured idle, DESIGN.md), a 46M student ~3x that; a turn of batched constrained play
+    # ~0.15 s a sequence (B = 16-32 decoding steps of ~130 ms, one turn ~40-60 tokens, KV reuse): estimates
+    "smol": {"startup": 15.0, "expert_episode": 0.03, "lm_step": 0.5, "teacher_tokens_per_s": 300.0,
+             "student_tokens_per_s": 900.0, "offline_state": 0.5},
     "tiny": {"startup": 8.0, "expert_episode": 0.03, "lm_step": 0.12, "teacher_tokens_per_s": 5000.0,
              "student_tokens_per_s": 8000.0, "offline_state": 0.15},
     "gpu": {"startup": 10.0, "expert_episode": 0.05, "lm_step": 0.055, "teacher_tokens_per_s": 110_000.0,

@@ -72,7 +72,7 @@ def test_saved_student_reloads_and_acts_through_the_lm_agent(sad_student):
     model = AutoModelForCausalLM.from_pretrained(sad_student)
     assert model.config.num_hidden_layers == 2
     saved = model.state_dict()
-    trained = torch.load(sad_student / "checkpoints" / "last.pt", weights_only=False)["model"]  # last step's
+    trained = torch.load(sad_student / "checkpoints" / "last.pt", weights_only=True)["model"]  # last step's
     initial = AutoModelForCausalLM.from_pretrained(sad_student / "init").state_dict()
     assert saved.keys() == trained.keys()
     for name, weights in trained.items():
@@ -222,7 +222,7 @@ def test_an_earlier_training_is_never_silently_replaced_or_changed(distill_root,
 
     assert cli_main(_distill_args(teacher_run, tiny_teacher, out, 2, "--overwrite")) == 0  # starts over
     assert [r["step"] for r in metrics(out)] == ["1", "2"]
-    assert torch.load(out / "checkpoints" / "last.pt", weights_only=False)["config"]["lr"] == 3e-3
+    assert torch.load(out / "checkpoints" / "last.pt", weights_only=True)["config"]["lr"] == 3e-3
 
     elsewhere = distill_root / "not-a-training"
     elsewhere.mkdir()

@@ -42,7 +42,7 @@ def test_lora_trains_only_the_adapters_and_saves_them_merged(distill_root, exper
     out = train(SFTConfig(data=[str(expert_run)], out=str(distill_root / "lora"), model=str(base_model),
                           **TRAINING, **LORA))
     base = AutoModelForCausalLM.from_pretrained(base_model).state_dict()
-    trained = torch.load(out / "checkpoints" / "last.pt", map_location="cpu", weights_only=False)["model"]
+    trained = torch.load(out / "checkpoints" / "last.pt", map_location="cpu", weights_only=True)["model"]
     adapters = {k: v for k, v in trained.items() if "lora_" in k}
     assert len(adapters) == 2 * 3 * 2  # A and B of three targets in each of the 2 layers
     assert all(float(v.abs().max()) > 0 for k, v in adapters.items() if "lora_B" in k)  # B starts at zero

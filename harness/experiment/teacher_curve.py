@@ -1,0 +1,139 @@
+"""Success of a fine-tuned teacher against the fine-tuning tokens it saw: how a preset's demos count, steps
+and learning rate are chosen (issue 26), measured instead of guessed.
+
+    python -m harness.experiment.teacher_curve --env webshop --model smollm2-135m --demos 128 \\
+        --steps 8,16,32 --episodes 20 --out runs/curve-webshop
+
+1. the honest expert plays ``--demos`` train-split episodes (the demos, tasks 0 … demos-1);
+2. one fine-tuning run of ``max(--steps)`` steps (one warm-up, one cosine schedule) stops at each of
+   ``--steps`` (``stop_at_step``, then ``--resume``), and the model of that step is exported from its
+   checkpoint;
+3. each exported model plays ``--episodes`` *held-out* train-split episodes (the tasks after the demos'),
+   constrained as the pipeline plays, greedy;
+4. ``curve.json`` and a printed table: steps, fine-tuning tokens (non-padding tokens of the windows the
+   trainer saw), loss tokens, success rate, mean score, invalid-action rate, wall seconds of training and of
+   play. Resumable: a finished point is read back, not played again.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UserError
+from harness.experiment.presets import ENV_MAX_STEPS
+from harness.run_dir import write_text
+
+
+def export_checkpoint(train_dir: Path, model: str, out: Path) -> Path:
+    """The model state of ``train_dir/checkpoints/last.pt`` saved with ``save_pretrained`` (and the
+    tokenizer) in ``out``."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from distill.models import resolve_model_path
+
+    source = resolve_model_path(model) if not (train_dir / "init").is_dir() else train_dir / "init"
+    state = torch.load(train_dir / "checkpoints" / "last.pt", map_location="cpu", weights_only=True)
+    lm = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32, trust_remote_code=False)
+    lm.load_state_dict(state["model"])
+    lm.save_pretrained(out)
+    AutoTokenizer.from_pretrained(source, trust_remote_code=False).save_pretrained(out)
+    return out
+
+
+def run_curve(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Demos, one fine-tuning run stopped at each of ``args.steps``, held-out play of each stop."""
+    from distill.config import SFTConfig
+    from distill.train import train
+    from harness.evaluate import evaluate
+
+    out = Path(args.out)
+    steps = sorted({int(s) for s in args.steps.split(",")})
+    if not steps or steps[0] < 1:
+        raise UserError(f"--steps {args.steps!r}: expected comma-separated step counts >= 1")
+    max_steps = ENV_MAX_STEPS[args.env]
+    demos = out / "demos"
+    if not (demos / "summary.json").is_file():
+        evaluate(args.env, "expert", split="train", episodes=args.demos, workers=args.workers, run=str(demos),
+                 env_kwargs={"max_steps": max_steps}, progress=False)
+    train_dir, points = out / "teacher", []
+    for stop in steps:
+        point_file = out / f"step_{stop}.json"
+        if point_file.is_file():
+            points.append(json.loads(point_file.read_text()))
+            continue
+        began = time.perf_counter()
+        resume = (train_dir / "checkpoints" / "last.pt").is_file()
+        config = SFTConfig(
+            data=[str(demos)], out=str(train_dir), model=args.model, max_steps=steps[-1], stop_at_step=stop,
+            batch_size=args.batch_size, micro_batch_size=args.micro_batch_size, max_length=args.max_length,
+            lr=args.lr, warmup_steps=min(args.warmup_steps, steps[-1]), eval_fraction=0.0, eval_every=0,
+            save_every=10**6, first_turn_weight=args.first_turn_weight, precision=args.precision,
+            resume=resume, progress=False, tensorboard=False,
+        )
+        train(config)
+        train_s = time.perf_counter() - began
+        model_dir = export_checkpoint(train_dir, args.model, out / f"model_step_{stop}")
+        began = time.perf_counter()
+        summary = evaluate(
+            args.env, "lm", split="train", episodes=args.episodes, workers=args.workers,
+            run=str(out / f"play_step_{stop}"), task_offset=args.demos, env_kwargs={"max_steps": max_steps},
+            agent_kwargs={"model": str(model_dir), "constrain_actions": True,
+                          "max_new_tokens": args.max_new_tokens,
+                          "max_prompt_tokens": args.max_length - args.max_new_tokens},
+            in_flight=args.episodes, progress=False,
+        )
+        with (train_dir / "metrics.csv").open() as f:
+            rows = [r for r in csv.DictReader(f) if int(r["step"]) <= stop]
+        point = {
+            "steps": stop, "tokens": int(sum(float(r["tokens"]) for r in rows)),
+            "loss_tokens": int(sum(float(r["loss_tokens"]) for r in rows)),
+            "train_loss": float(rows[-1]["loss"]) if rows else None,
+            "success_rate": summary["success_rate"], "mean_score": summary["mean_score"],
+            "invalid_action_rate": summary["invalid_action_rate"], "episodes": summary["episodes"],
+            "train_s": round(train_s, 1), "play_s": round(time.perf_counter() - began, 1),
+        }
+        write_text(point_file, json.dumps(point, indent=2) + "\n")
+        points.append(point)
+    record = {"env": args.env, "model": args.model, "demos": args.demos, "held_out_tasks": [
+        args.demos, args.demos + args.episodes - 1], "lr": args.lr, "batch_size": args.batch_size,
+        "max_length": args.max_length, "first_turn_weight": args.first_turn_weight, "points": points}
+    write_text(out / "curve.json", json.dumps(record, indent=2) + "\n")
+    return points
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.experiment.teacher_curve", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", required=True, choices=tuple(ENV_MAX_STEPS))
+    parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("--demos", type=int, default=128)
+    parser.add_argument("--steps", default="8,16,32")
+    parser.add_argument("--episodes", type=int, default=20, help="held-out train-split episodes per point")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--micro-batch-size", type=int, default=2)
+    parser.add_argument("--max-length", type=int, default=1536)
+    parser.add_argument("--max-new-tokens", type=int, default=96)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--warmup-steps", type=int, default=2)
+    parser.add_argument("--first-turn-weight", type=float, default=1.0)
+    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    points = run_curve(args)
+    print(f"{'steps':>5} {'tokens':>8} {'loss tok':>8} {'loss':>6} {'success':>7} {'score':>6} "
+          f"{'invalid':>7} {'train s':>7} {'play s':>6}")
+    for p in points:
+        print(f"{p['steps']:>5} {p['tokens']:>8} {p['loss_tokens']:>8} {p['train_loss'] or 0:>6.3f} "
+              f"{p['success_rate']:>7.2f} {p['mean_score']:>6.3f} {p['invalid_action_rate']:>7.2f} "
+              f"{p['train_s']:>7.0f} {p['play_s']:>6.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
