@@ -19,7 +19,10 @@ list has shown it); the ``Finish[...]`` answer is text it has read, or yes/no sa
 two facts compared. For the generated world it derives the answer from the facts it read (a
 comparison's direction from the question's wording), not from the gold answer; for official data
 (no hops) gold's answer tells it which span of what it read answers, and it finishes with it only
-once that text has been shown.
+once that text has been shown. A yes/no question (by its wording) is decided, on either data, from
+the values it quotes out of the two pages' read sentences (:mod:`agents.experts.hotpotqa_yesno`:
+nationalities, professions, genres, places, years, "both X"), never from a label; when they do not
+settle it, it says so and guesses :data:`UNSURE_YES_NO`.
 
 The policy is a function of the history alone (question, actions, observations), so
 :meth:`HotPotQAExpert.relabel` plays the same rules from any history, e.g. a student's trajectory.
@@ -38,6 +41,7 @@ from typing import Any
 
 from agents.base import AgentStep, Episode
 from agents.experts import Expert
+from agents.experts.hotpotqa_yesno import YES_NO_OPENERS, is_yes_no, judge
 from agents.react import format_turn
 
 _ACTION = re.compile(r"^\s*(?P<verb>[A-Za-z]+)\[(?P<arg>.*)\]\s*$", re.DOTALL)
@@ -48,12 +52,13 @@ _STOPWORDS = frozenset({
     "were", "was", "with", "from", "into", "have", "has", "had", "been", "also", "both", "same", "than",
     "then", "does", "did", "many", "much", "more", "most", "other", "about",
 })
-_YES_NO_OPENERS = ("are ", "is ", "do ", "does ", "did ", "were ", "was ", "can ", "could ", "have ", "has ")
 _SMALLER_WINS = ("first", "earlier", "older", "oldest", "earliest")
 _NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
 DEFAULT_MAX_STEPS = 7
 #: lookups with one keyword before another usable keyword is tried
 MAX_TRIES_PER_KEYWORD = 2
+#: the answer to a yes/no question whose read sentences do not settle it (a guess, and said to be one)
+UNSURE_YES_NO = "no"
 
 
 def _combos(openers: tuple[str, ...], cores: tuple[str, ...]) -> tuple[str, ...]:
@@ -546,7 +551,7 @@ class _Decision:
     # --- answering -------------------------------------------------------------------------------
     def _is_comparison(self) -> bool:
         q = self.question.casefold()
-        return q.startswith(_YES_NO_OPENERS) or (
+        return q.startswith(YES_NO_OPENERS) or (
             " or " in q and all(_base_name(t.title).casefold() in q for t in self.targets[:2])
         )
 
@@ -563,17 +568,8 @@ class _Decision:
             return self.say("finish_bridge", fact=last.fact, answer=last.value), f"Finish[{last.value}]"
         a, b = self.targets[0], self.targets[1]
         facts = {"fact_a": a.fact, "fact_b": b.fact, "value_a": a.value, "value_b": b.value}
-        if self.question.casefold().startswith(_YES_NO_OPENERS):
-            same = a.value.casefold() == b.value.casefold()
-            within = f"both are {a.value}" if same else f"{a.value} and {b.value} are different"
-            answer = "yes" if same else "no"
-            return self.say(
-                "finish_yes_no",
-                **facts,
-                relation=within[0].upper() + within[1:],  # starts a sentence
-                relation_lower=within,  # inside one
-                answer=answer,
-            ), f"Finish[{answer}]"
+        if is_yes_no(self.question):
+            return self._finish_yes_no(a.fact, b.fact)
         va, vb = _number(a.value), _number(b.value)
         if va is None or vb is None or va == vb:
             return None
@@ -586,26 +582,41 @@ class _Decision:
         return self.say("finish_order", **facts, answer=answer), f"Finish[{answer}]"
 
     def _finish_official(self) -> tuple[str, str] | None:
+        if is_yes_no(self.question):
+            facts = [t.fact for t in self.targets[:2] if t.fact and self.history.has_seen(t.evidence[0])]
+            return self._finish_yes_no(*facts) if len(facts) == 2 else None
         answer = self.gold_answer
         read = [s for t in self.targets for s in t.evidence if s and self.history.has_seen(s)]
-        facts = [t.fact for t in self.targets if t.fact and self.history.has_seen(t.evidence[0])]
-        if answer.casefold() in ("yes", "no") and len(facts) >= 2:
-            return self.say(
-                "finish_yes_no",
-                fact_a=facts[0],
-                fact_b=facts[-1],
-                relation="Set side by side, these two facts settle it",
-                relation_lower="these two facts, set side by side, settle it",
-                answer=answer,
-            ), f"Finish[{answer}]"
         if answer and self.history.has_seen(answer):
             evidence = next((s for s in read if answer.casefold() in s.casefold()), read[-1] if read else "")
             if evidence:
                 return self.say("finish_read", evidence=evidence, answer=answer), f"Finish[{answer}]"
         return None
 
+    def _finish_yes_no(self, fact_a: str, fact_b: str) -> tuple[str, str] | None:
+        """Yes or no from the values the two compared pages' read sentences state (never from a label);
+        None when they do not settle it."""
+        facts = [
+            (_base_name(t.title), [s for s in t.evidence if s and self.history.has_seen(s)])
+            for t in self.targets[:2]
+        ]
+        verdict = judge(self.question, facts)
+        if verdict is None:
+            return None
+        relation = verdict.relation
+        return self.say(
+            "finish_yes_no",
+            fact_a=fact_a,
+            fact_b=fact_b,
+            relation=relation[0].upper() + relation[1:],  # starts a sentence
+            relation_lower=relation,  # inside one
+            answer=verdict.answer,
+        ), f"Finish[{verdict.answer}]"
+
     def _finish_unsure(self) -> tuple[str, str]:
         h = self.history
+        if is_yes_no(self.question):  # what it read does not settle it: a plain guess, said to be one
+            return self.say("finish_unsure", answer=UNSURE_YES_NO), f"Finish[{UNSURE_YES_NO}]"
         read_values = [t.value for t in self.targets if t.value and h.has_seen(t.value)]
         guess = read_values[-1] if read_values else (h.page or _first_phrase(self.question))
         return self.say("finish_unsure", answer=guess), f"Finish[{guess}]"
