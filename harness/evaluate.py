@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -23,33 +24,78 @@ from typing import Any
 import agents
 import envs
 from agents.base import Agent
+from agents.model_files import MODEL_RECORD, PLAY_SETTINGS, ModelFileError, read_play_settings
+from harness import interrupt
 from harness.errors import UserError, user_input
 from harness.logs import EpisodeWriter, read_episodes
 from harness.metrics import format_table, summarize
+from harness.options import check_options, parse_options
 from harness.provenance import commit, env_data, redact_command
 from harness.rollout import EpisodeJob, Rollout, init_ray
-from harness.run_dir import RunLock, record_run
-from harness.tasks import planned_tasks
+from harness.run_dir import RunLock, record_run, write_text
+from harness.tasks import MAX_EPISODES, planned_tasks
 
 
 # --- agent resolution ----------------------------------------------------------------------------
-def newest_student(env: str, runs_dir: str | Path = "runs") -> Path | None:
-    """The newest model dir under ``runs_dir`` whose ``agentdistill.json`` (the trainer's model marker,
-    ``distill.models.MARKER``) says kind "student" for ``env``."""
-    from distill.models import MARKER as MODEL_MARKER
-
-    best: tuple[str, float, Path] | None = None
-    for marker in Path(runs_dir).glob(f"**/{MODEL_MARKER}"):
+def _students(env: str, runs_dir: str | Path) -> list[tuple[Path, dict[str, Any]]]:
+    """(model dir, its record) of every saved student for ``env`` under ``runs_dir``."""
+    found = []
+    for marker in Path(runs_dir).glob(f"**/{MODEL_RECORD}"):
         try:
             meta = json.loads(marker.read_text())
-        except (OSError, json.JSONDecodeError):
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             continue
-        if not isinstance(meta, dict) or meta.get("kind") != "student" or meta.get("env") != env:
-            continue
-        key = (str(meta.get("created", "")), marker.stat().st_mtime, marker.parent)
-        if best is None or key[:2] > best[:2]:
-            best = key
-    return best[2] if best else None
+        if isinstance(meta, dict) and meta.get("kind") == "student" and meta.get("env") == env:
+            found.append((marker.parent, meta))
+    return found
+
+
+def _pipeline_evaluation(model_dir: Path) -> dict[str, Any] | None:
+    """The closed-loop summary a pipeline wrote for the student in ``model_dir``
+    (``<pipeline>/students/<label>`` -> ``<pipeline>/student_eval/<label>/summary.json``), or None."""
+    if model_dir.parent.name != "students":
+        return None
+    summary = model_dir.parent.parent / "student_eval" / model_dir.name / "summary.json"
+    try:
+        payload = json.loads(summary.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return None
+    ok = isinstance(payload, dict) and all(
+        isinstance(payload.get(k), int | float) for k in ("success_rate", "mean_score", "episodes"))
+    return payload if ok else None
+
+
+def _play_settings(model_dir: Path) -> dict[str, Any]:
+    """The play settings recorded with the model in ``model_dir`` ({} when none)."""
+    try:
+        return read_play_settings(model_dir)
+    except ModelFileError as err:
+        raise UserError(str(err)) from None
+
+
+def newest_student(env: str, runs_dir: str | Path = "runs") -> Path | None:
+    """The newest model dir under ``runs_dir`` whose ``agentdistill.json`` (the trainer's model record)
+    says kind "student" for ``env``."""
+    students = [(str(meta.get("created", "")), (path / MODEL_RECORD).stat().st_mtime, path)
+                for path, meta in _students(env, runs_dir)]
+    return max(students, key=lambda s: s[:2])[2] if students else None
+
+
+def best_student(env: str, runs_dir: str | Path = "runs") -> tuple[Path, str] | None:
+    """(model dir, why it was picked): the student with the highest success rate, then mean score, in its
+    pipeline's closed-loop evaluation; the newest student when none was evaluated by a pipeline."""
+    rated = []
+    for path, meta in _students(env, runs_dir):
+        summary = _pipeline_evaluation(path)
+        if summary is not None:
+            rated.append((summary["success_rate"], summary["mean_score"], str(meta.get("created", "")), path,
+                          summary))
+    if rated:
+        success, score, _, path, summary = max(rated, key=lambda r: r[:3])
+        return path, (f"best of {len(rated)} pipeline-evaluated students for {env}: success {success:.2f}, "
+                      f"score {score:.3f} on {summary['episodes']} {summary.get('split', 'test')} episodes")
+    newest = newest_student(env, runs_dir)
+    return (newest, f"newest student for {env}; no pipeline evaluated one") if newest is not None else None
 
 
 def resolve_agent(
@@ -57,13 +103,15 @@ def resolve_agent(
 ) -> tuple[str, dict[str, Any], str]:
     """(registry name, extra kwargs, label for the table) for what the user typed as ``--agent``.
 
-    Empty → the newest trained student for ``env`` under ``runs_dir``, else ``expert``; a path to a
-    saved model → the ``lm`` agent on it; otherwise a registered agent name.
+    Empty → the best student for ``env`` under ``runs_dir`` (:func:`best_student`), else ``expert``; a
+    path to a saved model → the ``lm`` agent on it; otherwise a registered agent name. A model's recorded
+    play settings (:func:`agents.model_files.read_play_settings`) are in the kwargs.
     """
     if not agent:
-        student = newest_student(env, runs_dir)
-        if student is not None:
-            return "lm", {"model": str(student)}, f"lm:{student} (newest student for {env})"
+        picked = best_student(env, runs_dir)
+        if picked is not None:
+            student, why = picked
+            return "lm", {"model": str(student), **_play_settings(student)}, f"lm:{student} ({why})"
         return "expert", {}, f"expert (no trained student for {env} under {runs_dir}/)"
     if agent in agents.names():
         return agent, {}, agent
@@ -73,7 +121,7 @@ def resolve_agent(
             raise UserError(
                 f"--agent {agent}: no such file or directory (expected an agent name or a saved model dir)"
             )
-        return "lm", {"model": str(path)}, f"lm:{path}"
+        return "lm", {"model": str(path), **_play_settings(path)}, f"lm:{path}"
     raise UserError(
         f"unknown agent {agent!r}: expected one of {', '.join(agents.names())} or a path to a saved model"
     )
@@ -111,12 +159,13 @@ def evaluate(
     max_retries: int = 2,
     episode_timeout: float | None = None,
     command: Sequence[str] | None = None,
+    task_offset: int = 0,
 ) -> dict[str, Any]:
     """Play ``episodes`` episodes of ``agent`` on ``env``'s ``split`` and return the summary dict
     (also written to ``<run dir>/summary.json``; the metrics table is printed).
 
-    Episode ``i`` plays the ``i``-th task of the split's stratified order (:mod:`harness.tasks`) with
-    ``reset(seed=seed + i)``. ``agent`` is a
+    Episode ``i`` plays the ``(task_offset + i)``-th task of the split's stratified order
+    (:mod:`harness.tasks`, cycling past its end) with ``reset(seed=seed + task_offset + i)``. ``agent`` is a
     registered name, a saved model path, "" (newest student, else expert) or an Agent object.
     ``run`` is a name under ``runs_dir`` or a path; a rerun with the same run skips finished episodes.
     ``in_flight`` (episodes played at once = the policy's batch) defaults to 4 per worker, at least 8.
@@ -129,6 +178,18 @@ def evaluate(
         envs.spec(env)  # unknown env -> KeyError listing the known ones
     if episodes < 1:
         raise UserError(f"episodes must be >= 1, got {episodes}")
+    if episodes > MAX_EPISODES:
+        raise UserError(f"episodes={episodes} is more than {MAX_EPISODES:,}, the most one run plays (its "
+                        "plan is held in memory); split them over several --run")
+    if seed < 0:
+        raise UserError(f"seed must be >= 0 (episode i plays env seed seed + i), got {seed}")
+    if task_offset < 0:
+        raise UserError(f"task_offset must be >= 0 (episode i plays the task at task_offset + i), "
+                        f"got {task_offset}")
+    if in_flight is not None and in_flight < 1:
+        raise UserError(f"in_flight must be >= 1 (episodes played at once), got {in_flight}")
+    if log_topk < 0:
+        raise UserError(f"log_topk must be >= 0 (0: no top-k logged), got {log_topk}")
     if workers < 0:
         raise UserError(f"workers must be >= 0 (0 = no Ray, in this process), got {workers}")
     cpus = os.cpu_count() or 1
@@ -137,23 +198,35 @@ def evaluate(
             f"workers={workers} is more than the {cpus} CPUs of this machine; use --workers {cpus} or fewer "
             f"(or --ray-address to join a cluster)"
         )
-    if episode_timeout is not None and not (episode_timeout > 0 and workers > 0):
+    if episode_timeout is not None and not (0 < episode_timeout < math.inf and workers > 0):
         raise UserError(
-            f"episode_timeout={episode_timeout}: needs a positive number of seconds and Ray workers "
+            f"episode_timeout={episode_timeout}: needs a finite positive number of seconds and Ray workers "
             "(--workers >= 1)"
         )
+    _check_output_dir(Path(run) if run is not None and (os.sep in str(run) or Path(run).is_absolute())
+                      else Path(runs_dir) / str(run or ""))
     env_kwargs = dict(env_kwargs or {})
+    check_options(envs.registry.load(env), env_kwargs, "--env-opt")
     agent_kwargs = dict(agent_kwargs or {})
     if log_topk:
         agent_kwargs.setdefault("log_topk", log_topk)
 
     if isinstance(agent, Agent):
         policy: Agent | tuple[str, dict[str, Any]] = agent
+        play_settings: dict[str, Any] = {}
         label = type(agent).__name__
         agent_name = label
     else:
         agent_name, extra, label = resolve_agent(agent, env, runs_dir)
+        play = {k: v for k, v in extra.items() if k in PLAY_SETTINGS}
+        play_settings = {"from_model": {k: v for k, v in play.items() if k not in agent_kwargs},
+                         "overridden": {k: agent_kwargs[k] for k in play if k in agent_kwargs}}
+        if play:
+            print(f"[eval] play settings from {extra['model']}/{MODEL_RECORD}: "
+                  f"{play_settings['from_model'] or 'none'}; overridden by options: "
+                  f"{play_settings['overridden'] or 'none'}", file=sys.stderr)
         agent_kwargs = {**extra, **agent_kwargs}
+        check_options(agents.spec(agent_name).load(), agent_kwargs, "--agent-opt")
         kwargs = {"env": env, **agent_kwargs}
         with user_input(f"agent {agent_name!r} rejected its options {sorted(kwargs)}"):
             built = agents.make(agent_name, **kwargs)  # fails fast here on a bad name, model or option
@@ -165,19 +238,21 @@ def evaluate(
         if (run is not None and (os.sep in str(run) or Path(run).is_absolute()))
         else Path(runs_dir) / str(run_name)
     )
-    with RunLock(run_dir):
+    with RunLock(run_dir), interrupt.sigint_recorded():
+        with user_input(f"{run_dir} cannot be resumed (move the damaged file away, or pick another --run)"):
+            writer = EpisodeWriter(run_dir)  # reads what is logged: a junk or foreign log is refused here
         with user_input(f"env {env!r} split {split!r} with options {env_kwargs}"):
             data = env_data(env, split, env_kwargs)
         record_run(run_dir, {
-            "env": env, "split": split, "agent": label, "seed": seed, "env_kwargs": env_kwargs,
-            "agent_kwargs": agent_kwargs, "data": data, "command": redact_command(command or sys.argv),
+            "env": env, "split": split, "agent": label, "seed": seed, "task_offset": task_offset,
+            "env_kwargs": env_kwargs, "agent_kwargs": agent_kwargs, "data": data,
+            "command": redact_command(command or sys.argv),
             "commit": commit(), "created": datetime.now(UTC).isoformat(),
         })
-        writer = EpisodeWriter(run_dir)
         # stratified by task type, the same for every agent
-        tasks = planned_tasks(env, split, env_kwargs, episodes)
+        tasks = planned_tasks(env, split, env_kwargs, episodes, task_offset)
         done = writer.finished()
-        jobs = [EpisodeJob(i, tasks[i], seed + i) for i in range(episodes) if i not in done]
+        jobs = [EpisodeJob(i, tasks[i], seed + task_offset + i) for i in range(episodes) if i not in done]
 
         bar = _progress(episodes, len(done), label, enabled=progress)
 
@@ -200,6 +275,7 @@ def evaluate(
             bar.close()
             writer.consolidate()
         wall_s = time.perf_counter() - start
+        interrupt.check()  # a Ctrl-C lost in a finaliser: no summary of an interrupted run
 
         frame = read_episodes(run_dir)
         frame = frame[frame["episode"] < episodes]
@@ -211,12 +287,25 @@ def evaluate(
                 "workers": workers,
                 "resumed_episodes": len(done & set(range(episodes))),
                 "data_source": data["data_source"],
+                **({"play_settings": play_settings} if play_settings else {}),
             }
         )
-        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
         print(format_table(summary))
         print(f"episodes: {writer.path}\nsummary:  {run_dir / 'summary.json'}")
         return summary
+
+
+def _check_output_dir(path: Path) -> None:
+    """Refuse a run directory that cannot be one: ``path`` or a folder above it is a file."""
+    for folder in (path, *path.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                inside = f" (the run would go to {path})" if folder != path else ""
+                raise UserError(
+                    f"{folder} is a file, not a folder: --run/--runs-dir must name a folder{inside}"
+                )
+            return
 
 
 class _progress:
@@ -243,20 +332,6 @@ class _progress:
 
 
 # --- command line --------------------------------------------------------------------------------
-def _parse_options(pairs: list[str], flag: str) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs; values are read as JSON when they parse (numbers, true/false), else strings."""
-    out: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise UserError(f"{flag} {pair!r}: expected KEY=VALUE")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``eval`` and ``rollout`` (the same; ``rollout`` defaults to the train split)."""
     parser.add_argument("--env", required=True, help="environment name (agentdistill envs)")
@@ -292,13 +367,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true")
 
 
+@interrupt.stops_on_sigint
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``agentdistill eval`` and ``agentdistill rollout``."""
     split = args.split or ("train" if args.command == "rollout" else "test")
     summary = evaluate(
         args.env, args.agent, split=split, episodes=args.episodes, workers=args.workers, run=args.run,
-        runs_dir=args.runs_dir, seed=args.seed, env_kwargs=_parse_options(args.env_opt, "--env-opt"),
-        agent_kwargs=_parse_options(args.agent_opt, "--agent-opt"), log_topk=args.log_topk,
+        runs_dir=args.runs_dir, seed=args.seed, env_kwargs=parse_options(args.env_opt, "--env-opt"),
+        agent_kwargs=parse_options(args.agent_opt, "--agent-opt"), log_topk=args.log_topk,
         ray_address=args.ray_address, progress=not args.no_progress, in_flight=args.in_flight,
         episode_timeout=args.episode_timeout, command=["agentdistill", *getattr(args, "_argv", sys.argv[1:])],
     )

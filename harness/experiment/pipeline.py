@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.guided import GUIDES
+from agents.model_files import write_play_settings
 from agents.precision import PRECISIONS, resolve_precision
 from distill.losses import DIVERGENCES
 from harness import interrupt
@@ -205,7 +206,10 @@ class Pipeline:
         inputs: tuple[Path, ...] = (),
         agent_kwargs: dict[str, Any] | None = None,
         log_topk: int = 0,
+        record_play: bool = False,
     ) -> Unit:
+        """An evaluation unit; ``record_play``: the LM's play settings are written into its model record first
+        (:func:`agents.model_files.write_play_settings`), so ``agentdistill eval`` plays it the same way."""
         recorded_kwargs = {
             k: self._relative(v) if k == "model" else v for k, v in (agent_kwargs or {}).items()
         }
@@ -217,6 +221,9 @@ class Pipeline:
         def work() -> dict[str, Any]:
             from harness.evaluate import evaluate
 
+            if record_play and agent_kwargs:
+                write_play_settings(agent_kwargs["model"], agent_kwargs,
+                                    source=f"pipeline {self.root} ({stage}: {self.command})")
             summary = evaluate(self.env, agent, split=split, episodes=episodes,
                                workers=self.preset.workers, run=str(path),
                                env_kwargs={"max_steps": self.max_steps}, agent_kwargs=agent_kwargs,
@@ -233,6 +240,8 @@ class Pipeline:
         device = None if self.preset.device == "auto" else self.preset.device
         kwargs = {"model": str(model_dir), "max_new_tokens": self.preset.max_new_tokens,
                   "max_prompt_tokens": self.preset.max_length - self.preset.max_new_tokens, "device": device}
+        if self.preset.precision != "auto":  # recorded only where set: other runs' markers stay as they were
+            kwargs["precision"] = self.preset.precision
         if self.preset.policy_batch:  # recorded only where set: other presets' markers stay as they were
             kwargs["batch_size"] = self.preset.policy_batch
         return {**kwargs, "constrain_actions": True} if self.constrain_actions else kwargs
@@ -514,7 +523,7 @@ class Pipeline:
             "teacher_rollouts", L.teacher_rollouts, "lm", "train", p.rollout_episodes, inputs=(L.teacher,),
             agent_kwargs=teacher, log_topk=p.log_topk)], expected["teacher_rollouts"])
         teacher_evals = [self._eval_unit("teacher_eval", L.teacher_eval, "lm", "test", p.eval_episodes,
-                                         inputs=(L.teacher,), agent_kwargs=teacher)]
+                                         inputs=(L.teacher,), agent_kwargs=teacher, record_play=True)]
         if self.constrain_actions:  # free decoding stays measured: its own row of the report
             free = {k: v for k, v in teacher.items() if k != "constrain_actions"}
             teacher_evals.append(self._eval_unit("teacher_eval", L.teacher_eval_free, "lm", "test",
@@ -535,6 +544,7 @@ class Pipeline:
                     p.eval_episodes,
                     inputs=(L.student(s.label),),
                     agent_kwargs=self._lm_kwargs(L.student(s.label)),
+                    record_play=True,
                 )
                 for s in self.specs
             ],
