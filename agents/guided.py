@@ -38,6 +38,7 @@ from typing import Any
 
 from agents.base import Agent, AgentStep
 from agents.lm import LMAgent
+from agents.spans import completion_masks_from_ids
 
 #: who plays a turn when the coin says "guide"
 GUIDES = ("teacher", "expert", "none")
@@ -53,7 +54,8 @@ def guide_coin(seed: int, round_index: int, task_id: str, step: int) -> float:
 class GuidedAgent(Agent):
     """A student LM agent with a guide that plays each turn instead with probability ``guide_p``
     (see the module docstring). ``lm_options`` (max_new_tokens, device, max_prompt_tokens, log_topk, ...)
-    go to the student and to a teacher guide alike."""
+    go to the student and to a teacher guide alike; ``temperature`` to the student alone (on-policy rollouts
+    sample the student's turns from its sampler seeded by ``seed``; a teacher guide decodes greedily)."""
 
     description = "a student LM whose turns a teacher LM or the env's expert plays with probability p (OPD)"
     batched = True
@@ -68,6 +70,7 @@ class GuidedAgent(Agent):
         guide_p: float = 0.0,
         round_index: int = 0,
         seed: int = 0,
+        temperature: float = 0.0,
         **lm_options: Any,
     ):
         super().__init__()
@@ -79,7 +82,7 @@ class GuidedAgent(Agent):
             raise ValueError("guide='teacher' needs teacher=PATH (a model sharing the student's tokenizer)")
         self.guide, self.guide_p = guide, float(guide_p)
         self.round_index, self.seed = int(round_index), int(seed)
-        self.student = LMAgent(model, env, seed=seed, **lm_options)
+        self.student = LMAgent(model, env, seed=seed, temperature=temperature, **lm_options)
         self.teacher = LMAgent(teacher, env, seed=seed, **lm_options) if guide == "teacher" else None
         self.expert = None
         if guide == "expert":
@@ -102,6 +105,8 @@ class GuidedAgent(Agent):
             raise ValueError("GuidedAgent needs info['task_id'] from env.reset (the task seeds its coins)")
         self.student.reset(info, slot)
         if self.teacher is not None:
+            for forgotten in set(self.teacher.episodes) - set(self.episodes):  # the harness forgot them
+                del self.teacher.episodes[forgotten]  # (and with them the teacher's cache of the slot)
             self.teacher.reset(info, slot)
         self._task_ids[slot] = str(info["task_id"])
 
@@ -157,8 +162,6 @@ class GuidedAgent(Agent):
         step.n_dropped_turns, step.prompt_tokens = dropped, len(prompt)
         tokenizer = self.student.tokenizer
         if getattr(tokenizer, "is_fast", False):
-            from distill.spans import completion_masks_from_ids
-
             reason, act = completion_masks_from_ids(tokenizer, step.token_ids)
             step.n_reason_tokens, step.n_act_tokens = sum(reason), sum(act)
         step.latency_s = step.latency_s or time.perf_counter() - began

@@ -38,7 +38,7 @@ from harness.errors import UserError
 LOCK_FILE = "run.lock"
 RUN_FILE = "run.json"
 #: settings a resumed run must repeat exactly (option sets are compared by fingerprint)
-SAME_VALUE = ("env", "split", "agent", "seed")
+SAME_VALUE = ("env", "split", "agent", "seed", "task_offset")
 #: option set -> the key of its fingerprint
 OPTION_SETS = {"env_kwargs": "env_fingerprint", "agent_kwargs": "agent_fingerprint"}
 #: what of the recorded data a resumed run must play again

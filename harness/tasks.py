@@ -3,7 +3,8 @@
 Episode ``i`` of a run plays ``order[i % len(order)]`` with env seed ``seed + i``, so every agent
 (teacher, baselines, every student of every method and seed) evaluated with the same ``episodes``
 plays the same task ids with the same env seeds, and a comparison between them can be paired on the
-task.
+task. A run with ``task_offset`` k plays ``order[(k + i) % len(order)]`` with env seed ``seed + k + i``
+instead: the continuation of a run of k episodes (on-policy rounds play fresh tasks this way).
 
 The order is stratified by task type (``env.unwrapped.task_type(id)`` where the env has it, else
 ``info["task_type"]`` after a reset; one stratum when the env has no types): the ids of each type
@@ -25,6 +26,8 @@ from harness.errors import UserError, user_input
 
 #: seed of the shuffle within each task type (fixed: the tasks never depend on the agent or run)
 ORDER_SEED = 0
+#: most episodes one run plays (its plan and job list are held in memory; a larger one is split over runs)
+MAX_EPISODES = 1_000_000
 
 
 def task_types(env: Any, task_ids: list[str]) -> list[str]:
@@ -58,24 +61,31 @@ def stratified_order(task_ids: list[str], types: list[str], seed: int = ORDER_SE
     return [task_id for _, _, task_id in sorted(keyed)]
 
 
-def episode_tasks(env: Any, episodes: int, seed: int = ORDER_SEED) -> list[str]:
-    """The task id of each of ``episodes`` episodes on ``env``: the first ``episodes`` of the split's
-    stratified order, cycling through the whole order again when ``episodes`` exceeds the split."""
+def episode_tasks(env: Any, episodes: int, seed: int = ORDER_SEED, offset: int = 0) -> list[str]:
+    """The task id of each of ``episodes`` episodes on ``env``: the ``episodes`` of the split's stratified
+    order from position ``offset`` on, cycling through the whole order again past its end (at most
+    :data:`MAX_EPISODES`)."""
+    if not 0 <= episodes <= MAX_EPISODES:
+        raise ValueError(f"episodes={episodes}: expected 0 to {MAX_EPISODES:,} (split a larger run)")
+    if offset < 0:
+        raise ValueError(f"offset={offset}: expected >= 0 (the position in the task order to start from)")
     base = getattr(env, "unwrapped", env)
     task_ids = [str(t) for t in base.task_ids]
     if not task_ids:
         raise ValueError(f"{type(base).__name__} has no tasks")
     order = stratified_order(task_ids, task_types(base, task_ids), seed)
-    return [order[i % len(order)] for i in range(episodes)]
+    return [order[(offset + i) % len(order)] for i in range(episodes)]
 
 
-def planned_tasks(env: str, split: str, env_kwargs: dict[str, Any], episodes: int) -> list[str]:
-    """:func:`episode_tasks` of ``env``'s ``split`` made with ``env_kwargs`` (what ``evaluate`` plays)."""
+def planned_tasks(env: str, split: str, env_kwargs: dict[str, Any], episodes: int,
+                  task_offset: int = 0) -> list[str]:
+    """:func:`episode_tasks` of ``env``'s ``split`` made with ``env_kwargs``, from ``task_offset`` on (what
+    ``evaluate`` plays)."""
     with user_input(f"env {env!r} split {split!r} with options {env_kwargs}"):
         instance = envs.make(env, split=split, **env_kwargs)
     try:
         if not instance.unwrapped.task_ids:
             raise UserError(f"env {env!r} split {split!r} has no tasks")
-        return episode_tasks(instance, episodes)
+        return episode_tasks(instance, episodes, offset=task_offset)
     finally:
         instance.close()

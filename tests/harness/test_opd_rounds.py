@@ -82,11 +82,12 @@ def test_two_rounds_play_train_record_and_resume(models, tmp_path):
         assert steps["guided"].tolist() == [r == 0] * len(steps)
         assert record["episodes"] == 2 and record["rollout_s"] > 0 and record["train_wall_s"] > 0
         assert record["scoring_s"] >= 0 and record["train_s"] >= 0  # the trainer's time split, read back
-    # round 1 plays and trains from round 0's model; the final model is installed in out
+    # round 1 plays round 0's model and continues its training (one training from the initial student);
+    # the final model is installed in out
     played = json.loads((out / "round_1" / "rollouts" / "run.json").read_text())
     assert played["agent_kwargs"]["model"] == str(out / "round_0" / "model")
     marker = json.loads((out / MARKER).read_text())
-    assert (marker["method"], marker["base_model"]) == ("opd", str(out / "round_0" / "model"))
+    assert (marker["method"], marker["base_model"]) == ("opd", str(models[1]))
     final = out / "round_1" / "model" / "model.safetensors"
     assert (out / "model.safetensors").read_bytes() == final.read_bytes()
     assert (out / "round_0" / "model" / "model.safetensors").read_bytes() != final.read_bytes()
@@ -107,7 +108,9 @@ def test_a_changed_schedule_or_an_off_policy_method_is_refused(models, tmp_path)
         opd(models, out, method="sad")
     (out / "round_0").mkdir(parents=True)
     (out / "round_0" / "DONE").write_text(json.dumps({"round": 0, "method": "opd", "guide": "teacher",
-                                                     "guide_p": 0.5, "depth_limit": 2, "steps": 1}))
+                                                     "guide_p": 0.5, "depth_limit": 2, "steps": 1,
+                                                     "total_steps": 2, "task_offset": 0,
+                                                     "rollout_temperature": 1.0}))
     with pytest.raises(ValueError, match=r"round_0/DONE records a round played with other settings "
                                          r"\(guide_p: was 0.5, now 1.0\)"):
         opd(models, out)
