@@ -40,13 +40,15 @@ from __future__ import annotations
 import math
 import warnings
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import torch
 
 from agents.context import bos_ids, context_ids, omitted_note, turns_to_drop
@@ -104,9 +106,29 @@ class Example:
     guided_mask: list[bool] = field(default_factory=list)  # completion tokens of guided turns ([]: none)
     step_index: list[int] = field(default_factory=list)  # episode step of each completion token, else -1
     stats: dict[str, float] = field(default_factory=dict)  # reason/act token counts, teacher entropy
+    #: the top-k as arrays (:meth:`packed_topk`), built on first use and kept
+    _packed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.input_ids)
+
+    def packed_topk(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The logged top-k as arrays, packed once: ids [T, k] int64 (0 where none), log-probs [T, k] float32
+        (``PAD_LOGPROB`` where none) and which tokens have a top-k [T] bool; k is the longest list."""
+        if self._packed is None:
+            if self.topk_ids is None or self.topk_logprobs is None:
+                raise ValueError(f"{self.key}: no logged top-k to pack")
+            k = max((len(t) for t in self.topk_ids), default=0)
+            ids = np.zeros((len(self), max(k, 1)), dtype=np.int64)  # [T, k]
+            lps = np.full((len(self), max(k, 1)), PAD_LOGPROB, dtype=np.float32)  # [T, k]
+            has = np.zeros(len(self), dtype=bool)  # [T]
+            for t, (row_ids, row_lps) in enumerate(zip(self.topk_ids, self.topk_logprobs, strict=True)):
+                if row_ids:
+                    ids[t, : len(row_ids)] = row_ids
+                    lps[t, : len(row_lps)] = row_lps
+                    has[t] = True
+            self._packed = (ids, lps, has)
+        return self._packed
 
 
 def find_parquet(path: str | Path) -> Path:
@@ -118,17 +140,75 @@ def find_parquet(path: str | Path) -> Path:
     return candidate
 
 
+def _is_text(dtype: pa.DataType) -> bool:
+    return pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or pa.types.is_null(dtype)
+
+
+def _lists_of(depth: int, leaf: Callable[[pa.DataType], bool]) -> Callable[[pa.DataType], bool]:
+    """A check of an Arrow type: ``depth`` nested lists of ``leaf`` values (or all null)."""
+    def check(dtype: pa.DataType) -> bool:
+        for _ in range(depth):
+            if pa.types.is_null(dtype):
+                return True
+            if not (pa.types.is_list(dtype) or pa.types.is_large_list(dtype)):
+                return False
+            dtype = dtype.value_type
+        return leaf(dtype) or pa.types.is_null(dtype)
+    return check
+
+
+def _number_or_null(dtype: pa.DataType) -> bool:
+    return pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_null(dtype)
+
+
+#: what the trainer reads from an episode log: column -> (check of its Arrow type, what is expected)
+COLUMN_TYPES: dict[str, tuple[Callable[[pa.DataType], bool], str]] = {
+    "episode": (pa.types.is_integer, "integers"),
+    "step": (pa.types.is_integer, "integers"),
+    **{name: (_is_text, "text") for name in ("run_id", "env", "task", "observation", "completion")},
+    "token_ids": (_lists_of(1, pa.types.is_integer), "lists of token ids"),
+    "topk_ids": (_lists_of(2, pa.types.is_integer), "lists of lists of token ids"),
+    "topk_logprobs": (_lists_of(2, pa.types.is_floating), "lists of lists of log-probs"),
+    "n_dropped_turns": (_number_or_null, "integers"),
+    "prompt_tokens": (_number_or_null, "integers"),
+}
+
+
+def check_episode_file(file: Path) -> None:
+    """Refuse (``ValueError`` naming ``file``) a file that is not a Parquet episode log: not Parquet, a
+    :data:`REQUIRED_COLUMNS` column missing, or a column of :data:`COLUMN_TYPES` of another type. Reads
+    only the file's schema."""
+    try:
+        schema = pq.read_schema(file)
+    except (pa.ArrowException, OSError) as err:
+        raise ValueError(f"{file}: cannot be read as a Parquet episode log ({err})") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in schema.names]
+    if missing:
+        raise ValueError(
+            f"{file}: missing column(s) {missing}; an episode log needs {list(REQUIRED_COLUMNS)}"
+        )
+    for name, (ok, expected) in COLUMN_TYPES.items():
+        if name in schema.names and not ok(schema.field(name).type):
+            raise ValueError(f"{file}: column {name!r} holds {schema.field(name).type}; expected {expected}")
+
+
+def check_episode_files(paths: Sequence[str | Path]) -> None:
+    """:func:`check_episode_file` on the log of each run directory / parquet file (what the trainer reads)."""
+    for path in paths:
+        check_episode_file(find_parquet(path))
+
+
 def load_episodes(paths: Sequence[str | Path]) -> list[EpisodeLog]:
-    """Read every episode from the given run directories / parquet files, validating the schema."""
+    """Read every episode from the given run directories / parquet files, validating the schema
+    (:func:`check_episode_file`) and every episode's rows."""
     episodes: list[EpisodeLog] = []
     for path in paths:
         file = find_parquet(path)
-        frame = pd.read_parquet(file)
-        missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
-        if missing:
-            raise ValueError(
-                f"{file}: missing column(s) {missing}; an episode log needs {list(REQUIRED_COLUMNS)}"
-            )
+        check_episode_file(file)
+        try:
+            frame = pd.read_parquet(file)
+        except (pa.ArrowException, OSError) as err:
+            raise ValueError(f"{file}: cannot be read as a Parquet episode log ({err})") from None
         for (run_id, episode), rows in frame.groupby(["run_id", "episode"], sort=True):
             episodes.append(_episode_from_rows(file, f"{run_id}/{episode}", rows.sort_values("step")))
     if not episodes:
@@ -498,10 +578,11 @@ def collate(examples: Sequence[Example], pad_id: int, topk: bool = False) -> dic
             f"episode(s) {lacking[:3]} have no logged topk_ids/topk_logprobs; use the teacher's logits"
         )
     with_topk = topk
-    k = max((len(t) for e in examples if e.topk_ids for t in e.topk_ids), default=0) if with_topk else 0
+    packed = [e.packed_topk() for e in examples] if with_topk else []
+    k = max((ids.shape[1] for ids, _, has in packed if has.any()), default=1)
     if with_topk:
-        topk_ids = torch.zeros((batch, length, max(k, 1)), dtype=torch.long)  # (B, T, k)
-        topk_lps = torch.full((batch, length, max(k, 1)), PAD_LOGPROB, dtype=torch.float32)  # (B, T, k)
+        topk_ids = torch.zeros((batch, length, k), dtype=torch.long)  # (B, T, k)
+        topk_lps = torch.full((batch, length, k), PAD_LOGPROB, dtype=torch.float32)  # (B, T, k)
     for b, e in enumerate(examples):
         n = len(e)
         input_ids[b, :n] = torch.tensor(e.input_ids)
@@ -514,15 +595,14 @@ def collate(examples: Sequence[Example], pad_id: int, topk: bool = False) -> dic
         if e.step_index:
             step_index[b, : n - 1] = torch.tensor(e.step_index[1:], dtype=torch.long)
         if with_topk:
-            for t in range(1, n):
-                ids, lps = e.topk_ids[t], e.topk_logprobs[t]  # type: ignore[index]
-                if ids:
-                    topk_ids[b, t - 1, : len(ids)] = torch.tensor(ids)
-                    topk_lps[b, t - 1, : len(lps)] = torch.tensor(lps)
-                elif masks["completion_mask"][b, t - 1]:
-                    masks["completion_mask"][b, t - 1] = False  # no teacher signal for this token
-                    masks["reason_mask"][b, t - 1] = masks["act_mask"][b, t - 1] = False
-                    masks["guided_mask"][b, t - 1] = False
+            ids, lps, has = packed[b]
+            width = min(k, ids.shape[1])
+            topk_ids[b, : n - 1, :width] = torch.from_numpy(ids[1:n, :width])
+            topk_lps[b, : n - 1, :width] = torch.from_numpy(lps[1:n, :width])
+            # completion tokens without a teacher signal leave every mask
+            lacking_signal = torch.from_numpy(~has[1:n]) & masks["completion_mask"][b, : n - 1]  # (n-1,)
+            for mask in masks.values():
+                mask[b, : n - 1] &= ~lacking_signal
     out = {"input_ids": input_ids, "attention_mask": attention, "labels": labels, **masks,
            "step_index": step_index}
     if with_topk:

@@ -91,9 +91,11 @@ class LossPositionLM(nn.Module):
         self.split = head_matches(model, device) if split is None else split
 
     def forward(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, rows: torch.Tensor,
+        cols: torch.Tensor,
     ) -> torch.Tensor:
-        """input_ids, attention_mask (B, T); rows, cols (N,) -> logits (1, N, V)."""
+        """input_ids, attention_mask (B, T); rows, cols (N,) -> logits (1, N, V). A right-padded batch needs
+        no ``attention_mask`` (None): under the causal mask no real position sees a pad."""
         if not self.split:
             return self.model(input_ids=input_ids, attention_mask=attention_mask).logits[rows, cols][None]
         decoder, head = _decoder_and_head(self.model)  # type: ignore[misc]

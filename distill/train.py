@@ -41,6 +41,7 @@ import shutil
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -330,33 +331,69 @@ def as_loss_position_lm(model: Any) -> LossPositionLM | None:
 
 
 def teacher_of(
-    batch: dict[str, torch.Tensor], rows: torch.Tensor, cols: torch.Tensor, teacher: LossPositionLM | None,
-    signal: str | None,
+    input_ids: torch.Tensor, picked: dict[str, torch.Tensor], rows: torch.Tensor, cols: torch.Tensor,
+    teacher: LossPositionLM | None, signal: str | None,
 ) -> losses.Teacher | None:
-    """The teacher distribution at the loss positions (rows, cols) of a micro-batch, as (1, N, ...): top-k
-    from the log, or the teacher model's logits (computed at those positions only)."""
+    """The teacher distribution at the loss positions (rows, cols) of a right-padded micro-batch, as
+    (1, N, ...): the logged top-k (``picked``, already at those positions), or the teacher model's logits
+    computed there (no padding mask: under the causal mask no real position sees a pad)."""
     if signal == "topk":
-        return batch["topk_ids"][rows, cols][None], batch["topk_logprobs"][rows, cols][None]
+        return picked["topk_ids"], picked["topk_logprobs"]
     if signal == "logits" and teacher is not None:
         with torch.no_grad():
-            return teacher(batch["input_ids"], batch["attention_mask"], rows, cols)
+            return teacher(input_ids, None, rows, cols)
     return None
 
 
-def timed_teacher(
-    batch: dict[str, torch.Tensor], rows: torch.Tensor, cols: torch.Tensor, teacher: LossPositionLM | None,
-    signal: str | None, runtime: Runtime,
-) -> tuple[losses.Teacher | None, float]:
-    """:func:`teacher_of` and the seconds it took (on CUDA the queued work is waited for on both sides,
-    so the time is the teacher's forward pass alone)."""
-    wait = signal == "logits" and runtime.device.type == "cuda"
-    if wait:
-        torch.cuda.synchronize(runtime.device)
-    start = time.perf_counter()
-    result = teacher_of(batch, rows, cols, teacher, signal)
-    if wait:
-        torch.cuda.synchronize(runtime.device)
-    return result, time.perf_counter() - start
+class TeacherClock:
+    """Time spent in the live teacher's forward passes: wall time on CPU; on CUDA a pair of events around
+    each pass, read once per step (:meth:`seconds`) instead of synchronising around every pass."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.cuda = device.type == "cuda"
+        self.cpu_s = 0.0
+        self.events: list[tuple[Any, Any]] = []
+
+    @contextlib.contextmanager
+    def timing(self) -> Iterator[None]:
+        if self.cuda:
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            yield
+            end.record()
+            self.events.append((start, end))
+        else:
+            began = time.perf_counter()
+            yield
+            self.cpu_s += time.perf_counter() - began
+
+    def seconds(self) -> float:
+        """Seconds timed so far (on CUDA: waits for the recorded events)."""
+        for start, end in self.events:
+            end.synchronize()
+            self.cpu_s += start.elapsed_time(end) / 1000
+        self.events.clear()
+        return self.cpu_s
+
+
+@dataclass
+class MicroBatch:
+    """One micro-batch as the step consumes it: the whole window's ids (B, T), the loss positions (rows,
+    cols: (N,)), every per-token tensor at those positions (``picked``: (1, N, ...)) and the batch's
+    non-padding token count. Built on the host; :meth:`to` moves it (pinned, asynchronously on CUDA)."""
+
+    input_ids: torch.Tensor
+    rows: torch.Tensor
+    cols: torch.Tensor
+    picked: dict[str, torch.Tensor]
+    tokens: int
+
+    def to(self, device: torch.device) -> MicroBatch:
+        def move(t: torch.Tensor) -> torch.Tensor:
+            return t.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else t
+
+        return MicroBatch(move(self.input_ids), move(self.rows), move(self.cols),
+                          {k: move(v) for k, v in self.picked.items()}, self.tokens)
 
 
 def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
@@ -401,11 +438,11 @@ def evaluate(
         full_batch = to_device(collate(chunk, pad_id, logged), runtime.device)
         # every metric reads completion positions only (reason and act partition them): (1, N, ...) below
         rows, cols = loss_positions(full_batch["completion_mask"])
-        with runtime.autocast():
-            logits = student(full_batch["input_ids"], full_batch["attention_mask"], rows, cols)  # (1, N, V)
-            live = teacher_of(full_batch, rows, cols, teacher, "logits")
-        bucket = teacher_of(full_batch, rows, cols, None, "topk") if logged else None
         batch = at_positions(full_batch, rows, cols)
+        with runtime.autocast():
+            logits = student(full_batch["input_ids"], None, rows, cols)  # (1, N, V)
+            live = teacher_of(full_batch["input_ids"], batch, rows, cols, teacher, "logits")
+        bucket = teacher_of(full_batch["input_ids"], batch, rows, cols, None, "topk") if logged else None
         nll = losses.nll_per_token(logits, batch["labels"])  # (1, N)
         nothing = torch.zeros_like(nll)
         full_kl = losses.kl_per_token(logits, live) if live is not None else nothing  # (1, N)
@@ -775,10 +812,11 @@ def train(config: TrainConfig) -> Path:
         desc=f"{config.method} {out.name}", unit="step", dynamic_ncols=True,
     )
     wall0, tokens_seen, busy_s = time.perf_counter(), 0, 0.0
-    loss_tokens, teacher_s = (log.kept_loss_tokens if log is not None else 0.0), 0.0
+    loss_tokens = log.kept_loss_tokens if log is not None else 0.0
     eval_metrics: dict[str, float] = {}
-    for step in range(start_step, last_step):
-        t0 = time.perf_counter()
+    def prepare(step: int) -> tuple[list[MicroBatch], list[float]]:
+        """This process's micro-batches of ``step`` (collated, cut to the loss positions, on the host) and
+        their [completion, reason, act] counts; runs in a background thread one step ahead."""
         mine = micro_batches(
             plan.global_batch(step), config.micro_batch_size, runtime.rank, runtime.world_size
         )
@@ -789,23 +827,38 @@ def train(config: TrainConfig) -> Path:
             batches = [first_turns(batch, config.max_turns) for batch in batches]
         if isinstance(config, SFTConfig):
             batches = [first_turn_weights(batch, config.first_turn_weight) for batch in batches]
-        counts = runtime.sum(count_tokens(batches, own_spans=on_policy))  # global [completion, reason, act]
-        step_loss, step_tokens = 0.0, 0
-        for index, full_batch in enumerate(batches):
-            full_batch = to_device(full_batch, runtime.device)
-            rows, cols = loss_positions(full_batch["completion_mask"])  # (N,), (N,): the loss's positions
-            batch = at_positions(full_batch, rows, cols)  # masks, labels, top-k: (1, N, ...)
-            sync = index == len(batches) - 1 or not runtime.distributed
+        prepared = []
+        for batch in batches:
+            rows, cols = loss_positions(batch["completion_mask"])  # (N,), (N,): the loss's positions
+            prepared.append(MicroBatch(batch["input_ids"], rows, cols, at_positions(batch, rows, cols),
+                                       int(batch["attention_mask"].sum())))
+        return prepared, count_tokens(batches, own_spans=on_policy)
+
+    clock = TeacherClock(runtime.device)
+    prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collate")
+    upcoming = prefetch.submit(prepare, start_step) if start_step < last_step else None
+    for step in range(start_step, last_step):
+        t0 = time.perf_counter()
+        prepared, local_counts = upcoming.result()  # type: ignore[union-attr]
+        upcoming = prefetch.submit(prepare, step + 1) if step + 1 < last_step else None
+        counts = runtime.sum(local_counts)  # global [completion, reason, act]
+        step_loss_sum, step_tokens = torch.zeros((), device=runtime.device), 0
+        for index, micro in enumerate(prepared):
+            micro = micro.to(runtime.device)
+            sync = index == len(prepared) - 1 or not runtime.distributed
             with (contextlib.nullcontext() if sync else model.no_sync()):
                 with runtime.autocast():
-                    ids, attention = full_batch["input_ids"], full_batch["attention_mask"]
-                    logits = model(ids, attention, rows, cols)  # (1, N, V)
-                    teacher, seconds = timed_teacher(full_batch, rows, cols, teacher_lm, signal, runtime)
-                    teacher_s += seconds
-                loss = method_loss(config, logits, batch, teacher, counts)
+                    # right padding: with the causal mask alone every real position sees only real tokens,
+                    # so no padding mask is passed (the fused / flash attention kernels then apply)
+                    logits = model(micro.input_ids, None, micro.rows, micro.cols)  # (1, N, V)
+                    with clock.timing():
+                        teacher = teacher_of(micro.input_ids, micro.picked, micro.rows, micro.cols,
+                                             teacher_lm, signal)
+                loss = method_loss(config, logits, micro.picked, teacher, counts)
                 (loss * runtime.world_size).backward()  # DDP averages gradients over processes
-            step_loss += float(loss.detach())
-            step_tokens += int(full_batch["attention_mask"].sum())
+            step_loss_sum += loss.detach()
+            step_tokens += micro.tokens
+        step_loss = float(step_loss_sum)  # the step's one host sync
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip or float("inf"))
         optimizer.step()
         scheduler.step()
@@ -831,6 +884,8 @@ def train(config: TrainConfig) -> Path:
         if done % config.save_every == 0 or done == last_step:
             save_checkpoint(config, done, model, optimizer, scheduler, runtime)
     bar.close()
+    prefetch.shutdown()
+    teacher_s = clock.seconds()
     if log is not None:
         log.close()
     summary = {

@@ -153,3 +153,19 @@ def test_peak_memory_of_a_1536_token_micro_batch_drops():
     # full fp32 logits of 1,536 x 49,152 alone are 302 MB (and their gradient as much again)
     assert full["peak_kb"] > 250_000
     assert selected["peak_kb"] < full["peak_kb"] / 3, (full, selected)
+
+
+def test_right_padded_batches_need_no_padding_mask(pair):
+    """Under the causal mask alone no real position of a right-padded batch sees a pad: the same logits at
+    every loss position as with the padding mask (the trainer then passes none, for the fused kernels)."""
+    student, _, batch = pair
+    assert (batch["attention_mask"] == 0).any()  # some rows are padded
+    lm = LossPositionLM(student)
+    rows, cols = loss_positions(batch["completion_mask"])
+    with torch.no_grad():
+        masked = lm(batch["input_ids"], batch["attention_mask"], rows, cols)
+        unmasked = lm(batch["input_ids"], None, rows, cols)
+    torch.testing.assert_close(unmasked, masked, rtol=1e-5, atol=1e-5)
+    labels, mask = batch["labels"][rows, cols][None], batch["completion_mask"][rows, cols][None]
+    loss, want = losses.sft_loss(unmasked, labels, mask), losses.sft_loss(masked, labels, mask)
+    assert float(loss) == pytest.approx(float(want), rel=1e-5)
