@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -91,6 +92,18 @@ class OnPolicySettings:
             raise UserError(f"--divergence {self.divergence!r}: expected one of {', '.join(DIVERGENCES)}")
 
 
+#: constrained decoding's host work in the LM agent (agents/constrained.py), seconds per sequence: per
+#: decoding step (each row's allowed ids, its row of the [B, V] mask, the trie's advance) and per turn (the
+#: turn's action trie, from the env's list or, on HotPotQA, from every span of the observations). Measured
+#: on this project's shared 2-core CPU (load 5-7, one torch thread) with the SmolLM2 tokenizer, turns of 128
+#: new tokens from expert episodes' states of the test splits, at batch 16 and 100: 21-46 us a step (WebShop
+#: 36-42, ALFWorld 33-46, HotPotQA 21-38; the turn's text and stop check, 30-50 us more, are lm_step's),
+#: 0.3-0.9 ms a turn on WebShop, 1.6-2.0 ms on ALFWorld, 108-134 ms on HotPotQA. Rough (a shared machine);
+#: on a GPU the mask's copy to the device comes on top
+CONSTRAINED_STEP_S = 40e-6
+CONSTRAINED_TURN_S = {"webshop": 0.001, "alfworld": 0.002, "hotpotqa": 0.12}
+
+
 # --- the stages -----------------------------------------------------------------------------------
 
 
@@ -128,30 +141,66 @@ class Pipeline:
 
     # --- sizing ---
     def expected_seconds(self) -> dict[str, float]:
-        """A rough time per stage from the preset's measured per-unit costs (printed before starting)."""
+        """A rough time per stage from the preset's measured per-unit costs (printed before starting): every
+        unit of every stage (both teacher evaluations of a constrained run), an LM stage's episodes at the
+        cost of the batches of ``policy_batch`` they fill (a decoding step costs what a full batch's does),
+        on-policy rounds with each generate call of a guided round, and constrained decoding's host work
+        (:data:`CONSTRAINED_STEP_S`, :data:`CONSTRAINED_TURN_S`)."""
+        from harness.experiment.opd import OPDSchedule, guide_probability
+
         p, cost = self.preset, COSTS[self.preset.name]
         # an untrained model plays every step
         lm_step = LM_STEP_BY_ENV.get(p.name, {}).get(self.env, cost["lm_step"])
-        lm_episode = lm_step * self.max_steps * p.max_new_tokens / 64
+        parallel = max(1, p.workers) ** 0.5
+        lm_episode = lm_step * self.max_steps * p.max_new_tokens / 64 / parallel
+        # constrained decoding's host work per episode (rules, masks, action tries; not divided by workers:
+        # the policy actor does it for every episode), where the run constrains
+        per_turn = CONSTRAINED_STEP_S * p.max_new_tokens + CONSTRAINED_TURN_S.get(self.env, 0.0)
+        constrained = self.max_steps * per_turn if self.constrain_actions else 0.0
+
+        def batched(episodes: float) -> float:
+            """Episodes at batch cost: whole batches of policy_batch (none set: each episode its own cost)."""
+            return math.ceil(episodes / p.policy_batch) * p.policy_batch if p.policy_batch else episodes
+
+        def lm_stage(episodes: int, factor: float = 1.0, free: bool = False) -> float:
+            """An LM stage (factor 0.5: a student's, the estimate's factor for its smaller decoding step)."""
+            host = 0.0 if free else constrained * episodes
+            return cost["startup"] + factor * lm_episode * batched(episodes) + host
+
         teacher_step = p.batch_size * p.max_length / cost["teacher_tokens_per_s"]
         student_step = p.batch_size * p.max_length / cost["student_tokens_per_s"]
         n = len(self.specs)
         n_on_policy = sum(s.method in ON_POLICY_METHODS for s in self.specs)
-        parallel = max(1, p.workers) ** 0.5
-        # a round: the student's episodes (at the untrained model's cost), then training with a live teacher
-        # forward per step (about a third of a teacher training step)
-        opd_round = (cost["startup"] + lm_episode * p.opd_episodes / parallel
-                     + (student_step + teacher_step / 3) * p.opd_steps_per_round())
+        # a round: the student's episodes, each turn played by the student or (with probability p) its
+        # guide: a teacher guide's turns in a generate call of their own, at batch cost like the student's;
+        # then training with a live teacher forward per step (about a third of a teacher training step)
+        schedule = OPDSchedule(rounds=p.opd_rounds, guide=self.on_policy.guide,
+                               guide_p0=self.on_policy.guide_p0)
+        opd_rounds = 0.0
+        for r in range(p.opd_rounds):
+            guided = p.opd_episodes * guide_probability(schedule, r)
+            played = (0.5 * batched(p.opd_episodes - guided)
+                      + (batched(guided) if schedule.guide == "teacher" else 0.0)) * lm_episode
+            experts = cost["expert_episode"] * guided if schedule.guide == "expert" else 0.0
+            opd_rounds += (cost["startup"] + played + experts + constrained * p.opd_episodes
+                           + (student_step + teacher_step / 3) * p.opd_steps_per_round())
+        # offline: each student answers offline_states teacher states (one turn each); a constrained run
+        # first replays the teacher's sampled episodes for their admissible actions (at most one a state)
+        replay = cost["expert_episode"] * p.offline_states if self.constrain_actions else 0.0
+        offline_turn = per_turn if self.constrain_actions else 0.0
         return {
             "demos": cost["startup"] + cost["expert_episode"] * p.demo_episodes,
             "teacher": cost["startup"] + teacher_step * p.teacher_steps,
-            "teacher_rollouts": cost["startup"] + lm_episode * p.rollout_episodes / parallel,
-            "teacher_eval": cost["startup"] + lm_episode * p.eval_episodes / parallel,
+            "teacher_rollouts": lm_stage(p.rollout_episodes),
+            # constrained runs also evaluate the teacher decoding freely (teacher_eval_free)
+            "teacher_eval": lm_stage(p.eval_episodes)
+            + (lm_stage(p.eval_episodes, free=True) if self.constrain_actions else 0.0),
             "baselines": len(self.baselines) * (cost["startup"] + cost["expert_episode"] * p.eval_episodes),
             "students": (n - n_on_policy) * (cost["startup"] + student_step * p.student_steps)
-            + n_on_policy * p.opd_rounds * opd_round,
-            "student_eval": n * (cost["startup"] + 0.5 * lm_episode * p.eval_episodes / parallel),
-            "offline": n * (cost["startup"] + cost["offline_state"] * p.offline_states),
+            + n_on_policy * opd_rounds,
+            "student_eval": n * lm_stage(p.eval_episodes, factor=0.5),
+            "offline": replay
+            + n * (cost["startup"] + (cost["offline_state"] + offline_turn) * p.offline_states),
             "report": 10.0,
         }
 
@@ -180,9 +229,15 @@ class Pipeline:
             "model_origins": model_origins(self.preset.teacher, *(s.student for s in self.specs)),
         }
         if any(m in ON_POLICY_METHODS for m in self.methods):
+            from distill.config import OPDConfig
+            from harness.experiment.opd import OPDSchedule
+
             manifest["on_policy"] = {**dataclasses.asdict(self.on_policy), "rounds": self.preset.opd_rounds,
                                      "episodes_per_round": self.preset.opd_episodes,
-                                     "steps_per_round": self.preset.opd_steps_per_round()}
+                                     "steps_per_round": self.preset.opd_steps_per_round(),
+                                     "rollout_temperature": OPDSchedule.rollout_temperature,
+                                     "guided_loss": OPDConfig.guided_loss,
+                                     "teacher_signal": "logits (the live teacher)"}
         path = self.layout.manifest
         if path.is_file():
             old = json.loads(path.read_text())
@@ -442,8 +497,10 @@ class Pipeline:
         init, initial, build = self._initial_student(spec)
         steps = p.opd_steps_per_round()
         # run_opd sets data, out, model, teacher and max_steps of each round's training
+        # the rounds are one training of steps x rounds steps: warm-up, evaluation and saving sized for it
         train_settings = {"role": "student", "divergence": opd.divergence,
-                          **self._optimizer_settings(steps, p.student_lr, spec.seed), **spec.overrides}
+                          **self._optimizer_settings(steps * p.opd_rounds, p.student_lr, spec.seed),
+                          **spec.overrides}
         agent_kwargs = self._lm_kwargs(initial)
         schedule = {"rounds": p.opd_rounds, "episodes_per_round": p.opd_episodes, "steps_per_round": steps,
                     "guide": opd.guide, "guide_p0": opd.guide_p0, "depth_curriculum": opd.depth_curriculum}
@@ -528,7 +585,7 @@ class Pipeline:
             free = {k: v for k, v in teacher.items() if k != "constrain_actions"}
             teacher_evals.append(self._eval_unit("teacher_eval", L.teacher_eval_free, "lm", "test",
                                                  p.eval_episodes, inputs=(L.teacher,), agent_kwargs=free))
-        run.run_stage("teacher_eval", teacher_evals, expected["teacher_eval"] * len(teacher_evals))
+        run.run_stage("teacher_eval", teacher_evals, expected["teacher_eval"])
         run.run_stage("baselines", [self._eval_unit("baselines", L.baseline(a), a, "test", p.eval_episodes)
                                     for a in self.baselines], expected["baselines"])
         students = [self.student_unit(spec) for spec in self.specs]

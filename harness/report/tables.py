@@ -101,6 +101,24 @@ def read_rounds(model_dir: Path) -> list[dict[str, Any]]:
     return sorted(rounds, key=lambda r: int(r["round"]))
 
 
+#: what each trainer's ``teacher_signal`` means in the report
+SIGNALS = {"topk": "logged top-k", "logits": "live logits", None: "teacher's tokens"}
+
+
+def teacher_signal(model_dir: Path) -> str:
+    """What the student learnt from: the on-policy rounds' ``teacher_signal`` (the live teacher), else the
+    trainer's (``train_summary.json``: logged top-k, live logits, or none for imitation); "–" unrecorded."""
+    rounds = read_rounds(model_dir)
+    path = Path(model_dir) / TRAIN_SUMMARY
+    if rounds:
+        signal = rounds[-1].get("teacher_signal", "logits")  # on-policy rounds score with the live teacher
+    elif path.is_file():
+        signal = json.loads(path.read_text()).get("teacher_signal")
+    else:
+        return "–"
+    return SIGNALS.get(signal, str(signal))
+
+
 def student_tokens(model_dir: Path) -> float:
     """Completion tokens a student was trained on (in the loss, over all its steps): summed over the rounds
     of ``rounds.json`` for an on-policy student, else ``student_tokens`` of ``train_summary.json``; NaN where
@@ -132,6 +150,7 @@ class Row:
     rounds: list[list[dict[str, Any]]] = field(default_factory=list)  # students: rounds.json of each seed
     params: int | None = None
     compression: float | None = None
+    signal: str = "–"  # students: what they learnt from (:func:`teacher_signal`)
 
     def mean(self, metric: str) -> float:
         values = [s[metric] for s in self.per_seed if metric in s and not math.isnan(s[metric])]
@@ -244,6 +263,8 @@ def collect_rows(root: Path) -> list[Row]:
                     numbers["reasoning_match"] = float(offline["reasoning_match"])
                 numbers["student_tokens"] = student_tokens(row.model_dirs[i])
                 row.rounds.append(read_rounds(row.model_dirs[i]))
+                if i == 0:
+                    row.signal = teacher_signal(row.model_dirs[0])
                 if i == 0 and any(row.model_dirs[0].glob("*.safetensors")):
                     row.params = count_parameters(row.model_dirs[0])
                     if teacher_params:
@@ -254,15 +275,18 @@ def collect_rows(root: Path) -> list[Row]:
 
 # --- tables ---------------------------------------------------------------------------------------
 
-TABLE_COLUMNS = ("agent", "params", "compression", "success", "95% CI (tasks)", "score", "steps",
-                 "invalid actions", "latency/step (ms)", "action match", "reasoning match (ROUGE-L F)",
-                 "reasoning length (tok)", "student tokens trained", "tasks", "episodes", "seeds")
+TABLE_COLUMNS = ("agent", "teacher signal", "params", "compression", "success", "95% CI (tasks)", "score",
+                 "steps", "invalid actions", "latency/step (ms)", "action match",
+                 "reasoning match (ROUGE-L F)", "reasoning length (tok)", "student tokens trained", "tasks",
+                 "episodes", "seeds")
 
 
 TABLE_NOTE = (
-    "Success, score and the other numbers: mean ± std over training seeds (no ± with one seed); 95% CI "
-    "(tasks): percentile bootstrap of success over the test tasks, each task's success averaged over seeds "
-    "(all seeds and agents play the same tasks with the same env seeds). "
+    "Teacher signal: what a student learnt from (logged top-k of the teacher's rollouts, the live "
+    "teacher's logits, or the teacher's tokens for imitation); rows with different signals compare the "
+    "signal too. Success, score and the other numbers: mean ± std over training seeds (no ± with one "
+    "seed); 95% CI (tasks): percentile bootstrap of success over the test tasks, each task's success "
+    "averaged over seeds (all seeds and agents play the same tasks with the same env seeds). "
     "Action match / reasoning match: the student's greedy turn against the teacher's on held-out "
     "teacher states (test split). Reasoning length: tokens of thought per step (word pieces for agents "
     "without a tokenizer). Student tokens trained: completion tokens in the student's loss over all its "
@@ -302,6 +326,7 @@ def table_cells(row: Row) -> list[str]:
     low, high = row.success_interval()
     return [
         row.name,
+        row.signal,
         _params(row.params),
         f"{row.compression:.1f}×" if row.compression else "–",
         format_mean_std(row.mean("success"), row.std("success")),
@@ -333,7 +358,8 @@ def csv_records(rows: list[Row]) -> list[dict[str, Any]]:
     for row in rows:
         low, high = row.success_interval()
         record: dict[str, Any] = {"env": row.env, "agent": row.name, "kind": row.kind, "method": row.method,
-                                  "student": row.student, "variant": row.variant, "params": row.params or "",
+                                  "student": row.student, "variant": row.variant,
+                                  "teacher_signal": row.signal, "params": row.params or "",
                                   "compression": row.compression or "", "tasks": row.tasks,
                                   "episodes": row.episodes,
                                   "seeds": " ".join(map(str, row.seeds)), "success_ci_low": low,
@@ -415,7 +441,8 @@ def final_kl_markdown(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-ROUND_COLUMNS = ("student", "seed", "round", "guide", "guide p", "depth limit", "episodes",
+ROUND_COLUMNS = ("student", "seed", "round", "tasks from", "temperature", "guide", "guide p", "guide loss",
+                 "depth limit", "episodes",
                  "success (train, own rollouts)", "score", "guided turns", "student tokens", "rollout (s)",
                  "scoring (s)", "training (s)")
 
@@ -433,8 +460,13 @@ def round_cells(rows: list[Row]) -> list[list[str]]:
             for r in rounds:
                 depth = int(r["depth_limit"])
                 tokens = float("nan") if r["student_tokens"] is None else float(r["student_tokens"])
-                lines.append([row.name, str(seed), str(r["round"]), str(r["guide"]),
-                              _number(r["guide_p"], 2), str(depth) if depth else "all", str(r["episodes"]),
+                offset = r.get("task_offset")
+                wrapped = " (wrapped)" if r.get("tasks_wrapped") else ""
+                tasks_from = "–" if offset is None else f"{offset}{wrapped}"
+                lines.append([row.name, str(seed), str(r["round"]), tasks_from,
+                              _number(r.get("rollout_temperature"), 1), str(r["guide"]),
+                              _number(r["guide_p"], 2), str(r.get("guided_loss", "–")),
+                              str(depth) if depth else "all", str(r["episodes"]),
                               _number(r["success_rate"], 2), _number(r["mean_score"], 2),
                               _number(r["guided_turn_fraction"], 2), format_count(tokens, float("nan")),
                               *(_number(r[k], 1) for k in ("rollout_s", "scoring_s", "train_s"))])
@@ -455,7 +487,9 @@ ROUNDS_NOTE = (
     "the train split, a guide playing each turn instead with probability p (guided turns: their share); "
     "the live teacher scores the student's tokens (scoring), and the student trains on them (training). "
     "Success here is on the round's own train-split rollouts, guided turns included; the test success of "
-    "the final model is the table's."
+    "the final model is the table's. Round r plays the train tasks from r x episodes on (tasks from), "
+    "sampling at the temperature shown; the rounds are one training: one warm-up, one learning-rate "
+    "schedule and one optimizer state continued from round to round."
 )
 
 

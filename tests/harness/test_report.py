@@ -368,7 +368,8 @@ def test_training_curves_show_full_vocabulary_kl_and_label_bucket_kl(tmp_path):
 
 def _round(index: int, p: float, success: float, tokens: int) -> dict:
     return {"round": index, "guide": "teacher", "guide_p": p, "depth_limit": 0, "episodes": 4,
-            "success_rate": success, "mean_score": success, "guided_turn_fraction": p,
+            "task_offset": 4 * index, "tasks_wrapped": False, "rollout_temperature": 1.0,
+            "guided_loss": "forward_kl", "teacher_signal": "logits", "success_rate": success, "mean_score": success, "guided_turn_fraction": p,
             "student_tokens": tokens, "rollout_s": 2.5, "scoring_s": 0.5, "train_s": 1.25}
 
 
@@ -428,8 +429,11 @@ def test_on_policy_rows_tokens_rounds_and_paired_intervals(built, tmp_path):
                            ("sad_opd", "sad"), ("sad_opd", "opd")}
     # the rounds, from each seed's rounds.json
     assert "### webshop: on-policy rounds" in md
-    assert ("| tiny-student · opd | 1 | 1 | teacher | 0.00 | all | 4 | 0.75 | 0.75 | 0.00 | 50k | 2.5 | 0.5 "
-            "| 1.2 |") in md
+    assert ("| tiny-student · opd | 1 | 1 | 4 | 1.0 | teacher | 0.00 | forward_kl | all | 4 | 0.75 | 0.75 "
+            "| 0.00 | 50k | 2.5 | 0.5 | 1.2 |") in md
+    # what each student learnt from: the live teacher (on-policy), the teacher's tokens (imitation)
+    assert lines["| tiny-student · opd"].startswith("| tiny-student · opd | live logits |")
+    assert lines["| tiny-student · sft"].startswith("| tiny-student · sft | teacher's tokens |")
     assert ("- on-policy methods: 2 rounds × 4 train episodes, 3 optimizer steps a round; guide teacher "
             "(p 1 in round 0, decaying to 0), divergence reverse_kl, depth curriculum off") in md
     assert written["on-policy success by round"].stat().st_size > 1000
