@@ -76,9 +76,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The method's config from parsed options, checked against the files it names (a non-empty --out
-    without --resume or --overwrite, damaged model files, a checkpoint trained with other settings: see
-    :func:`distill.train.preflight`; nothing is changed). An option the method does not take is an error."""
+    """The method's config from parsed options, checked against the machine (:func:`check_device`) and the
+    files it names (episode logs that are not ones, :func:`distill.data.check_episode_files`; a non-empty
+    --out without --resume or --overwrite, damaged model files, a checkpoint trained with other settings:
+    see :func:`distill.train.preflight`; nothing is changed). An option the method does not take is an
+    error."""
+    from distill.data import check_episode_files
     from distill.train import preflight
 
     method = getattr(args, "method", None) or "sft"
@@ -93,8 +96,30 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if command == "train":
         given.setdefault("role", "teacher")
     config = cls(**given)
+    check_device(config.device)
+    check_episode_files(config.data)
     preflight(config)
     return config
+
+
+def check_device(device: str) -> None:
+    """Refuse (``ValueError``) a CUDA ``device`` this torch cannot use: a CPU build, no GPU visible, or an
+    index past the visible GPUs; each says what to do."""
+    if not device.startswith("cuda"):
+        return
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    index = int(device.partition(":")[2] or 0)
+    if count == 0 and torch.version.cuda is None and torch.version.hip is None:
+        raise ValueError(
+            f"device={device!r}: this torch ({torch.__version__}) is a CPU build without CUDA; install the "
+            "CUDA build (`make install DEVICE=cuda`, see README: GPU install) or use --device cpu"
+        )
+    if index >= count:
+        seen = f"only {count} GPU(s) visible (cuda:0 to cuda:{count - 1})" if count else "no GPU is visible"
+        raise ValueError(f"device={device!r}: torch {torch.__version__} has CUDA but {seen}; check "
+                         "CUDA_VISIBLE_DEVICES and the driver (see README: GPU install), or use --device cpu")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import json
 import math
 import os
@@ -515,10 +516,27 @@ def save_checkpoint(
     runtime.barrier()
 
 
+#: bytes free under which a failed checkpoint write is taken for a full disk (torch.save then raises a
+#: RuntimeError without an errno)
+LOW_DISK_BYTES = 64 * 2**20
+
+
 def _atomic_save(obj: Any, path: Path) -> None:
+    """``torch.save`` to a temp file renamed over ``path``; a failed write leaves no temp file, and a full
+    disk is raised as ``OSError(ENOSPC)`` naming the file (the CLI prints it as one line)."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
+    try:
+        torch.save(obj, tmp)
+        tmp.replace(path)
+    except BaseException as err:
+        tmp.unlink(missing_ok=True)
+        errno_ = getattr(err, "errno", None)
+        full = errno_ in (errno.ENOSPC, errno.EDQUOT) or (
+            isinstance(err, RuntimeError) and shutil.disk_usage(path.parent).free < LOW_DISK_BYTES
+        )
+        if full:
+            raise OSError(errno.ENOSPC, "No space left on device", str(tmp)) from err
+        raise
 
 
 #: what a checkpoint holds (``checkpoints/last.pt``)

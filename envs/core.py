@@ -8,11 +8,13 @@ terminated, info)``; this base class adds what every env must do the same way:
   ``self.task_ids`` with the env's seeded RNG;
 - an action the env cannot parse or apply raises :class:`InvalidAction` inside ``_step``; the base
   class turns it into an observation that says why, ``invalid_action=True``, reward 0, one step used;
-- at ``max_steps`` an unfinished episode is truncated;
+- at ``max_steps`` (a whole number >= 1: not a float, NaN, infinity or bool) an unfinished episode is
+  truncated;
 - ``info`` always holds ``task_id, task, admissible_actions, won, score, invalid_action``.
 """
 from __future__ import annotations
 
+import numbers
 import string
 from typing import Any, ClassVar
 
@@ -59,13 +61,13 @@ class TextEnv(gymnasium.Env[str, str]):
     max_action_chars = 2_000
 
     def __init__(self, max_steps: int, render_mode: str | None = None):
-        if max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+        if isinstance(max_steps, bool) or not isinstance(max_steps, numbers.Integral) or max_steps < 1:
+            raise ValueError(f"max_steps must be a whole number >= 1, got {max_steps!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
                 f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}"
             )
-        self.max_steps = max_steps
+        self.max_steps = int(max_steps)
         self.render_mode = render_mode
         self.observation_space = UnicodeText(self.max_observation_chars)
         self.action_space = UnicodeText(self.max_action_chars)

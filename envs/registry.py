@@ -5,7 +5,9 @@ each entry point's value is ``"package.module:EnvClass"`` and its name is the sh
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -65,3 +67,10 @@ def spec(name: str) -> EnvSpec:
 def make(name: str, **kwargs: Any) -> gymnasium.Env:
     """Build the environment registered as ``name`` (same as ``gymnasium.make(gym_id, **kwargs)``)."""
     return gymnasium.make(spec(name).gym_id, **kwargs)
+
+
+def load(name: str) -> Callable[..., gymnasium.Env]:
+    """The class (or factory) registered as ``name``: what :func:`make` calls with its keyword options, so
+    a caller can read which options it takes (and their annotated types) before building one."""
+    module, _, attr = spec(name).entry_point.partition(":")
+    return getattr(import_module(module), attr)

@@ -4,9 +4,10 @@
 User mistakes (:func:`harness.errors.one_line_errors`: a :class:`harness.errors.UserError` for unknown
 names and bad values; a ``FileNotFoundError``, whose message names the missing path;
 ``agents.http.HTTPError``: a refusing or unreachable server, also when it is raised in a Ray actor)
-print one clear line and exit 2; set ``AGENTDISTILL_DEBUG=1`` to see the traceback instead. The line
-never shows a secret given on the command line (``--agent-opt api_key=...``). Any other exception is a
-bug: it shows its traceback and exits 1.
+print one clear line and exit 2; so does a full disk (``OSError`` ENOSPC, also as the cause of another
+error), naming what could not be written. Set ``AGENTDISTILL_DEBUG=1`` to see the traceback instead. The
+line never shows a secret given on the command line (``--agent-opt api_key=...``) nor a raw control
+character. Any other exception is a bug: it shows its traceback and exits 1.
 """
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ import os
 import sys
 from dataclasses import dataclass
 from importlib import import_module
+from pathlib import Path
 
 from agents.redact import redact_text
-from harness.errors import one_line_errors, user_input
+from harness.errors import disk_full, disk_full_message, one_line, one_line_errors, user_input
 from harness.provenance import secret_values
 
 
@@ -51,7 +53,8 @@ COMMANDS: dict[str, Command] = {
     ),
     "report": Command("harness.report", "rebuild a pipeline's report from its stored runs"),
     "bench": Command("harness.bench.cli", "speed and memory figures, measured side by side"),
-    "serve": Command("envs.webshop.server", "serve the WebShop engine as a website on 127.0.0.1"),
+    "serve": Command("envs.webshop.server", "serve the WebShop engine as a website on 127.0.0.1",
+                     check="check_args"),
 }
 
 
@@ -106,12 +109,35 @@ def main(argv: list[str] | None = None) -> int:
     except one_line_errors() as err:
         if os.environ.get("AGENTDISTILL_DEBUG"):
             raise
-        print(f"agentdistill {args.command}: error: {redact_text(str(err), secret_values(argv))}",
-              file=sys.stderr)
+        _error_line(args, str(err), argv)
         return 2
     except KeyboardInterrupt:
         print(f"agentdistill {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except Exception as err:
+        full = disk_full(err)
+        if full is None or os.environ.get("AGENTDISTILL_DEBUG"):
+            raise
+        _error_line(args, disk_full_message(full, _output_location(args)), argv)
+        return 2
+
+
+def _error_line(args: argparse.Namespace, message: str, argv: list[str]) -> None:
+    """Print ``message`` as the command's one error line (secrets masked, control characters escaped)."""
+    line = one_line(redact_text(message, secret_values(argv)))
+    print(f"agentdistill {args.command}: error: {line}", file=sys.stderr)
+
+
+def _output_location(args: argparse.Namespace) -> Path | None:
+    """Where the command writes (``--out``, else the run under ``--runs-dir``, else the run dir it names)."""
+    out, run, runs_dir = (getattr(args, name, None) for name in ("out", "run", "runs_dir"))
+    if out:
+        return Path(out)
+    if run and (os.sep in str(run) or Path(run).is_absolute() or not runs_dir):
+        return Path(run)
+    if runs_dir:
+        return Path(runs_dir) / run if run else Path(runs_dir)
+    return None
 
 
 if __name__ == "__main__":

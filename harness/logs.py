@@ -27,7 +27,7 @@ import time
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pandas as pd
 import pyarrow as pa
@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from agents.text import sanitize_text
+from harness.run_dir import atomic_file, refuse_link, run_directory
 
 #: the columns every episode log has, in order
 COLUMNS: dict[str, pa.DataType] = {
@@ -102,16 +103,10 @@ JOURNAL_GLOB = "journal-*.arrows"
 
 
 def _atomic_write(table: pa.Table, path: Path) -> None:
-    """Write ``table`` to ``path`` through a temp file in the same directory and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``table`` to ``path`` through a temp file in the same directory and a rename, never through
+    a symbolic link (:func:`harness.run_dir.atomic_file`)."""
+    with atomic_file(path, binary=True) as handle:
+        pq.write_table(table, handle)
 
 
 def _check_columns(rows: Sequence[dict[str, Any]]) -> None:
@@ -161,12 +156,13 @@ def _validate(table: pa.Table | pa.Schema, source: Path) -> None:
             raise ValueError(f"{source}: column {name!r} has type {actual}, expected {expected}")
 
 
-def _read_file(path: Path) -> pa.Table:
+def _read_file(path: Path, columns: list[str] | None = None) -> pa.Table:
     try:
-        table = pq.read_table(path)
+        schema = pq.read_schema(path)
+        _validate(schema, path)
+        table = pq.read_table(path, columns=columns)
     except (pa.ArrowException, OSError) as err:
         raise ValueError(f"{path}: cannot be read as a Parquet episode log ({err})") from None
-    _validate(table, path)
     return table
 
 
@@ -255,8 +251,9 @@ class EpisodeWriter:
     directory at a time; a second one in the same process first flushes and closes the first."""
 
     def __init__(self, run_dir: str | Path, max_queued: int = 1024, batch_window_s: float = 0.1):
-        self.run_dir = Path(run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir = run_directory(run_dir)
+        for own in (self.run_dir / EPISODES_FILE, self.run_dir / PARTS_DIR):
+            refuse_link(own)  # neither read nor written through a link
         key = str(self.run_dir.resolve())
         previous = _OPEN_WRITERS.get(key)
         if previous is not None:
@@ -267,7 +264,7 @@ class EpisodeWriter:
         self._hurry = threading.Event()  # set: write what is queued now (flush, close, a half-full queue)
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
-        self._sink: pa.NativeFile | None = None
+        self._sink: BinaryIO | None = None
         self._stream: pa.ipc.RecordBatchStreamWriter | None = None
         self._done = self._on_disk()
 
@@ -278,7 +275,7 @@ class EpisodeWriter:
     def _on_disk(self) -> set[int]:
         done: set[int] = set()
         if self.path.exists():
-            done.update(pq.read_table(self.path, columns=["episode"]).column("episode").to_pylist())
+            done.update(_read_file(self.path, columns=["episode"]).column("episode").to_pylist())
         for journal in _journals(self.run_dir):
             done |= _episodes_of(_read_journal(journal))
         return done
@@ -383,15 +380,21 @@ class EpisodeWriter:
         batch = _rows_to_batch(rows)
         if self._stream is None:
             # the journal gets its final name only once its header and first batch are on disk
-            folder = self.run_dir / PARTS_DIR
-            folder.mkdir(parents=True, exist_ok=True)
+            folder = run_directory(self.run_dir / PARTS_DIR)
             final = folder / f"journal-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{id(self):x}.arrows"
-            tmp = folder / f".{final.name}.tmp"
-            self._sink = pa.OSFile(str(tmp), "wb")
-            self._stream = pa.ipc.new_stream(self._sink, SCHEMA)
-            self._stream.write_batch(batch)
-            self._sink.flush()
-            os.replace(tmp, final)
+            fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=folder)  # O_NOFOLLOW
+            self._sink = os.fdopen(fd, "wb")
+            try:
+                os.fchmod(fd, 0o644)
+                self._stream = pa.ipc.new_stream(self._sink, SCHEMA)
+                self._stream.write_batch(batch)
+                self._sink.flush()
+                os.replace(tmp, final)
+            except BaseException:  # a full disk, say: no half-written journal is left behind
+                self._sink.close()
+                self._sink = self._stream = None
+                Path(tmp).unlink(missing_ok=True)
+                raise
             return
         self._stream.write_batch(batch)
         self._sink.flush()

@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from harness.errors import UserError
 from harness.experiment.layout import MANIFEST, read_manifest
+from harness.experiment.offline_metrics import decoding_facts
 from harness.report.comparison import (
     COMPARISON_HEADING,
     PAIRED_NOTE,
@@ -37,7 +39,16 @@ def env_dirs(root: Path) -> list[Path]:
     """The per-env pipeline directories of ``root``: itself, or its ``<env>/`` children for ``--env all``."""
     manifest = read_manifest(root)
     if manifest.get("env") == "all":
-        return [Path(root) / env for env in manifest["envs"] if (Path(root) / env / MANIFEST).is_file()]
+        names = manifest.get("envs")
+        plain = isinstance(names, list) and all(
+            isinstance(env, str) and env not in ("", ".", "..") and Path(env).name == env for env in names
+        )
+        if not plain:
+            raise UserError(f"{Path(root) / MANIFEST}: 'envs' is {names!r}; expected the list of env names "
+                            "`agentdistill pipeline --env all` writes")
+        return [Path(root) / env for env in names if (Path(root) / env / MANIFEST).is_file()]
+    if not isinstance(manifest.get("env"), str):
+        raise UserError(f"{Path(root) / MANIFEST}: 'env' is {manifest.get('env')!r}; expected an env name")
     return [Path(root)]
 
 
@@ -89,7 +100,8 @@ def build_report(root: str | Path) -> dict[str, Path]:
     md += [f"- command: `{manifest.get('command', '?')}`", f"- commit: `{manifest.get('commit', '?')}`",
            f"- seeds: {manifest.get('seeds', '?')}; methods: {', '.join(manifest.get('methods', []))}", ""]
     comparisons = {env: paired_comparisons(rows) for env, rows in rows_by_env.items()}
-    facts = {env: evaluation_facts(rows, manifests[env][1]) for env, rows in rows_by_env.items()}
+    facts = {env: evaluation_facts(rows, manifests[env][1]) + decoding_facts(manifests[env][0])
+             for env, rows in rows_by_env.items()}
     for env, rows in rows_by_env.items():
         md += [f"## {env}", "", *facts[env], "", markdown_table(rows), ""]
         if comparisons[env]:
