@@ -29,7 +29,7 @@ from harness import interrupt
 from harness.errors import UserError, user_input
 from harness.logs import EpisodeWriter, read_episodes
 from harness.metrics import format_table, summarize
-from harness.options import check_options, parse_options
+from harness.options import check_options, finite_float, parse_options
 from harness.provenance import commit, env_data, redact_command
 from harness.rollout import EpisodeJob, Rollout, init_ray
 from harness.run_dir import RunLock, record_run, write_text
@@ -354,7 +354,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ray-address", default=None, help="join a Ray cluster ('auto' or host:port); "
                         "without it a local Ray is started that listens on 127.0.0.1 only")
     parser.add_argument(
-        "--episode-timeout", type=float, default=None, metavar="SECONDS",
+        "--episode-timeout", type=finite_float, default=None, metavar="SECONDS",
         help="Ray: an env worker or policy actor silent this long is taken as hung, replaced and its "
         "episodes re-run (then written as failed); set it well above one step's time",
     )

@@ -116,3 +116,16 @@ def check_options(target: Callable[..., Any], options: dict[str, Any], flag: str
         raise UserError(
             f"{flag} {key}={shown}: expected {EXPECTED[kind]}{' or null' if optional else ''}"
         )
+
+
+def finite_float(text: str) -> float:
+    """An argparse ``type`` for a float option: a finite number (NaN and infinities refused in one line)."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a finite number")
+    return value

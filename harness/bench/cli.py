@@ -53,6 +53,7 @@ from harness.bench.core import BenchContext, Budget, Result, load_average, machi
 from harness.cuda import require_cuda
 from harness.errors import UserError
 from harness.metrics import format_number
+from harness.options import finite_float
 
 #: figure number -> (name, "module:function"); each function takes a BenchContext and returns Results
 FIGURES: dict[int, tuple[str, str]] = {
@@ -144,7 +145,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="cpu: the CPU settings; cuda: the GPU settings of figures 3, 4 and 7 (others stay on CPU)",
     )
     parser.add_argument("--out", default="runs/bench", help="folder for bench.json (default runs/bench)")
-    parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S, metavar="SECONDS",
+    parser.add_argument("--budget", type=finite_float, default=DEFAULT_BUDGET_S, metavar="SECONDS",
                         help="seconds of further repeats per comparison once its minimum repeats are done, "
                         f"while its ratio is not yet stable (default {DEFAULT_BUDGET_S:g})")
     parser.add_argument("--min-repeats", type=int, default=5,

@@ -67,6 +67,7 @@ from harness.experiment.presets import (
     student_specs,
 )
 from harness.experiment.stages import STAGES, StageRunner, Unit, parse_force, tokenizer_fingerprint
+from harness.options import finite_float
 from harness.report import build_report
 from harness.run_dir import RunLock, atomic_file
 
@@ -95,13 +96,13 @@ class OnPolicySettings:
 #: constrained decoding's host work in the LM agent (agents/constrained.py), seconds per sequence: per
 #: decoding step (each row's allowed ids, its row of the [B, V] mask, the trie's advance) and per turn (the
 #: turn's action trie, from the env's list or, on HotPotQA, from every span of the observations). Measured
-#: on this project's shared 2-core CPU (load 5-7, one torch thread) with the SmolLM2 tokenizer, turns of 128
-#: new tokens from expert episodes' states of the test splits, at batch 16 and 100: 21-46 us a step (WebShop
-#: 36-42, ALFWorld 33-46, HotPotQA 21-38; the turn's text and stop check, 30-50 us more, are lm_step's),
-#: 0.3-0.9 ms a turn on WebShop, 1.6-2.0 ms on ALFWorld, 108-134 ms on HotPotQA. Rough (a shared machine);
-#: on a GPU the mask's copy to the device comes on top
-CONSTRAINED_STEP_S = 40e-6
-CONSTRAINED_TURN_S = {"webshop": 0.001, "alfworld": 0.002, "hotpotqa": 0.12}
+#: as CPU time of one thread (the machine was shared: wall time under load 4-7 on its 2 cores was ~2x) with
+#: the SmolLM2 tokenizer, turns of 128 new tokens from expert episodes' states of the test splits, at batch
+#: 16 and 100: 17-21 us a step on every env (rules 2-3, mask 9-12, advance 6; the turn's text and stop check,
+#: 15-21 us more, are lm_step's 30 us); a turn's trie 0.16-0.21 ms on WebShop, 0.22-0.28 ms on ALFWorld and
+#: 46-47 ms on HotPotQA. On a GPU the mask's copy to the device comes on top
+CONSTRAINED_STEP_S = 20e-6
+CONSTRAINED_TURN_S = {"webshop": 0.0002, "alfworld": 0.0003, "hotpotqa": 0.05}
 
 
 # --- the stages -----------------------------------------------------------------------------------
@@ -725,7 +726,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "teacher LM; expert: the per-step scripted expert, DAgger-style; none: the student plays every turn)",
     )
     parser.add_argument(
-        "--guide-p0", type=float, default=1.0,
+        "--guide-p0", type=finite_float, default=1.0,
         help="on-policy methods: p in round 0, decaying linearly to 0 at the last round (default 1.0)",
     )
     parser.add_argument(

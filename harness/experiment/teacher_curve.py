@@ -25,6 +25,7 @@ from typing import Any
 
 from harness.errors import UserError
 from harness.experiment.presets import ENV_MAX_STEPS
+from harness.options import finite_float
 from harness.run_dir import write_text
 
 
@@ -118,9 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--micro-batch-size", type=int, default=2)
     parser.add_argument("--max-length", type=int, default=1536)
     parser.add_argument("--max-new-tokens", type=int, default=96)
-    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--lr", type=finite_float, default=1e-4)
     parser.add_argument("--warmup-steps", type=int, default=2)
-    parser.add_argument("--first-turn-weight", type=float, default=1.0)
+    parser.add_argument("--first-turn-weight", type=finite_float, default=1.0)
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", required=True)

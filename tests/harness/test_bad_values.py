@@ -167,3 +167,17 @@ def test_a_full_disk_behind_another_error_is_found_and_named(tmp_path):
     message = disk_full_message(named, tmp_path / "elsewhere")
     assert message.startswith(f"no space left on device writing {tmp_path / 'out' / 'last.pt.tmp'} (")
     assert f"bytes free on the file system of {tmp_path})" in message
+
+
+@pytest.mark.parametrize("argv", [
+    ["bench", "--budget", "nan"],
+    ["bench", "--budget", "inf"],
+    ["pipeline", "--env", "webshop", "--guide-p0", "nan"],
+    ["eval", "--env", "webshop", "--agent", "expert", "--episode-timeout", "Infinity"],
+])
+def test_float_options_refuse_nan_and_infinities(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "expected a finite number" in err and "Traceback" not in err
