@@ -882,7 +882,7 @@ def run(args: argparse.Namespace) -> int:
             f"--methods {args.methods!r}: expected a comma-separated subset of {', '.join(METHODS)}"
         )
     preset = preset_from_args(args)
-    check_device(preset, args.device)
+    check_device(preset, getattr(args, "device", None))
     on_policy = OnPolicySettings(args.guide, args.guide_p0, args.depth_curriculum, args.divergence)
     check_models(preset, args.student_init)
     forced = parse_force(args.force)

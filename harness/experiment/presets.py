@@ -124,9 +124,14 @@ PRESETS: dict[str, Preset] = {
         init_from_teacher=("smol-45m",),
         policy_batch=32,
     ),
-    # one H100/H200, one env's pipeline (one seed) in <= 10 min by Pipeline.expected_seconds (COSTS["gpu"];
-    # ALFWorld's 50 steps bind: 9.9 min, WebShop 6.9, HotPotQA 4.8). Teacher: SmolLM2-135M-Instruct,
-    # fine-tuned in full on the demos, ~4 epochs (weights dequantised from a Q4_1 GGUF: SMOLLM2_ORIGIN).
+    # one H100/H200, one env's pipeline (one seed) meant to take ~10 min; Pipeline.expected_seconds
+    # (COSTS["gpu"], both teacher evaluations and constrained decoding's host work counted) gives ALFWorld
+    # 13.0 min (its 50 steps bind), WebShop 8.2, HotPotQA 8.5 (its action tries: 50 ms a turn); 9.9 / 6.9 /
+    # 4.8 decoding freely.
+    # Teacher: SmolLM2-135M-Instruct, fine-tuned in full on the demos (weights dequantised from a Q4_1 GGUF:
+    # SMOLLM2_ORIGIN): 40 steps x 32 = 1,280 sequences, i.e. epochs of the 1,536-token windows of the 230
+    # training demos (256 less 10% held out; SmolLM2 tokens): ~1.5 on WebShop (872 windows), ~3.2 on ALFWorld
+    # (405), ~5.6 on HotPotQA (230: one window an episode).
     # Student: smol-45m, one teacher layer in six (5 x 576, 38% of its ~46M parameters outside the
     # embeddings); --ablations adds smol-25m (12 x 256, 48%) and smol-81m (15 x 576, one layer in two, 65%).
     # Every LM stage plays 100 episodes at once (policy_batch); a turn may take 128 new tokens, which holds
@@ -217,7 +222,9 @@ LM_STEP_BY_ENV = {
 #: (6 x 37.8M + 2 x 134.5M) FLOPs/token = 90.7 TFLOP/s achieved):
 #: - lm_step: a decoding step costs ~24 ms at any batch up to 128 (32 / 1,457 = 22 ms, 128 / 5,328 = 24 ms:
 #:   launch-bound, dynamic KV cache as agents/lm.py uses), plus ~30 us a sequence for the agent's Python
-#:   (decode so far + stop check: 15 us measured on this machine's CPU). A round of policy_batch = 100
+#:   (the new token's text + stop check: 15-21 us of CPU time at batch 16 and 100 with the SmolLM2 tokenizer;
+#:   constrained decoding's rules, mask and action tries come on top: pipeline.CONSTRAINED_STEP_S, 20 us a
+#:   step, and CONSTRAINED_TURN_S, a trie a turn, 50 ms on HotPotQA). A round of policy_batch = 100
 #:   episodes, prompts of up to 1,408 tokens (prefill 100 x 1,408 x 2 x 134.5M FLOPs at 90.7 TFLOP/s =
 #:   0.42 s) and t new tokens costs t x 27 ms + 0.42 s. A round stops when every turn has ended: with all
 #:   128 tokens (a model that never stops) 3.87 s, 38.7 ms a turn, so lm_step = 0.0387 x 64 / 128 x sqrt(8)
@@ -226,9 +233,10 @@ LM_STEP_BY_ENV = {
 #:   in round 1 (its plan), <= 58 after (59 a round over 50 rounds: 20.2 ms a turn, lm_step 0.029), WebShop
 #:   100 (31.2 ms, 0.044), HotPotQA 65 (21.7 ms, 0.031): models that write turns like the demos they learnt
 #:   from; the estimate still plays every episode to the step limit (the expert ends ALFWorld's in 6-17).
-#:   All for batches of 100: fewer episodes at once cost the same rounds (rollout and eval counts are
-#:   multiples of 100). Students: 0.5 x the teacher's turn (the estimate's factor; a 5-layer student's
-#:   decoding step is nearer 0.3 x).
+#:   All for batches of 100: fewer episodes at once cost the same rounds, so the estimate counts every LM
+#:   stage in whole batches (an on-policy round's 32 episodes as 100, a guided round's student and teacher
+#:   generate calls as one batch each). Students: 0.5 x the teacher's turn (the estimate's factor; a 5-layer
+#:   student's decoding step is nearer 0.3 x).
 #: - teacher_tokens_per_s: full fine-tuning, 6 x 134.5M FLOPs/token at the anchor's 90.7 TFLOP/s = 112k.
 #: - student_tokens_per_s: students learn from the logged top-k (no teacher forward): 6 x 46.0M FLOPs/token
 #:   (smol-45m, the largest main student) at 90.7 TFLOP/s = 329k, less ~10% for the held-out evals with the
