@@ -26,6 +26,34 @@ server that drips its answer byte by byte cannot hold a request longer); connect
 other HTTP errors raise it at once with the server's message. A reply that is not an OpenAI completion
 or whose content is not text (``null``, a number) fails only its episode: :class:`ReplyError`, gathered
 per batch into :class:`agents.errors.TurnErrors`. A batch is sent as concurrent requests (``concurrency``).
+
+A served teacher with exact ids (``api="completions"``, ``tokenizer=DIR``: a local copy of the served model's
+tokenizer): the prompt goes out as token ids, built by :func:`agents.prompt_ids.episode_prompt_ids` exactly as
+the LM agent builds its own (each earlier turn as the ids the server generated), with ``logprobs=log_topk``
+and ``return_tokens_as_token_ids: true``; every step logs ``token_ids``, ``topk_ids`` and ``topk_logprobs``
+(one k-list per generated token), ``n_dropped_turns`` and ``prompt_tokens`` as the LM agent does, so
+``distill.data`` reads them unchanged. The generated ids are cut where the LM agent stops (at EOS, or at the
+token whose text completes the turn: :func:`agents.lm.turn_end`) and the turn's text is their decoding by
+the local tokenizer, so the text and the ids always agree (no re-tokenisation). Top-k are the entries of
+each ``top_logprobs`` map with the k largest log-probabilities (vLLM adds the sampled token's entry: k or k+1
+entries); vLLM computes them from the model's raw logits (``--logprobs-mode`` raw_logprobs, the default in
+``vllm/v1/sample/sampler.py``), the temperature-1 distribution the LM agent logs.
+
+Checked once, before the first turn: the server's ``POST /tokenize`` (at the server root, beside ``/v1``) of a
+probe text must give the local tokenizer's ids, and a one-token completion must come back with ids and k
+log-probs. A k above the server's cap (vLLM answers HTTP 400 "Requested sample logprobs of K, which is greater
+than max allowed: N") is refused naming ``--max-logprobs``; an answer without ``token_id:N`` tokens ends the
+run with one line, never a fallback to text. The request and answer follow vLLM's protocol definitions:
+``vllm/entrypoints/openai/completion/protocol.py`` (``CompletionRequest``: ``prompt`` as ``list[int]``,
+``logprobs: int``, ``return_tokens_as_token_ids``; ``CompletionLogProbs``: ``tokens``, ``top_logprobs``,
+``token_logprobs``, ``text_offset``), ``vllm/entrypoints/openai/completion/serving.py``
+(``OpenAIServingCompletion._create_completion_logprobs``: ``"token_id:{id}"`` keys, the sampled token first,
+log-probs clipped at -9999), ``vllm/v1/engine/processor.py`` (the ``max_logprobs`` check) and
+``vllm/entrypoints/serve/tokenize/{api_router,protocol}.py`` (``POST /tokenize`` at the server root:
+``TokenizeCompletionRequest`` ``{"model", "prompt"}``, special tokens added by default -> ``TokenizeResponse``
+``{"count", "max_model_len", "tokens"}``). SGLang's native ``/generate`` (``return_logprob``,
+``top_logprobs_num``: ``python/sglang/srt/managers/io_struct.py``) answers in another shape and is not spoken
+here.
 """
 from __future__ import annotations
 
@@ -36,16 +64,19 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
 
 from agents.base import Agent, AgentStep
 from agents.errors import EpisodeError, TurnErrors
+from agents.prompt_ids import episode_prompt_ids
 from agents.prompts import few_shot as env_few_shot
 from agents.prompts import instructions as env_instructions
 from agents.react import Turn, build_prompt, completion_end, parse
 from agents.redact import redact_text, redact_url, url_secrets
+from agents.spans import completion_masks_from_ids
 from agents.text import sanitize_text
 
 _RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
@@ -57,6 +88,10 @@ _PIECE_BYTES = 64 * 1024  # the most a compressed body is inflated by at once
 #: Content-Encoding -> zlib wbits (32 + 15: a zlib or gzip header, detected)
 _INFLATE = {"gzip": 47, "x-gzip": 47, "deflate": 47}
 _ACCEPT_ENCODING = "gzip, deflate"
+DEFAULT_TOPK = 20  # log_topk=True; vLLM's default --max-logprobs
+#: the text tokenised by the local tokenizer and the server's /tokenize to check that they agree
+TOKENIZER_PROBE = "Thought: check the tokenizer 12345.\nAction: search[Ünïcödé ✓ red shoes]\nObservation: ok"
+_TOKEN_ID = "token_id:"
 T = TypeVar("T")
 
 
@@ -66,6 +101,24 @@ class HTTPError(RuntimeError):
 
 class ReplyError(HTTPError, EpisodeError):
     """The server answered, but not with a completion's text (ends only that episode)."""
+
+
+@dataclass
+class _Served:
+    """One turn from a served teacher: its generated ids (cut where the LM agent stops), their top-k and
+    their text."""
+
+    token_ids: list[int]
+    topk_ids: list[list[int]]
+    topk_logprobs: list[list[float]]
+    text: str
+
+
+def _token_id(token: Any) -> int | None:
+    """The id in vLLM's ``"token_id:123"`` (``return_tokens_as_token_ids``), else None."""
+    if isinstance(token, str) and token.startswith(_TOKEN_ID) and token[len(_TOKEN_ID):].isdigit():
+        return int(token[len(_TOKEN_ID):])
+    return None
 
 
 def _env_option(value: Any, *names: str) -> Any:
@@ -107,6 +160,17 @@ async def _decoded(response: httpx.Response, shown: str) -> AsyncIterator[bytes]
         raise ReplyError(f"{shown} answered a body that is not valid {encodings[0]}: {err}") from None
 
 
+def _load_tokenizer(directory: str) -> Any:
+    """The tokenizer in ``directory`` (the served model's, copied here)."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"http agent: tokenizer={directory}: cannot load a tokenizer from it ({err}); "
+                         "expected a local copy of the served model's tokenizer files") from None
+
+
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run ``coroutine`` to the end from synchronous code, also where an event loop is running (Jupyter)."""
     try:
@@ -143,6 +207,7 @@ class HTTPAgent(Agent):
         log_topk: int = 0,
         max_reply_bytes: int = MAX_REPLY_BYTES,
         max_completion_chars: int = MAX_COMPLETION_CHARS,
+        tokenizer: str | None = None,
     ):
         super().__init__()
         base_url = _env_option(base_url, "AGENTDISTILL_HTTP_BASE_URL", "OPENAI_BASE_URL")
@@ -150,9 +215,16 @@ class HTTPAgent(Agent):
             raise ValueError("http agent: no server; pass base_url=... or set AGENTDISTILL_HTTP_BASE_URL")
         if api not in ("chat", "completions"):
             raise ValueError(f"http agent: api must be 'chat' or 'completions', got {api!r}")
-        if log_topk:
-            raise ValueError("http agent: log_topk needs token ids, which OpenAI-compatible servers do not "
-                             "return; use the lm agent to log a teacher's top-k")
+        if log_topk is True:
+            log_topk = DEFAULT_TOPK
+        if isinstance(log_topk, bool) or not isinstance(log_topk, int) or log_topk < 0:
+            raise ValueError(f"http agent: log_topk must be a whole number >= 0, got {log_topk!r}")
+        if log_topk and not tokenizer:
+            raise ValueError("http agent: log_topk needs token ids: pass tokenizer=DIR (a local copy of the "
+                             "served model's tokenizer) with api='completions' and a vLLM server")
+        if tokenizer and api != "completions":
+            raise ValueError(f"http agent: tokenizer={tokenizer} sends the prompt as token ids, which needs "
+                             f"api='completions', got api={api!r}")
         if not timeout_s > 0 or retries < 0 or backoff_s < 0 or concurrency < 1:
             raise ValueError("http agent: need timeout_s > 0, retries >= 0, backoff_s >= 0, "
                              f"concurrency >= 1; got {timeout_s}, {retries}, {backoff_s}, {concurrency}")
@@ -172,10 +244,17 @@ class HTTPAgent(Agent):
         self.n_few_shot = few_shot
         #: slot -> few-shot examples chosen for its episode (ALFWorld: of the episode's task type)
         self._episode_few_shot: dict[int, list[str]] = {}
+        self.log_topk = log_topk
+        self.tokenizer_dir = str(tokenizer) if tokenizer else None
+        self._tokenizer = _load_tokenizer(self.tokenizer_dir) if self.tokenizer_dir else None
+        self._checked = False  # the server's tokenizer and log-probs, checked before the first turn
+        #: slot -> the ids the server generated for each earlier turn (spliced back into the prompt)
+        self._turn_ids: dict[int, list[list[int]]] = {}
 
     def reset(self, info: dict[str, Any], slot: int = 0) -> None:
         super().reset(info, slot)
         self._episode_few_shot[slot] = env_few_shot(self.env, self.n_few_shot, info.get("task_type"))
+        self._turn_ids[slot] = []
 
     def __repr__(self) -> str:  # the key stays out of logs and tracebacks
         return f"HTTPAgent(base_url={redact_url(self.base_url)!r}, model={self.model!r}, api={self.api!r})"
@@ -188,20 +267,25 @@ class HTTPAgent(Agent):
         return self._safe(body.decode("utf-8", "replace"))[:_QUOTE_CHARS]
 
     # --- one request ---------------------------------------------------------------------------------
-    def _call(self, prompt: str) -> tuple[str, dict[str, Any], dict[str, str]]:
-        """(url, JSON body, headers) of the request for ``prompt``."""
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept-Encoding": _ACCEPT_ENCODING}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        return headers
+
+    def _call(self, prompt: str | list[int]) -> tuple[str, dict[str, Any]]:
+        """(url, JSON body) of the request for ``prompt`` (text, or token ids with ``tokenizer``)."""
         if self.api == "chat":
             url = f"{self.base_url}/chat/completions"
             body: dict[str, Any] = {"messages": [{"role": "user", "content": prompt}]}
         else:
             url = f"{self.base_url}/completions"
             body = {"prompt": prompt}
+            if self._tokenizer is not None:
+                body.update(logprobs=self.log_topk, return_tokens_as_token_ids=True)
         body.update(model=self.model, max_tokens=self.max_tokens, temperature=self.temperature,
                     top_p=self.top_p, stop=["\nObservation:"])
-        headers = {"Accept-Encoding": _ACCEPT_ENCODING}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
-        return url, body, headers
+        return url, body
 
     async def _post(self, client: httpx.AsyncClient, url: str, body: dict[str, Any], headers: dict[str, str],
                     shown: str) -> tuple[int, bytearray, bool]:
@@ -221,11 +305,11 @@ class HTTPAgent(Agent):
                     return status, data, False
             return status, data, True
 
-    async def _request(self, client: httpx.AsyncClient, gate: asyncio.Semaphore, prompt: str) -> str:
-        """The server's completion text for ``prompt``, with retries and backoff; each attempt has a total
-        deadline of ``timeout_s``."""
-        url, body, headers = self._call(prompt)
-        shown = redact_url(url)
+    async def _exchange(self, client: httpx.AsyncClient, gate: asyncio.Semaphore, url: str,
+                        body: dict[str, Any]) -> bytearray:
+        """The body of the server's HTTP 200 answer to ``body``, with retries and backoff; each attempt has
+        a total deadline of ``timeout_s``."""
+        shown, headers = redact_url(url), self._headers()
         problem = ""
         for attempt in range(self.retries + 1):
             if attempt:
@@ -243,13 +327,28 @@ class HTTPAgent(Agent):
                 problem = f"HTTP {status} from {shown}"
                 continue
             if status != 200:
-                raise HTTPError(self._safe(f"{shown} answered HTTP {status}: ") + self._quote(data))
+                quote = self._quote(data)
+                hint = ""
+                if self.log_topk and status == 400 and "logprobs" in quote.lower():
+                    hint = (f"; log_topk={self.log_topk} asks for more log-probs than the server returns: "
+                            "vLLM caps them at its --max-logprobs setting (default 20), so start it with "
+                            f"--max-logprobs {self.log_topk} or lower log_topk")
+                raise HTTPError(self._safe(f"{shown} answered HTTP {status}: ") + quote + hint)
             if not complete:
                 raise ReplyError(self._safe(
                     f"{shown} answered a body of more than max_reply_bytes={self.max_reply_bytes} bytes "
                     "(decompressed); the http agent option max_reply_bytes sets the limit"))
-            return self._completion_text(data, shown)
+            return data
         raise HTTPError(self._safe(f"{problem}; gave up after {self.retries + 1} attempts"))
+
+    async def _request(self, client: httpx.AsyncClient, gate: asyncio.Semaphore,
+                       prompt: str | list[int]) -> str | _Served:
+        """The server's turn for ``prompt``: its text, or with ``tokenizer`` its ids and top-k."""
+        url, body = self._call(prompt)
+        data = await self._exchange(client, gate, url, body)
+        if self._tokenizer is not None:
+            return self._served(data, redact_url(url))
+        return self._completion_text(data, redact_url(url))
 
     def _completion_text(self, body: bytearray, shown: str) -> str:
         """The turn's text from the body of an HTTP 200 answer: its completion cut after the ``Action:``
@@ -268,15 +367,106 @@ class HTTPAgent(Agent):
         reply = sanitize_text(content)
         stop = completion_end(reply + "\n")
         text = (reply if stop is None else (reply + "\n")[:stop]).strip()
+        self._check_length(text, shown)
+        return text
+
+    def _check_length(self, text: str, shown: str) -> None:
         if len(text) > self.max_completion_chars:
             raise ReplyError(self._safe(f"{shown} answered a turn of {len(text)} characters, more than "
                                         f"max_completion_chars={self.max_completion_chars}; the http agent "
                                         "option max_completion_chars sets the limit"))
-        return text
 
-    async def _request_all(self, prompts: list[str]) -> list[str | BaseException]:
+    # --- a served teacher's ids and top-k ------------------------------------------------------------
+    def _served_tokens(self, body: bytearray, shown: str) -> tuple[list[int], list[list[int]],
+                                                                    list[list[float]]]:
+        """(generated ids, top-k ids, top-k log-probs) from vLLM's ``choices[0].logprobs``; HTTPError when
+        the answer lacks ids or k log-probs (the server cannot serve this agent), ReplyError when it is not
+        a completion at all."""
+        try:
+            logprobs = json.loads(body)["choices"][0]["logprobs"]
+        except (ValueError, KeyError, IndexError, TypeError, RecursionError):
+            raise ReplyError(self._safe(f"{shown} answered something that is not an OpenAI completion "
+                                        "(no choices[0].logprobs): ") + self._quote(body)) from None
+        need = ("the http agent with tokenizer= needs a server that returns generated token ids "
+                "(vLLM: logprobs with return_tokens_as_token_ids)")
+        tokens = logprobs.get("tokens") if isinstance(logprobs, dict) else None
+        tops = logprobs.get("top_logprobs") if isinstance(logprobs, dict) else None
+        if not isinstance(tokens, list) or not isinstance(tops, list) or len(tops) != len(tokens):
+            raise HTTPError(self._safe(f"{shown} answered no choices[0].logprobs.tokens and top_logprobs of "
+                                       f"one length; {need}: ") + self._quote(body))
+        ids = [_token_id(t) for t in tokens]
+        if None in ids:
+            bad = tokens[ids.index(None)]
+            raise HTTPError(self._safe(f"{shown} answered token {bad!r} where 'token_id:N' was asked for "
+                                       f"(return_tokens_as_token_ids); {need}"))
+        topk_ids: list[list[int]] = []
+        topk_logprobs: list[list[float]] = []
+        for position, top in enumerate(tops if self.log_topk else []):
+            entries = [(_token_id(key), value) for key, value in top.items()] if isinstance(top, dict) else []
+            if len(entries) < self.log_topk or any(
+                i is None or isinstance(v, bool) or not isinstance(v, int | float) for i, v in entries
+            ):
+                raise HTTPError(self._safe(
+                    f"{shown} answered top_logprobs[{position}] = {str(top)[:120]}; expected at least "
+                    f"log_topk={self.log_topk} 'token_id:N': log-prob entries; {need}"))
+            best = sorted(entries, key=lambda entry: -entry[1])[:self.log_topk]
+            topk_ids.append([int(i) for i, _ in best])  # type: ignore[arg-type]
+            topk_logprobs.append([float(v) for _, v in best])
+        return [int(i) for i in ids], topk_ids, topk_logprobs  # type: ignore[arg-type]
+
+    def _served(self, body: bytearray, shown: str) -> _Served:
+        """The turn from a served teacher's answer, cut where the LM agent stops: before EOS, or at the
+        first token whose text completes the turn (:func:`agents.lm.turn_end`)."""
+        from agents.lm import turn_end
+
+        ids, topk_ids, topk_logprobs = self._served_tokens(body, shown)
+        tokenizer = self._tokenizer
+        eos = tokenizer.eos_token_id
+        if eos is not None and eos in ids:
+            ids = ids[:ids.index(eos)]
+        text = tokenizer.decode(ids, skip_special_tokens=True)
+        for n in range(1, len(ids) + 1):
+            prefix = tokenizer.decode(ids[:n], skip_special_tokens=True)
+            if turn_end(prefix) is not None:
+                ids, text = ids[:n], prefix
+                break
+        stop = turn_end(text)
+        text = sanitize_text(text if stop is None else text[:stop]).strip()
+        self._check_length(text, shown)
+        k = len(ids) if self.log_topk else 0
+        return _Served(ids, topk_ids[:k], topk_logprobs[:k], text)
+
+    async def _check_server(self, client: httpx.AsyncClient, gate: asyncio.Semaphore) -> None:
+        """Before the first turn: the server's ``/tokenize`` of :data:`TOKENIZER_PROBE` equals the local
+        tokenizer's ids, and a one-token completion comes back with ids and ``log_topk`` log-probs."""
+        root = self.base_url[:-len("/v1")] if self.base_url.endswith("/v1") else self.base_url
+        url = f"{root}/tokenize"
+        try:
+            answer = json.loads(await self._exchange(client, gate, url, {"model": self.model,
+                                                                         "prompt": TOKENIZER_PROBE}))
+            served = answer["tokens"]
+        except (ValueError, KeyError, TypeError, RecursionError):
+            raise HTTPError(self._safe(f"{redact_url(url)} answered no 'tokens' list; the http agent with "
+                                       "tokenizer= checks the local tokenizer against the server's (vLLM's "
+                                       "POST /tokenize)")) from None
+        local = list(self._tokenizer(TOKENIZER_PROBE)["input_ids"])
+        if served != local:
+            first = next((i for i, (a, b) in enumerate(zip(served, local, strict=False)) if a != b),
+                         min(len(served), len(local)))
+            raise HTTPError(self._safe(
+                f"http agent: tokenizer={self.tokenizer_dir} differs from the server's: {redact_url(url)} "
+                f"gives {len(served)} ids for the probe text, the local copy {len(local)}, first different "
+                f"at {first}; pass the served model's own tokenizer directory"))
+        probe, body = self._call(local[:1] or [0])
+        body["max_tokens"] = 1
+        self._served_tokens(await self._exchange(client, gate, probe, body), redact_url(probe))
+
+    async def _request_all(self, prompts: list[str] | list[list[int]]) -> list[str | _Served | BaseException]:
         gate = asyncio.Semaphore(self.concurrency)  # the deadline starts once a request may go out
         async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+            if self._tokenizer is not None and not self._checked:
+                await self._check_server(client, gate)
+                self._checked = True
             requests = (self._request(client, gate, p) for p in prompts)
             return await asyncio.gather(*requests, return_exceptions=True)
 
@@ -290,13 +480,21 @@ class HTTPAgent(Agent):
         """One turn per (observation, slot); the batch goes out as concurrent requests. Raises HTTPError
         when the server fails, TurnErrors (with the other slots' steps) when some replies are not text."""
         slots = list(range(len(observations))) if slots is None else list(slots)
-        prompts = []
+        prompts: list[Any] = []
+        contexts: list[tuple[int, int]] = []  # with tokenizer: (turns dropped, prompt tokens) per slot
         for obs, slot in zip(observations, slots, strict=True):
             episode = self._episode(slot)
             episode.observe(obs)
-            prompts.append(build_prompt(episode.task, episode.first_observation or "", episode.turns,
-                                        self.instructions, self._episode_few_shot.get(slot, self.few_shot),
-                                        max_tokens=self.max_prompt_tokens))
+            few_shot = self._episode_few_shot.get(slot, self.few_shot)
+            if self._tokenizer is not None:
+                budget = self.max_prompt_tokens if self.max_prompt_tokens is not None else 2 ** 62
+                ids, dropped = episode_prompt_ids(self._tokenizer, episode, self.instructions, few_shot,
+                                                  self._turn_ids.get(slot, []), budget)
+                prompts.append(ids)
+                contexts.append((dropped, len(ids)))
+            else:
+                prompts.append(build_prompt(episode.task, episode.first_observation or "", episode.turns,
+                                            self.instructions, few_shot, max_tokens=self.max_prompt_tokens))
         began = time.perf_counter()
         replies = _run(self._request_all(prompts))
         share = (time.perf_counter() - began) / max(1, len(prompts))
@@ -305,13 +503,29 @@ class HTTPAgent(Agent):
                 raise reply
         steps: dict[int, AgentStep] = {}
         errors: dict[int, EpisodeError] = {}
-        for slot, text in zip(slots, replies, strict=True):
-            if isinstance(text, EpisodeError):
-                errors[slot] = text
+        for i, (slot, reply) in enumerate(zip(slots, replies, strict=True)):
+            if isinstance(reply, EpisodeError):
+                errors[slot] = reply
                 continue
+            text = reply.text if isinstance(reply, _Served) else reply
             parsed = parse(text)
             self._episode(slot).turns.append(Turn(thought=parsed.thought, action=parsed.action, text=text))
-            steps[slot] = AgentStep(thought=parsed.thought, action=parsed.action, text=text, latency_s=share)
+            step = AgentStep(thought=parsed.thought, action=parsed.action, text=text, latency_s=share)
+            if isinstance(reply, _Served):
+                self._served_step(step, slot, reply, *contexts[i])
+            steps[slot] = step
         if errors:
             raise TurnErrors(errors, steps)
         return [steps[slot] for slot in slots]
+
+    def _served_step(self, step: AgentStep, slot: int, served: _Served, dropped: int,
+                     prompt_tokens: int) -> None:
+        """Fill ``step`` with what the LM agent logs of a turn; its ids go into later prompts."""
+        self._turn_ids.setdefault(slot, []).append(list(served.token_ids))
+        step.token_ids = list(served.token_ids)
+        if self.log_topk:
+            step.topk_ids, step.topk_logprobs = served.topk_ids, served.topk_logprobs
+        if getattr(self._tokenizer, "is_fast", False):  # every generated id in one span, as training splits
+            reason, act = completion_masks_from_ids(self._tokenizer, served.token_ids)
+            step.n_reason_tokens, step.n_act_tokens = sum(reason), sum(act)
+        step.n_dropped_turns, step.prompt_tokens = dropped, prompt_tokens

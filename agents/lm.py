@@ -13,13 +13,33 @@ the context every logged token (and its top-k) was produced in. With
 ``chat_template=True`` (pretrained chat models) the prompt text goes through the tokenizer's chat
 template as one user message instead.
 
-Generation: left padding, explicit position ids, the KV cache, greedy by default (``temperature``
-/ ``top_p`` for sampling); a sequence stops at the end of its ``Action:`` line (or at the closing
-bracket of a ``name[argument]`` action: :func:`turn_end`), at an ``Observation:`` it starts
-writing itself, at EOS, or after ``max_new_tokens``. ``token_ids`` are the tokens generated up to
-the stop; the completion is their text cut at the end of the action line.
+Generation: greedy by default (``temperature`` / ``top_p`` for sampling); a sequence stops at the end
+of its ``Action:`` line (or at the closing bracket of a ``name[argument]`` action: :func:`turn_end`), at
+an ``Observation:`` it starts writing itself, at EOS, or after ``max_new_tokens``. ``token_ids`` are the
+tokens generated up to the stop; the completion is their text cut at the end of the action line.
 With ``log_topk=k`` each generated token also gets the top-k ids and log-probabilities of the
-model's distribution at temperature 1 (log-softmax over the full vocabulary).
+model's distribution at temperature 1 (log-softmax in fp32 over the full vocabulary).
+
+Decoding costs what the model costs:
+
+- *KV reuse across turns.* Each slot keeps the ids its model has read and their keys and values; the next
+  turn reads only what follows the longest prefix its prompt shares with them (the last generated token
+  and the new ``Observation:`` block). When earlier turns give way to the omitted-turns note the prefix
+  ends where they did, and the rest is read again. In fp32 that gives the greedy tokens of reading every
+  prompt whole, top-k log-probs within 1e-4 (tested). A slot's cache goes with its episode
+  (``episodes.pop(slot)``, as the harness forgets a finished one).
+- *Prefill.* The new part of each row is read in length-grouped batches (padding at most
+  :data:`PREFILL_PAD_SLACK` of a group's tokens), written straight into one preallocated key/value buffer
+  in which every row's last prompt token sits in the same column: the decoding steps then write one column
+  each, in place (no copy of the cache per step), and attend over the filled columns only.
+- *The step.* One host copy per step (the chosen ids and the top-k together); the stop is found on the
+  text of the new token alone (:class:`_TurnText`), not by re-decoding the turn.
+
+``precision`` (:mod:`agents.precision`): ``"auto"`` is bf16 on CUDA and on a CPU with AMX / AVX512-BF16,
+fp32 elsewhere; the resolved one is :attr:`LMAgent.precision`. Under bf16 the weights are bf16 and the
+forward passes run under bf16 autocast (fp32 weights under autocast are cast again at every step: on
+SmolLM2-135M that made decoding slower than fp32, where bf16 weights make it faster); log-probabilities
+are computed in fp32 either way. bf16 and fp32 runs do not give the same tokens.
 
 With ``constrain_actions=True`` each turn is one thought line and an ``Action:`` restricted to what the
 env can take (:mod:`agents.constrained`: a prefix trie over the ids of ``info["admissible_actions"]``,
@@ -28,6 +48,7 @@ own distribution *before* the constraint mask.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 import time
@@ -42,11 +63,18 @@ from agents.base import Agent, AgentStep
 from agents.constrained import ActionConstraint, TokenVocabulary, action_space, allowed_mask
 from agents.context import bos_ids, fit_ids, omitted_note
 from agents.model_files import check_model_dir
+from agents.model_names import resolve_model_path
+from agents.precision import autocast, resolve_precision
 from agents.prompts import few_shot as env_few_shot
 from agents.prompts import instructions as env_instructions
 from agents.react import Turn, completion_end, fit_prompt, header, parse, render_turn
+from agents.spans import completion_masks_from_ids
 
 DEFAULT_TOPK = 20
+#: a prefill group of new chunks is padded to its longest: at most this share of its tokens is padding
+PREFILL_PAD_SLACK = 0.2
+#: at most this many tokens (padding included) are read in one prefill forward pass
+PREFILL_TOKENS = 4096
 #: an ``Action:`` line whose ``name[argument]`` action has closed its bracket (WebShop, HotPotQA)
 _CLOSED_ACTION = re.compile(
     r"^[ \t>]*action(?:[ \t]*\d+)?[ \t]*:[ \t]*\w+\[[^\]\n]*\]", re.IGNORECASE | re.MULTILINE
@@ -66,6 +94,90 @@ def turn_end(text: str) -> int | None:
     return min(ends) if ends else None
 
 
+class _TurnText:
+    """A generated turn's text (``tokenizer.decode(ids, skip_special_tokens=True)``), extended token by
+    token, and the test for its end (:func:`turn_end`).
+
+    A new token's text is what decoding the ids since the last complete character gives beyond decoding
+    them without it, so a step decodes a few tokens, not the turn. That equals decoding every id where
+    decoding is local (byte-level BPE, SentencePiece); a tokenizer that cleans up spaces
+    (``clean_up_tokenization_spaces``) or a window that disagrees with its shorter self is decoded whole.
+    Every end :func:`turn_end` finds lies within one line, and the text before the new token had none, so
+    the search starts at the newline before the first character that changed; only an end found there is
+    placed by the whole text (its first ``Observation:`` decides, also when that one starts the text)."""
+
+    def __init__(self, tokenizer: Any):
+        self._decode = functools.partial(tokenizer.decode, skip_special_tokens=True)
+        self._local = not getattr(tokenizer, "clean_up_tokenization_spaces", False)
+        self.text = ""
+        self._committed = ""  # the text of ids[:_read], which ends on a complete character
+        self._window = self._read = 0  # the ids decoded each step start at _window; _read: committed ones
+
+    def push(self, ids: list[int]) -> int | None:
+        """Take ``ids`` (the earlier ids and one new one); the end of the turn in :attr:`text`, if any."""
+        unchanged = len(self._committed)
+        if self._local:
+            before = self._decode(ids[self._window:self._read])
+            window = self._decode(ids[self._window:])
+            self._local = window.startswith(before)
+        if self._local:
+            self.text = self._committed + window[len(before):]
+            if not self.text.endswith("\ufffd"):  # a complete character: the next window starts here
+                self._committed, self._window, self._read = self.text, self._read, len(ids)
+        else:
+            self.text, unchanged = self._decode(ids), 0
+        start = max(0, self.text.rfind("\n", 0, unchanged))
+        if start and turn_end(self.text[start:]) is None:
+            return None  # no end in the last lines, so none at all
+        return turn_end(self.text)
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    """The length of the longest common prefix of two id lists (list comparisons run in C)."""
+    n = min(len(a), len(b))
+    if a[:n] == b[:n]:
+        return n
+    low, high = 0, n - 1  # a[:low] == b[:low] and a[:high + 1] != b[:high + 1]
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[:middle] == b[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+@functools.cache
+def _buffer_layer() -> type:
+    """The cache layer of :class:`LMAgent`'s decoding (a class made on first use: transformers loads late)."""
+    from transformers.cache_utils import DynamicLayer
+
+    class BufferLayer(DynamicLayer):
+        """One layer's keys and values in columns of a preallocated ``[B, heads, W, head_dim]`` buffer:
+        :meth:`update` writes the new positions at column ``length`` in place and returns the columns
+        filled so far (views, no copy); masks and queries count columns from ``length``."""
+
+        def __init__(self, keys: torch.Tensor, values: torch.Tensor, length: int):
+            super().__init__()
+            self.buffer_keys, self.buffer_values, self.length = keys, values, length
+            self.keys, self.values = keys[:, :, :length], values[:, :, :length]
+            self.device, self.is_initialized = keys.device, True
+
+        def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+            end = self.length + key_states.shape[-2]
+            self.buffer_keys[:, :, self.length:end] = key_states
+            self.buffer_values[:, :, self.length:end] = value_states
+            self.length = end
+            self.keys, self.values = self.buffer_keys[:, :, :end], self.buffer_values[:, :, :end]
+            return self.keys, self.values
+
+        def get_seq_length(self) -> int:
+            return self.length
+
+    return BufferLayer
+
+
 @dataclass
 class _Generated:
     """One sequence's output of :meth:`LMAgent.generate`."""
@@ -75,6 +187,34 @@ class _Generated:
     topk_logprobs: list[list[float]] = field(default_factory=list)
     text: str = ""
     done: bool = False
+
+
+@dataclass
+class _SlotCache:
+    """What a slot keeps between turns: the ids its model has read, and their keys and values
+    (``[layers, kv_heads, len(ids), head_dim]`` each)."""
+
+    ids: list[int]
+    keys: torch.Tensor
+    values: torch.Tensor
+
+
+@dataclass
+class _Layout:
+    """Where each row of a :meth:`LMAgent.generate` batch sits in the key/value buffer. Rows are ordered by
+    the length of their new chunk and read in groups; a group of chunk width N ends its rows' reused
+    prefixes at column ``width - N`` and their chunks (left-padded) at ``width``; decoding step t writes
+    column ``width + t``. Column 0 is never attended."""
+
+    order: list[int]  # row -> index of its prompt
+    reused: list[int]  # per row: leading prompt ids whose keys and values come from the slot's cache
+    chunks: list[int]  # per row: prompt ids read in the prefill
+    groups: list[tuple[int, int, int]]  # (first row, end row, chunk width)
+    width: int
+
+    def prefix_start(self, row: int, chunk_width: int) -> int:
+        """The column of the row's first reused id (its first real column)."""
+        return self.width - chunk_width - self.reused[row]
 
 
 class LMAgent(Agent):
@@ -99,6 +239,7 @@ class LMAgent(Agent):
         batch_size: int = 16,
         seed: int = 0,
         constrain_actions: bool = False,
+        precision: str = "auto",
     ):
         super().__init__()
         if max_new_tokens < 1:
@@ -115,8 +256,6 @@ class LMAgent(Agent):
         if path.exists():
             self.model_path = check_model_dir(path)  # complete weights, or one line naming the file
         else:
-            from distill.models import resolve_model_path
-
             self.model_path = Path(resolve_model_path(str(model)))
         self.env = env
         self.max_new_tokens = max_new_tokens
@@ -124,6 +263,8 @@ class LMAgent(Agent):
         self.top_p = top_p
         self.log_topk = int(log_topk)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        #: "bf16" or "fp32": what the model computes in here (``precision`` resolved on the device)
+        self.precision = resolve_precision(precision, self.device)
         self.max_prompt_tokens = max_prompt_tokens
         self.chat_template = chat_template
         self.batch_size = batch_size
@@ -139,6 +280,8 @@ class LMAgent(Agent):
         self._tokenizer: Any = None
         #: slot -> generated token ids of each earlier turn (spliced back into the prompt)
         self._turn_ids: dict[int, list[list[int]]] = {}
+        #: slot -> the ids its model read last turn and their keys and values
+        self._slot_cache: dict[int, _SlotCache] = {}
 
     # --- model -------------------------------------------------------------------------------------
     def load(self) -> None:
@@ -148,9 +291,11 @@ class LMAgent(Agent):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         try:
-            self._tokenizer = AutoTokenizer.from_pretrained(self.model_path)
-            dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
-            model = AutoModelForCausalLM.from_pretrained(self.model_path, dtype=dtype)
+            self._tokenizer = AutoTokenizer.from_pretrained(self.model_path, trust_remote_code=False)
+            dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
+            model = AutoModelForCausalLM.from_pretrained(
+                self.model_path, dtype=dtype, trust_remote_code=False, use_safetensors=True
+            )
             self._model = model.to(self.device).eval()
         except (OSError, ValueError) as err:
             raise ValueError(
@@ -164,6 +309,45 @@ class LMAgent(Agent):
         if self.max_prompt_tokens is None:
             limit = getattr(self._model.config, "max_position_embeddings", 2048) or 2048
             self.max_prompt_tokens = max(16, min(2048, limit - self.max_new_tokens))
+        self._check_full_attention()
+        self._kv_shape = self._probe_kv()
+
+    def _check_full_attention(self) -> None:
+        """Refuse a model the decoding buffer would attend wrongly: layers that are not attention, or a
+        sliding window shorter than a prompt and its new tokens."""
+        config = self._model.config
+        kinds = set(getattr(config, "layer_types", None) or ["full_attention"])
+        window = getattr(config, "sliding_window", None)
+        window = window if getattr(config, "use_sliding_window", True) else None
+        needed = int(self.max_prompt_tokens or 0) + self.max_new_tokens
+        if kinds - {"full_attention", "sliding_attention"} or (
+            (window or "sliding_attention" in kinds) and (window or 0) < needed
+        ):
+            raise ValueError(
+                f"{self.model_path}/config.json: layer_types {sorted(kinds)}, sliding_window {window}; the "
+                f"LM agent plays models whose every layer attends to a whole prompt and its new tokens "
+                f"({needed})"
+            )
+
+    def _probe_kv(self) -> tuple[int, int, int, int, torch.dtype, torch.dtype]:
+        """(layers, kv heads, key dim, value dim, key dtype, value dtype) of the model's cache, read from one
+        forward pass of one token (under bf16 autocast keys and values may differ in dtype)."""
+        from transformers import DynamicCache
+
+        cache = DynamicCache()
+        with torch.no_grad(), self._autocast():
+            self._model(input_ids=torch.zeros((1, 1), dtype=torch.long, device=self.device), use_cache=True,
+                        **{self._cache_kwarg: cache})
+        kinds = {(tuple(layer.keys.shape), tuple(layer.values.shape), layer.keys.dtype, layer.values.dtype)
+                 for layer in cache.layers}
+        if len(kinds) != 1:
+            raise ValueError(f"{self.model_path}: layers with different key/value shapes ({len(kinds)} "
+                             "kinds); the LM agent plays models whose layers share one")
+        (keys, values, key_dtype, value_dtype), = kinds
+        return len(cache.layers), keys[1], keys[-1], values[-1], key_dtype, value_dtype
+
+    def _autocast(self) -> Any:
+        return autocast(self.precision, self.device)
 
     @property
     def tokenizer(self) -> Any:
@@ -213,72 +397,179 @@ class LMAgent(Agent):
     # --- generation --------------------------------------------------------------------------------
     @torch.no_grad()
     def generate(
-        self, prompts: Sequence[list[int]], constraints: Sequence[ActionConstraint | None] | None = None
+        self,
+        prompts: Sequence[list[int]],
+        constraints: Sequence[ActionConstraint | None] | None = None,
+        slots: Sequence[int] | None = None,
     ) -> list[_Generated]:
-        """Continue each prompt (token ids) as one left-padded batch until every sequence stops; a
-        sequence with a constraint chooses only among the tokens it allows (top-k logged before that)."""
-        from transformers import DynamicCache
-
+        """Continue each prompt (token ids) as one batch until every sequence stops; a sequence with a
+        constraint chooses only among the tokens it allows (top-k logged before that). With ``slots`` (one
+        distinct slot per prompt) a row does not read again the longest prefix its prompt shares with what
+        its slot read last time (their keys and values are kept), and keeps its own for the next call."""
+        if not prompts:
+            return []
+        if any(len(p) == 0 for p in prompts):
+            raise ValueError("generate got an empty prompt: expected at least one token id per prompt")
+        if slots is not None and (len(slots) != len(prompts) or len(set(slots)) != len(slots)):
+            raise ValueError(f"generate got {len(prompts)} prompts and slots {list(slots)}: expected one "
+                             "distinct slot per prompt")
         tok, model = self.tokenizer, self.model
         pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
         eos = tok.eos_token_id
-        width = max(len(p) for p in prompts)
-        input_ids = torch.full((len(prompts), width), pad, dtype=torch.long)  # [B, T]
-        attention = torch.zeros((len(prompts), width), dtype=torch.long)  # [B, T]
-        for i, prompt in enumerate(prompts):
-            input_ids[i, width - len(prompt):] = torch.tensor(prompt, dtype=torch.long)
-            attention[i, width - len(prompt):] = 1
-        input_ids, attention = input_ids.to(self.device), attention.to(self.device)
-        positions = (attention.cumsum(-1) - 1).clamp(min=0)  # [B, T]
-        cache = {self._cache_kwarg: DynamicCache()}  # filled in place by every forward pass
-        out = model(input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=True,
-                    **cache, **self._last_logits_only)
-        results = [_Generated() for _ in prompts]
-        constraints = list(constraints) if constraints is not None else [None] * len(prompts)
+        kept = self._take_caches(prompts, slots)
+        layout = self._layout(prompts, kept)
+        rows = [prompts[i] for i in layout.order]
+        constraints = [None] * len(rows) if constraints is None else [constraints[i] for i in layout.order]
+        n_layers, heads, key_dim, value_dim, key_dtype, value_dtype = self._kv_shape
+        width, total = layout.width, layout.width + self.max_new_tokens - 1
+        shape = (n_layers, len(rows), heads, total)
+        # zeros: columns a row never writes (before its prefix) are read under a zero mask, and must be finite
+        keys = torch.zeros((*shape, key_dim), dtype=key_dtype, device=self.device)
+        values = torch.zeros((*shape, value_dim), dtype=value_dtype, device=self.device)
+        attention = torch.zeros((len(rows), total), dtype=torch.long)  # [B, W]: built here, copied once
+        for first, end, chunk_width in layout.groups:
+            for row in range(first, end):
+                start, stop = layout.prefix_start(row, chunk_width), width - chunk_width
+                if layout.reused[row]:
+                    cache = kept[layout.order[row]]
+                    keys[:, row, :, start:stop] = cache.keys[:, :, :layout.reused[row]]
+                    values[:, row, :, start:stop] = cache.values[:, :, :layout.reused[row]]
+                attention[row, start:stop] = 1
+                attention[row, width - layout.chunks[row]:] = 1
+        del kept  # the reused keys and values are in the buffer now
+        attention = attention.to(self.device)
+        buffer_layer = _buffer_layer()
+        from transformers.cache_utils import Cache
+
+        logits = []
+        with self._autocast():
+            for first, end, chunk_width in layout.groups:
+                ids = torch.full((end - first, chunk_width), pad, dtype=torch.long)  # [g, N]
+                positions = torch.zeros((end - first, chunk_width), dtype=torch.long)  # [g, N]
+                for row in range(first, end):
+                    n, reused = layout.chunks[row], layout.reused[row]
+                    ids[row - first, chunk_width - n:] = torch.tensor(rows[row][reused:], dtype=torch.long)
+                    positions[row - first, chunk_width - n:] = torch.arange(reused, reused + n)
+                layers = [buffer_layer(keys[layer, first:end], values[layer, first:end], width - chunk_width)
+                          for layer in range(n_layers)]
+                out = model(input_ids=ids.to(self.device), attention_mask=attention[first:end, :width],
+                            position_ids=positions.to(self.device), use_cache=True,
+                            **{self._cache_kwarg: Cache(layers=layers)}, **self._last_logits_only)
+                logits.append(out.logits[:, -1, :])
+            layers = [buffer_layer(keys[layer], values[layer], width) for layer in range(n_layers)]
+            results, fed = self._decode(torch.cat(logits).float(), rows, constraints, attention,
+                                        Cache(layers=layers), pad, eos)
+        if slots is not None:
+            for row, result in enumerate(results):
+                self._keep(slots[layout.order[row]], row, layout, rows[row] + result.token_ids[:fed[row]],
+                           keys, values, fed[row])
+        for result in results:
+            text = tok.decode(result.token_ids, skip_special_tokens=True)
+            stop = turn_end(text)
+            result.text = (text if stop is None else text[:stop]).strip()
+        by_prompt = dict(zip(layout.order, results, strict=True))
+        return [by_prompt[i] for i in range(len(rows))]
+
+    def _decode(
+        self, logits: torch.Tensor, rows: list[list[int]], constraints: list[ActionConstraint | None],
+        attention: torch.Tensor, cache: Any, pad: int, eos: int | None,
+    ) -> tuple[list[_Generated], list[int]]:
+        """The decoding loop from the prefill's last logits [B, V] (fp32); returns each row's result and how
+        many of its generated tokens the model has read (their keys and values are in ``cache``)."""
+        width = cache.layers[0].length
+        results = [_Generated() for _ in rows]
+        texts = [_TurnText(self.tokenizer) for _ in rows]
+        fed = [0] * len(rows)
+        positions = torch.tensor([len(r) for r in rows], device=self.device)[:, None]  # [B, 1]
+        finished = torch.zeros((len(rows), 1), dtype=torch.bool, device=self.device)  # [B, 1]
+        k = min(self.log_topk, logits.shape[-1])
         for step in range(self.max_new_tokens):
-            logits = out.logits[:, -1, :].float()  # [B, V]
-            logprobs = torch.log_softmax(logits, dim=-1)  # [B, V]: the model's own, logged as top-k
             rules = [
                 c.allowed(self.max_new_tokens - step) if c is not None and not r.done else None
                 for c, r in zip(constraints, results, strict=True)
             ]
             mask = allowed_mask(rules, self.vocabulary) if self.constrain_actions else None
-            if mask is not None:
-                logits = logits.masked_fill(~mask.to(self.device), -torch.inf)
-            next_ids = self._choose(logits)  # [B]
-            if self.log_topk:
-                top_lp, top_ids = logprobs.topk(min(self.log_topk, logprobs.shape[-1]), dim=-1)  # [B, k]
-                top_lp, top_ids = top_lp.cpu().tolist(), top_ids.cpu().tolist()
-            chosen = next_ids.cpu().tolist()
-            for i, result in enumerate(results):
+            choose_from = logits if mask is None else logits.masked_fill(~mask.to(self.device), -torch.inf)
+            next_ids = self._choose(choose_from)  # [B]
+            if k:  # the model's own distribution, before the constraint: one host copy for ids and top-k
+                top_lp, top_ids = torch.log_softmax(logits, dim=-1).topk(k, dim=-1)  # [B, k]
+                host = torch.cat([next_ids[:, None].double(), top_ids.double(), top_lp.double()], 1).tolist()
+            else:
+                host = next_ids[:, None].tolist()
+            changed = False
+            for i, (result, row) in enumerate(zip(results, host, strict=True)):
                 if result.done:
                     continue
-                if eos is not None and chosen[i] == eos:
-                    result.done = True
+                chosen = int(row[0])
+                if eos is not None and chosen == eos:
+                    result.done = changed = True
                     continue
-                result.token_ids.append(chosen[i])
-                if self.log_topk:
-                    result.topk_ids.append(top_ids[i])
-                    result.topk_logprobs.append(top_lp[i])
-                text = tok.decode(result.token_ids, skip_special_tokens=True)
+                result.token_ids.append(chosen)
+                if k:
+                    result.topk_ids.append([int(t) for t in row[1:k + 1]])
+                    result.topk_logprobs.append(row[k + 1:])
+                end = texts[i].push(result.token_ids)
                 if constraints[i] is not None:
-                    constraints[i].advance(chosen[i], text)
-                if turn_end(text) is not None:
-                    result.done = True
-            if all(r.done for r in results):
+                    constraints[i].advance(chosen, texts[i].text)
+                if end is not None:
+                    result.done = changed = True
+            if all(r.done for r in results) or step == self.max_new_tokens - 1:
                 break
-            finished = torch.tensor([r.done for r in results], device=self.device)
-            step_ids = torch.where(finished, torch.full_like(next_ids, pad), next_ids)[:, None]  # [B, 1]
-            attention = torch.cat([attention, torch.ones_like(step_ids)], dim=-1)  # [B, T+1]
-            positions = positions[:, -1:] + 1  # [B, 1]
-            out = model(
-                input_ids=step_ids, attention_mask=attention, position_ids=positions, use_cache=True, **cache
-            )
-        for result in results:
-            text = tok.decode(result.token_ids, skip_special_tokens=True)
-            stop = turn_end(text)
-            result.text = (text if stop is None else text[:stop]).strip()
-        return results
+            if changed:
+                finished = torch.tensor([[r.done] for r in results], device=self.device)
+            for i, result in enumerate(results):
+                fed[i] += not result.done
+            step_ids = torch.where(finished, pad, next_ids[:, None])  # [B, 1]
+            out = self.model(input_ids=step_ids, attention_mask=attention[:, :width + step + 1],
+                             position_ids=positions + step, use_cache=True, **{self._cache_kwarg: cache})
+            logits = out.logits[:, -1, :].float()  # [B, V]
+        return results, fed
+
+    def _take_caches(
+        self, prompts: Sequence[list[int]], slots: Sequence[int] | None
+    ) -> list[_SlotCache | None]:
+        """Each prompt's slot cache, taken out of the agent (it is kept again after decoding); caches of
+        slots whose episode was forgotten go."""
+        for slot in [s for s in self._slot_cache if s not in self.episodes]:
+            del self._slot_cache[slot]
+        if slots is None:
+            return [None] * len(prompts)
+        return [self._slot_cache.pop(slot, None) for slot in slots]
+
+    def _layout(self, prompts: Sequence[list[int]], kept: list[_SlotCache | None]) -> _Layout:
+        """Reused prefixes (never the last prompt id: its logits are needed), and groups of rows with
+        chunks of similar length."""
+        reused = [0 if cache is None else min(_common_prefix(cache.ids, prompt), len(prompt) - 1)
+                  for prompt, cache in zip(prompts, kept, strict=True)]
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]) - reused[i])
+        chunks = [len(prompts[i]) - reused[i] for i in order]
+        groups: list[tuple[int, int, int]] = []
+        first, tokens = 0, 0
+        for row, n in enumerate(chunks):  # ascending: the row's chunk is its group's widest
+            members = row - first + 1
+            if row > first and (n * members > (1 + PREFILL_PAD_SLACK) * (tokens + n)
+                                or n * members > PREFILL_TOKENS):
+                groups.append((first, row, chunks[row - 1]))
+                first, tokens = row, 0
+            tokens += n
+        groups.append((first, len(chunks), chunks[-1]))
+        reused = [reused[i] for i in order]
+        # column 0 is never attended: transformers drops a mask of ones, and then runs grouped-query attention
+        # through SDPA's enable_gqa, which on CPU in bf16 is ~5x slower for one-token steps than the path it
+        # takes with a mask (measured on SmolLM2-135M)
+        width = 1 + max(reused[row] + chunk_width for first, end, chunk_width in groups
+                        for row in range(first, end))
+        return _Layout(order, reused, chunks, groups, width)
+
+    def _keep(self, slot: int, row: int, layout: _Layout, ids: list[int], keys: torch.Tensor,
+              values: torch.Tensor, fed: int) -> None:
+        """Copy the row's keys and values out of the buffer into ``slot``'s cache, for ``ids``."""
+        chunk_width = next(w for first, end, w in layout.groups if first <= row < end)
+        start, width = layout.prefix_start(row, chunk_width), layout.width
+        columns = torch.cat([torch.arange(start, width - chunk_width),
+                             torch.arange(width - layout.chunks[row], width + fed)]).to(self.device)
+        self._slot_cache[slot] = _SlotCache(ids, keys[:, row].index_select(2, columns),
+                                            values[:, row].index_select(2, columns))
 
     def _choose(self, logits: torch.Tensor) -> torch.Tensor:
         """Greedy, or temperature / nucleus sampling. logits: [B, V] -> ids [B]."""
@@ -320,7 +611,7 @@ class LMAgent(Agent):
             began = time.perf_counter()
             prompts = [self.prompt(slot) for slot in chunk]
             constraints = [self._constraint(slot, by_slot[slot]) for slot in chunk]
-            generated = self.generate([ids for ids, _ in prompts], constraints)
+            generated = self.generate([ids for ids, _ in prompts], constraints, chunk)
             share = (time.perf_counter() - began) / len(chunk)
             for slot, result, (ids, dropped) in zip(chunk, generated, prompts, strict=True):
                 steps.append(self._to_step(slot, result, share, dropped, len(ids)))
@@ -358,8 +649,6 @@ class LMAgent(Agent):
         parsed = parse(result.text)
         n_reason = n_act = None
         if getattr(self.tokenizer, "is_fast", False):
-            from distill.spans import completion_masks_from_ids
-
             # the generated ids as training splices them: every one in exactly one span
             reason, act = completion_masks_from_ids(self.tokenizer, result.token_ids)
             n_reason, n_act = sum(reason), sum(act)

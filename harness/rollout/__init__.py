@@ -15,8 +15,9 @@ Two loops, one per kind of agent:
 ``workers=0`` runs the round loop with one env worker in this process (debugging, machines without
 Ray). Every mode gives the same episodes for the same seeds and a deterministic agent, because each
 episode depends only on its seed, task and slot — for an LM agent computing in fp32 on the CPU; in bf16, or
-batched on a GPU, a sequence's numbers depend on what it is batched with, and greedy ties can break apart. The actors are in :mod:`harness.rollout.workers`,
-the rows they produce in :mod:`harness.rollout.rows`; where Ray runs is :mod:`harness.rollout.cluster`.
+batched on a GPU, a sequence's numbers depend on what it is batched with, and greedy ties can break apart.
+The actors are in :mod:`harness.rollout.workers`, the rows they produce in :mod:`harness.rollout.rows`;
+where Ray runs is :mod:`harness.rollout.cluster`.
 """
 from __future__ import annotations
 

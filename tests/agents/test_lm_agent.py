@@ -78,7 +78,8 @@ def play(agent: LMAgent, batched: bool, turns: int = 2):
 
 
 def test_batched_generation_equals_one_at_a_time_greedy(tiny_model):
-    options = {"model": tiny_model, "env": "webshop", "max_new_tokens": 16, "log_topk": 5}
+    options = {"model": tiny_model, "env": "webshop", "max_new_tokens": 16, "log_topk": 5,
+               "precision": "fp32"}
     batched = play(agents.make("lm", **options), batched=True)
     single = play(agents.make("lm", **options), batched=False)
     assert batched == single
@@ -87,7 +88,7 @@ def test_batched_generation_equals_one_at_a_time_greedy(tiny_model):
 
 
 def test_topk_logprobs_are_normalised_and_match_a_full_forward_pass(tiny_model):
-    agent = LMAgent(tiny_model, env="hotpotqa", max_new_tokens=12, log_topk=VOCAB * 2)
+    agent = LMAgent(tiny_model, env="hotpotqa", max_new_tokens=12, log_topk=VOCAB * 2, precision="fp32")
     agent.reset(INFOS[1], slot=0)
     step = agent.act("Search the page store.", {}, slot=0)
     assert step.token_ids and len(step.topk_ids) == len(step.token_ids) == len(step.topk_logprobs)

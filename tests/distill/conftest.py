@@ -137,13 +137,13 @@ def play_logged_episode(
     from agents.lm import LMAgent
 
     agent = LMAgent(model_dir, env="alfworld", max_new_tokens=max_new_tokens,
-                    max_prompt_tokens=max_prompt_tokens, log_topk=10_000, device="cpu")
+                    max_prompt_tokens=max_prompt_tokens, log_topk=10_000, device="cpu", precision="fp32")
     fed: list[list[int]] = []
     generate = agent.generate
 
-    def generate_and_record(prompts, constraints=None):
+    def generate_and_record(prompts, constraints=None, slots=None):
         fed.extend(list(p) for p in prompts)
-        return generate(prompts, constraints)
+        return generate(prompts, constraints, slots)
 
     agent.generate = generate_and_record
     agent.reset({"task": episode["task"]})

@@ -44,7 +44,8 @@ def tiny_student(tmp_path_factory) -> Path:
     return out
 
 
-PIPELINE_ROW = {"constrain_actions": True, "max_new_tokens": 24, "max_prompt_tokens": 1000, "precision": "fp32"}
+PIPELINE_ROW = {"constrain_actions": True, "max_new_tokens": 24, "max_prompt_tokens": 1000,
+                "precision": "fp32"}
 
 
 def _episodes(run: Path) -> list[tuple[str, str]]:
@@ -91,7 +92,8 @@ def test_no_agent_picks_the_best_evaluated_student_and_says_why(tmp_path):
     def student(pipeline: str, label: str, created: str, success: float | None, score: float = 0.0) -> Path:
         path = tmp_path / pipeline / "students" / label
         path.mkdir(parents=True)
-        (path / MODEL_RECORD).write_text(json.dumps({"kind": "student", "env": "webshop", "created": created}))
+        record = {"kind": "student", "env": "webshop", "created": created}
+        (path / MODEL_RECORD).write_text(json.dumps(record))
         if success is not None:
             summary = tmp_path / pipeline / "student_eval" / label / "summary.json"
             summary.parent.mkdir(parents=True)

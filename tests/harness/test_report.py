@@ -369,7 +369,8 @@ def test_training_curves_show_full_vocabulary_kl_and_label_bucket_kl(tmp_path):
 def _round(index: int, p: float, success: float, tokens: int) -> dict:
     return {"round": index, "guide": "teacher", "guide_p": p, "depth_limit": 0, "episodes": 4,
             "task_offset": 4 * index, "tasks_wrapped": False, "rollout_temperature": 1.0,
-            "guided_loss": "forward_kl", "teacher_signal": "logits", "success_rate": success, "mean_score": success, "guided_turn_fraction": p,
+            "guided_loss": "forward_kl", "teacher_signal": "logits", "success_rate": success,
+            "mean_score": success, "guided_turn_fraction": p,
             "student_tokens": tokens, "rollout_s": 2.5, "scoring_s": 0.5, "train_s": 1.25}
 
 

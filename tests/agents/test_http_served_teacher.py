@@ -1,0 +1,366 @@
+"""A teacher behind an inference server: the HTTP agent with ``tokenizer=`` and ``log_topk`` against a local
+server on 127.0.0.1 that serves a real tiny HF model and answers in vLLM's response format.
+
+The server (:class:`VLLMLikeServer`) implements the two routes the agent uses as vLLM defines them.
+``POST /v1/completions``: ``CompletionRequest`` in ``vllm/entrypoints/openai/completion/protocol.py``
+(``prompt`` as a list of ids, ``logprobs: int``, ``return_tokens_as_token_ids``) and ``CompletionLogProbs``
+as ``OpenAIServingCompletion._create_completion_logprobs`` in
+``vllm/entrypoints/openai/completion/serving.py`` builds it: ``"token_id:N"`` tokens, each ``top_logprobs``
+map with the sampled token first then the top k, log-probs clipped at -9999; the EOS token stays in the
+generated ids, the text stops before a stop string. ``POST /tokenize``
+(``vllm/entrypoints/serve/tokenize/protocol.py``): ``{"model", "prompt"}`` -> ``{"count", "max_model_len",
+"tokens"}``, special tokens added. A ``logprobs`` above ``max_logprobs`` gets
+vLLM's HTTP 400 (``vllm/v1/engine/processor.py``: "Requested sample logprobs of K, which is greater than
+max allowed: N"). It decodes greedily in fp32 with a full forward pass per token (raw log-softmax, vLLM's
+default ``--logprobs-mode``).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import torch
+
+import agents
+from agents.http import HTTPAgent, HTTPError
+from agents.lm import LMAgent
+from agents.prompt_ids import episode_prompt_ids
+
+VOCAB = 320
+TEXTS = [
+    "Thought: I should search for the item first.\nAction: search[red running shoes]\n",
+    "Observation: [Back to Search] Page 1 (Total results: 10) [Next >] B0001 red running shoes $20.00\n",
+    "Thought: The first result matches.\nAction: click[B0001]\n",
+    "Question: Which magazine was started first? Action: finish[Arthur's Magazine]\n",
+] * 20
+MAX_LOGPROBS = 20  # vLLM's default --max-logprobs
+
+
+def _tokenizer(vocab: int) -> Any:
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab, special_tokens=["<|endoftext|>", "<|pad|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    bpe.train_from_iterator(TEXTS, trainer=trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>", bos_token="<|endoftext|>",
+                                   pad_token="<|pad|>", clean_up_tokenization_spaces=False)
+
+
+def _tiny_llama(out: Path, seed: int, sharpen: float) -> str:
+    """A tiny Llama and byte-level BPE (as tests/agents/test_lm_agent.py builds them) saved in ``out``."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = _tokenizer(VOCAB)
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=1024,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                         pad_token_id=tokenizer.pad_token_id)
+    model = LlamaForCausalLM(config)
+    with torch.no_grad():  # a sharper random model: greedy choices are far from ties
+        model.lm_head.weight.mul_(sharpen)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return str(out)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> str:
+    """The teacher: a tiny Llama whose greedy choices are far from ties."""
+    return _tiny_llama(tmp_path_factory.mktemp("served-tiny-lm"), seed=0, sharpen=20.0)
+
+
+class VLLMLikeServer:
+    """``model_dir`` served on 127.0.0.1 in vLLM's completions format (see the module docstring);
+    ``token_ids=False`` plays a server that ignores ``return_tokens_as_token_ids`` (tokens come back as
+    text). Stops when its ``with`` block ends."""
+
+    def __init__(self, model_dir: str, *, token_ids: bool = True, max_logprobs: int = MAX_LOGPROBS):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        self.model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+        self.token_ids, self.max_logprobs = token_ids, max_logprobs
+        self.requests: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests.append({"path": self.path, "body": body})
+                with server._lock:
+                    status, payload = server.answer(self.path, body)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self._httpd.server_port}/v1"
+
+    def __enter__(self) -> VLLMLikeServer:
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def answer(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if path == "/tokenize":
+            tokens = self.tokenizer(body["prompt"])["input_ids"]
+            return 200, {"count": len(tokens), "max_model_len": 1024, "tokens": tokens}
+        if path != "/v1/completions":
+            return 404, {"detail": "Not Found"}
+        k = body.get("logprobs")
+        if k is not None and k > self.max_logprobs:
+            message = (f"Requested sample logprobs of {k}, which is greater than max allowed: "
+                       f"{self.max_logprobs}")
+            return 400, {"error": {"message": message, "type": "BadRequestError", "param": "logprobs",
+                                   "code": 400}}
+        if body.get("temperature") not in (0, 0.0):
+            return 400, {"error": {"message": "this test server decodes greedily only", "code": 400}}
+        prompt = body["prompt"]
+        ids = list(prompt) if isinstance(prompt, list) else self.tokenizer(prompt)["input_ids"]
+        generated, tops, text = self._generate(ids, int(body.get("max_tokens", 16)), body.get("stop") or [],
+                                               k)
+        choice: dict[str, Any] = {"index": 0, "text": text, "logprobs": None, "finish_reason": "stop"}
+        if k is not None:
+            as_ids = bool(body.get("return_tokens_as_token_ids")) and self.token_ids
+
+            def name(token: int) -> str:
+                return f"token_id:{token}" if as_ids else self.tokenizer.decode([token])
+
+            tokens = [name(t) for t in generated]
+            offsets = [0]
+            for token in tokens[:-1]:
+                offsets.append(offsets[-1] + len(token))
+            choice["logprobs"] = {
+                "text_offset": offsets[:len(tokens)],
+                "token_logprobs": [max(top[t], -9999.0) for t, top in zip(generated, tops, strict=True)],
+                "tokens": tokens,
+                "top_logprobs": [{name(t): max(lp, -9999.0) for t, lp in top.items()} for top in tops],
+            }
+        usage = {"prompt_tokens": len(ids), "completion_tokens": len(generated),
+                 "total_tokens": len(ids) + len(generated)}
+        return 200, {"id": "cmpl-test", "object": "text_completion", "created": 0, "model": body.get("model"),
+                     "choices": [choice], "usage": usage}
+
+    @torch.no_grad()
+    def _generate(self, ids: list[int], max_tokens: int, stop: list[str], k: int | None
+                  ) -> tuple[list[int], list[dict[int, float]], str]:
+        """Greedy tokens, per token {sampled id: log-prob, then the top k}, and the text cut before a stop
+        string (the token that completes it stays generated, as in vLLM)."""
+        generated: list[int] = []
+        tops: list[dict[int, float]] = []
+        text = ""
+        for _ in range(max_tokens):
+            logits = self.model(torch.tensor([ids + generated])).logits[0, -1].float()
+            logprobs = torch.log_softmax(logits, -1)
+            token = int(logprobs.argmax())
+            top = {token: float(logprobs[token])}
+            values, indices = logprobs.topk(k or 0)
+            top.update({int(i): float(v) for i, v in zip(indices, values, strict=True)})
+            generated.append(token)
+            tops.append(top)
+            if token == self.tokenizer.eos_token_id:
+                break
+            text = self.tokenizer.decode(generated, skip_special_tokens=True)
+            hit = [text.index(s) for s in stop if s in text]
+            if hit:
+                return generated, tops, text[:min(hit)]
+        return generated, tops, text
+
+
+@pytest.fixture(scope="module")
+def server(tiny_model) -> Iterator[VLLMLikeServer]:
+    with VLLMLikeServer(tiny_model) as running:
+        yield running
+
+
+INFOS = [
+    {"task": "buy red running shoes under 30 dollars"},
+    {"task": "Which magazine was started first, Arthur's Magazine or First for Women?"},
+    {"task": "put a clean mug on the shelf"},
+]
+OBSERVATIONS = ["WebShop [Search]", "Search the page store.",
+                "You are in the middle of a room. Looking around you, you see a shelf."]
+NEW_TOKENS, PROMPT_TOKENS, TOPK = 20, 150, 8
+
+
+def play(agent: Any, turns: int) -> list[list[Any]]:
+    """``turns`` batched turns of three episodes; every step."""
+    for slot, info in enumerate(INFOS):
+        agent.reset(info, slot=slot)
+    history = []
+    for turn in range(turns):
+        observations = [f"{o} (turn {turn})" for o in OBSERVATIONS]
+        history.append(agent.act_batch(observations, [{}] * len(INFOS), slots=list(range(len(INFOS)))))
+    return history
+
+
+def served_agent(server: VLLMLikeServer, tokenizer: str, **options: Any) -> HTTPAgent:
+    options = {"env": "webshop", "api": "completions", "max_tokens": NEW_TOKENS, "log_topk": TOPK,
+               "max_prompt_tokens": PROMPT_TOKENS, "retries": 0, **options}
+    return agents.make("http", base_url=server.base_url, model="tiny", tokenizer=tokenizer, **options)
+
+
+def lm_agent(model_dir: str) -> LMAgent:
+    return LMAgent(model_dir, env="webshop", max_new_tokens=NEW_TOKENS, log_topk=TOPK,
+                   max_prompt_tokens=PROMPT_TOKENS, precision="fp32", device="cpu")
+
+
+@pytest.mark.slow
+def test_prompt_ids_are_the_lm_agents_prompt(tiny_model):
+    agent = lm_agent(tiny_model)
+    for slot, info in enumerate(INFOS):
+        agent.reset(info, slot=slot)
+    generated: dict[int, list[list[int]]] = {slot: [] for slot in range(len(INFOS))}
+    dropped_any = False
+    for turn in range(3):
+        for slot, obs in enumerate(OBSERVATIONS):
+            agent._episode(slot).observe(f"{obs} (turn {turn})")
+            episode = agent._episode(slot)
+            ours = episode_prompt_ids(agent.tokenizer, episode, agent.instructions, agent.few_shot,
+                                      generated[slot], PROMPT_TOKENS)
+            assert ours == agent.prompt(slot), (turn, slot)
+            dropped_any |= ours[1] > 0
+        steps = agent.act_batch(["" for _ in INFOS], [{}] * len(INFOS), slots=list(range(len(INFOS))))
+        for slot, step in enumerate(steps):
+            generated[slot].append(step.token_ids)
+    assert dropped_any  # the budget dropped turns: the omitted-turns note is covered
+
+
+@pytest.mark.slow
+def test_served_teacher_logs_the_in_process_lm_agents_ids_and_topk(tiny_model, server):
+    served = play(served_agent(server, tiny_model), turns=4)
+    local = play(lm_agent(tiny_model), turns=4)
+    completions = [r["body"] for r in server.requests if r["path"] == "/v1/completions"]
+    assert all(isinstance(b["prompt"], list) and all(isinstance(t, int) for t in b["prompt"])
+               for b in completions)
+    assert all(b["logprobs"] == TOPK and b["return_tokens_as_token_ids"] is True for b in completions)
+    assert any(r["path"] == "/tokenize" for r in server.requests)  # checked once before the first turn
+    dropped = 0
+    for turn_served, turn_local in zip(served, local, strict=True):
+        for a, b in zip(turn_served, turn_local, strict=True):
+            assert a.token_ids and a.token_ids == b.token_ids
+            assert (a.text, a.action, a.thought) == (b.text, b.action, b.thought)
+            assert a.topk_ids == b.topk_ids
+            assert len(a.topk_logprobs) == len(a.token_ids) and all(len(k) == TOPK for k in a.topk_logprobs)
+            assert torch.allclose(torch.tensor(a.topk_logprobs), torch.tensor(b.topk_logprobs), atol=1e-4)
+            assert (a.n_dropped_turns, a.prompt_tokens) == (b.n_dropped_turns, b.prompt_tokens)
+            assert (a.n_reason_tokens, a.n_act_tokens) == (b.n_reason_tokens, b.n_act_tokens)
+            dropped += a.n_dropped_turns
+    assert dropped > 0  # later prompts left turns out: each turn's ids were spliced back the same way
+
+
+def test_topk_above_the_servers_cap_is_refused_naming_max_logprobs(tiny_model, server):
+    agent = served_agent(server, tiny_model, log_topk=MAX_LOGPROBS + 1)
+    agent.reset(INFOS[0])
+    with pytest.raises(HTTPError) as err:
+        agent.act(OBSERVATIONS[0])
+    message = str(err.value)
+    assert "greater than max allowed: 20" in message and "--max-logprobs 21" in message
+    assert "\n" not in message
+
+
+def test_a_server_that_returns_no_ids_is_a_one_line_error(tiny_model):
+    with VLLMLikeServer(tiny_model, token_ids=False) as textual:
+        agent = served_agent(textual, tiny_model)
+        agent.reset(INFOS[0])
+        with pytest.raises(HTTPError, match="where 'token_id:N' was asked for") as err:
+            agent.act(OBSERVATIONS[0])
+    assert "\n" not in str(err.value)
+    assert not agent.episodes[0].turns  # no turn was taken from text
+
+
+def test_a_local_tokenizer_that_differs_from_the_servers_is_refused(tiny_model, server, tmp_path):
+    other = tmp_path / "other-tokenizer"
+    _tokenizer(VOCAB - 40).save_pretrained(other)
+    agent = served_agent(server, str(other))
+    agent.reset(INFOS[0])
+    with pytest.raises(HTTPError, match=f"tokenizer={other} differs from the server's") as err:
+        agent.act(OBSERVATIONS[0])
+    assert "\n" not in str(err.value)
+
+
+def test_log_topk_needs_a_tokenizer_and_the_completions_api(tiny_model):
+    with pytest.raises(ValueError, match="log_topk needs token ids: pass tokenizer=DIR"):
+        agents.make("http", base_url="http://127.0.0.1:9/v1", api="completions", log_topk=5)
+    with pytest.raises(ValueError, match="needs api='completions'"):
+        agents.make("http", base_url="http://127.0.0.1:9/v1", api="chat", tokenizer=tiny_model)
+
+
+# --- an off-policy student trained from served top-k ----------------------------------------------------
+def _rows(run_id: str, history: list[list[Any]]) -> list[dict[str, Any]]:
+    """The episode log rows the harness writes for these steps (harness/rollout/rows.py's columns)."""
+    rows = []
+    for turn, steps in enumerate(history):
+        for slot, s in enumerate(steps):
+            last = turn == len(history) - 1
+            rows.append({
+                "run_id": run_id, "env": "webshop", "split": "train", "task_id": f"t{slot}", "episode": slot,
+                "step": turn, "observation": f"{OBSERVATIONS[slot]} (turn {turn})", "thought": s.thought,
+                "action": s.action, "completion": s.text, "reward": float(last), "terminated": last,
+                "truncated": False, "won": last, "score": float(last), "invalid_action": False,
+                "n_reason_tokens": s.n_reason_tokens, "n_act_tokens": s.n_act_tokens, "latency_s": 0.0,
+                "task": INFOS[slot]["task"], "task_type": "", "token_ids": s.token_ids,
+                "topk_ids": s.topk_ids, "topk_logprobs": s.topk_logprobs,
+                "n_dropped_turns": s.n_dropped_turns, "prompt_tokens": s.prompt_tokens,
+            })
+    return rows
+
+
+def _train(root: Path, name: str, rows: list[dict[str, Any]], student: str) -> list[float]:
+    from distill.config import SADConfig
+    from distill.train import train
+
+    run = root / "runs" / name
+    run.mkdir(parents=True)
+    pd.DataFrame(rows).to_parquet(run / "episodes.parquet", index=False)
+    (run / "summary.json").write_text(json.dumps({"env": "webshop", "agent": "test", "episodes": 3}))
+    config = SADConfig(data=[str(run)], out=str(root / name), model=student, teacher_signal="topk",
+                       max_steps=3, batch_size=2, micro_batch_size=2, max_length=PROMPT_TOKENS + NEW_TOKENS,
+                       lr=3e-4, warmup_steps=1, eval_every=3, eval_fraction=0.0, save_every=3, progress=False,
+                       tensorboard=False)
+    out = train(config)
+    with (out / "metrics.csv").open() as f:
+        return [float(r["loss"]) for r in csv.DictReader(f) if r["loss"]]
+
+
+@pytest.mark.slow
+def test_a_student_trained_from_served_topk_equals_one_trained_from_in_process_topk(tiny_model, server,
+                                                                                     tmp_path):
+    served_rows = _rows("teacher", play(served_agent(server, tiny_model), turns=2))
+    local_rows = _rows("teacher", play(lm_agent(tiny_model), turns=2))
+    for a, b in zip(served_rows, local_rows, strict=True):  # the same log but for fp32 rounding of log-probs
+        assert {k: v for k, v in a.items() if k != "topk_logprobs"} == {
+            k: v for k, v in b.items() if k != "topk_logprobs"}
+        assert torch.allclose(torch.tensor(a["topk_logprobs"]), torch.tensor(b["topk_logprobs"]), atol=1e-5)
+    student = _tiny_llama(tmp_path / "student", seed=1, sharpen=1.0)  # not the teacher: a real KL to learn
+    served = _train(tmp_path, "served", served_rows, student)
+    local = _train(tmp_path, "local", local_rows, student)
+    assert len(served) == 3
+    # the first step's loss is the same to the last bit; Adam's first steps (g / |g|) amplify the teacher's
+    # fp32 rounding (the log-probs differ by < 5e-6: a batched KV-cached pass against a full one) to ~5e-5 by
+    # step 3: the same shift as swapping only the top-k log-probs between the two logs (measured)
+    assert served[0] == local[0]
+    assert served == pytest.approx(local, abs=1e-4)
