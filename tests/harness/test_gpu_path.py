@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -87,9 +88,11 @@ def _dry_run(venv: Path, *arguments: str, stamp: str | None = None) -> list[str]
         future = time.time() + 3600
         os.utime(venv / ".installed-stamp", (future, future))
     done = subprocess.run(["make", "-n", "--no-print-directory", "-C", str(ROOT), f"VENV={venv}", *arguments],
-                          capture_output=True, text=True, timeout=60, env={**os.environ, "MAKEFLAGS": ""})
+                          capture_output=True, text=True, timeout=60,
+                          env={**{k: v for k, v in os.environ.items() if k != "MAKELEVEL"}, "MAKEFLAGS": ""})
     assert done.returncode == 0, done.stderr
-    return [line.rstrip() for line in done.stdout.splitlines() if not line.startswith("make:")]
+    # make's own messages ("make: ...", or "make[1]: ..." when this runs under `make test`) are not commands
+    return [line.rstrip() for line in done.stdout.splitlines() if not re.match(r"make(\[\d+\])?:", line)]
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")

@@ -100,7 +100,8 @@ def test_pipeline_with_on_policy_methods_end_to_end(tmp_path):
         tokens = sum(r["student_tokens"] for r in rounds[label])
         assert float(records[f"tiny-student · {method}"]["student_tokens_mean"]) == tokens
         success = rounds[label][0]["success_rate"]
-        round_zero = f"| tiny-student · {method} | 0 | 0 | teacher | 1.00 | all | 2 | {success:.2f} |"
+        round_zero = (f"| tiny-student · {method} | 0 | 0 | 0 | 1.0 | teacher | 1.00 | forward_kl | all | 2 "
+                      f"| {success:.2f} |")
         assert round_zero in md
     sft_summary = json.loads((root / "students" / "tiny-student_sft_s0" / "train_summary.json").read_text())
     assert float(records["tiny-student · sft"]["student_tokens_mean"]) == sft_summary["student_tokens"] > 0

@@ -113,6 +113,10 @@ def test_students_share_init_data_and_seeds_across_methods():
          (("lambda_reason", 1.0), ("lambda_act", 1.0))),
         ("sad", "per-span mean (span_norm=per_span_mean)",
          (("lambda_reason", 1.0), ("lambda_act", 2.0), ("span_norm", "per_span_mean"))),
+        # SAD's controls: the other span up-weighted, and the act span's share of random tokens
+        ("sad", "reason up-weighted (λ_r=2, λ_a=1)", (("lambda_reason", 2.0), ("lambda_act", 1.0))),
+        ("sad", "random-token control (span_control=random)",
+         (("lambda_reason", 1.0), ("lambda_act", 2.0), ("span_control", "random"))),
     }
     # the main rows: every method with its config defaults, SAD with its span weights (λ_r = λ_a would
     # make it token-KD), the same settings under every ablation row that does not change them
