@@ -623,6 +623,30 @@ def restore_checkpoint(state: dict[str, Any], model: Any, optimizer: Any, schedu
     return int(state["step"])
 
 
+def export_checkpoint(config: TrainConfig, out: Path | None = None) -> Path:
+    """``save_pretrained`` the model of ``config.out``'s checkpoint in ``out`` (default ``config.out``) with
+    the student's tokenizer, LoRA adapters merged as :func:`save_final` merges them: the model of a training
+    stopped before its last step (``stop_at_step``), which saves none itself. Returns ``out``."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target = Path(config.out) if out is None else Path(out)
+    init = Path(config.out) / "init"  # a config preset the trainer built
+    base = init if (init / "config.json").is_file() else resolve_model_path(config.model)
+    state = _load(checkpoint_dir(config) / "last.pt", "checkpoint", mmap=True)
+    model = AutoModelForCausalLM.from_pretrained(
+        base, dtype=torch.float32, trust_remote_code=False, use_safetensors=True
+    )
+    if config.lora_rank:
+        model = apply_lora(model, config.lora_rank, config.lora_alpha, config.lora_targets)
+    model.load_state_dict(state["model"])
+    merge_lora(model).save_pretrained(target)
+    tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.save_pretrained(target)
+    return target
+
+
 #: what :func:`train` writes in ``out`` besides the saved model: a folder holding one is a training output
 TRAINING_OUTPUTS = frozenset({"checkpoints", "init", "tb", "metrics.csv", "train_summary.json", MARKER})
 

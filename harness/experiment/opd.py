@@ -270,7 +270,9 @@ def _train_round(folder: Path, previous: Path | None, *, method: str, student: s
         train(config)
         wall_s = round(time.perf_counter() - began, 3)
     if stop < asked["total_steps"]:
-        _save_round_model(config, model_dir)
+        from distill.train import export_checkpoint
+
+        export_checkpoint(config, model_dir)
     summary = json.loads(summary_file.read_text())
     return {"student_tokens": _loss_tokens(model_dir / "metrics.csv", first, stop),
             "scoring_s": summary.get("teacher_forward_s"), "train_s": summary.get("train_s"),
@@ -310,33 +312,6 @@ def _check_continuation(config: Any, folder: Path) -> None:
     if other:
         raise ValueError(f"{checkpoint_dir(config) / 'last.pt'} was trained with other settings "
                          f"({'; '.join(other)}); use another output directory or delete {folder}")
-
-
-def _save_round_model(config: Any, model_dir: Path) -> None:
-    """``save_pretrained`` the weights of ``model_dir``'s checkpoint (a training stopped before its last step
-    saves no model) with the student's tokenizer, LoRA adapters merged as the trainer merges them: the model
-    the next round plays."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from distill.lora import apply_lora, merge_lora
-    from distill.models import resolve_model_path
-    from distill.train import checkpoint_dir
-
-    init = model_dir / "init"  # a config preset the trainer built (and round r copied)
-    base = init if (init / "config.json").is_file() else resolve_model_path(config.model)
-    state = torch.load(checkpoint_dir(config) / "last.pt", map_location="cpu", weights_only=True, mmap=True)
-    model = AutoModelForCausalLM.from_pretrained(
-        base, dtype=torch.float32, trust_remote_code=False, use_safetensors=True
-    )
-    if config.lora_rank:
-        model = apply_lora(model, config.lora_rank, config.lora_alpha, config.lora_targets)
-    model.load_state_dict(state["model"])
-    merge_lora(model).save_pretrained(model_dir)
-    tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    tokenizer.save_pretrained(model_dir)
 
 
 def _loss_tokens(metrics: Path, first: int, last: int) -> int | None:

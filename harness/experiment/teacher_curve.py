@@ -29,27 +29,10 @@ from harness.options import finite_float
 from harness.run_dir import write_text
 
 
-def export_checkpoint(train_dir: Path, model: str, out: Path) -> Path:
-    """The model state of ``train_dir/checkpoints/last.pt`` saved with ``save_pretrained`` (and the
-    tokenizer) in ``out``."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from distill.models import resolve_model_path
-
-    source = resolve_model_path(model) if not (train_dir / "init").is_dir() else train_dir / "init"
-    state = torch.load(train_dir / "checkpoints" / "last.pt", map_location="cpu", weights_only=True)
-    lm = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32, trust_remote_code=False)
-    lm.load_state_dict(state["model"])
-    lm.save_pretrained(out)
-    AutoTokenizer.from_pretrained(source, trust_remote_code=False).save_pretrained(out)
-    return out
-
-
 def run_curve(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Demos, one fine-tuning run stopped at each of ``args.steps``, held-out play of each stop."""
     from distill.config import SFTConfig
-    from distill.train import train
+    from distill.train import export_checkpoint, train
     from harness.evaluate import evaluate
 
     out = Path(args.out)
@@ -78,7 +61,7 @@ def run_curve(args: argparse.Namespace) -> list[dict[str, Any]]:
         )
         train(config)
         train_s = time.perf_counter() - began
-        model_dir = export_checkpoint(train_dir, args.model, out / f"model_step_{stop}")
+        model_dir = export_checkpoint(config, out / f"model_step_{stop}")
         began = time.perf_counter()
         summary = evaluate(
             args.env, "lm", split="train", episodes=args.episodes, workers=args.workers,
