@@ -8,10 +8,12 @@ With ``agents.make("lm", ..., constrain_actions=True)`` every generated turn has
 - the thought is free text on one line; when it ends (a newline), or when the token budget left is just
   what the longest action needs (``Action:``, the action's tokens, its line end; an open argument counts
   :data:`OPEN_ARGUMENT_TOKENS`), the tokens of ``Action:`` are forced; an open argument still running at
-  the last token is closed with ``]``: every turn ends in an action of the space;
+  its last tokens is closed with ``]``: every turn ends in an action of the space;
 - after ``Action:`` the next tokens are restricted to an :class:`ActionSpace`: complete actions (a prefix
   trie over their token ids, so the model picks one by its own likelihood, token by token) and
-  *open* verbs (``search[``), whose argument is free text up to the closing ``]`` (no newline).
+  *open* verbs (``search[``), whose argument is free text up to the closing ``]`` (no newline);
+- a complete action, or a closed argument, is followed by a line end only (a newline token, or EOS):
+  the newline that ends the turn (``agents.react.completion_end``).
 
 Where the action space comes from (:func:`action_space`):
 
@@ -165,7 +167,8 @@ class _Node:
 
 class TokenVocabulary:
     """Per-tokenizer facts the constraint needs, computed once: the ids that end an action line and the
-    mask of tokens an open argument may not contain (a newline, or the end of the text)."""
+    mask of tokens an open argument may not contain (a newline, a ``]`` not at the token's end, or the end of
+    the text)."""
 
     def __init__(self, tokenizer: Any, vocab_size: int):
         self.tokenizer = tokenizer
@@ -178,7 +181,9 @@ class TokenVocabulary:
         known = min(vocab_size, len(tokenizer))
         texts = tokenizer.batch_decode([[token_id] for token_id in range(known)])
         forbidden = torch.ones(vocab_size, dtype=torch.bool)  # ids past the tokenizer's: never
-        forbidden[:known] = torch.tensor(["\n" in text for text in texts], dtype=torch.bool)
+        # a newline, or a ``]`` with more text after it (the argument closes with the token's last character)
+        forbidden[:known] = torch.tensor(["\n" in text or "]" in text[:-1] for text in texts],
+                                         dtype=torch.bool)
         if self.eos is not None and self.eos < vocab_size:
             forbidden[self.eos] = True
         #: tokens an open argument may not contain: [V] bool
@@ -189,6 +194,15 @@ class TokenVocabulary:
         if self.eos is not None and self.eos < vocab_size:
             self.thought_forbidden[self.eos] = True
         self._action_line: dict[str, list[int]] = {}
+        self._on_device: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def allowed_on(self, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
+        """(tokens an open argument may take, tokens a thought may take): [V] bool each, on ``device``
+        (copied there once)."""
+        key = str(device)
+        if key not in self._on_device:
+            self._on_device[key] = ((~self.open_forbidden).to(device), (~self.thought_forbidden).to(device))
+        return self._on_device[key]
 
     def _single_id(self, text: str) -> int | None:
         ids = self.encode(text)
@@ -249,7 +263,7 @@ def build_trie(vocabulary: TokenVocabulary, keyword: str, space: ActionSpace) ->
             longest = max(longest, len(ids) + 1)
         else:
             node.open = True
-            longest = max(longest, len(ids) + OPEN_ARGUMENT_TOKENS + 1)
+            longest = max(longest, len(ids) + OPEN_ARGUMENT_TOKENS + 2)  # ``]`` and the line end
     return root, longest
 
 
@@ -284,7 +298,7 @@ class _ExtractiveArgument:
         if not (self.node.end and self.close_id is not None):
             return list(self.node.children)
         following = self._trie_after(self._position_of(self.node.word)).children
-        if not following or self.count + 1 >= MAX_QUERY_WORDS or remaining <= self.longest + 1:
+        if not following or self.count + 1 >= MAX_QUERY_WORDS or remaining <= self.longest + 2:
             return [self.close_id]
         return [*self.node.children, *following, self.close_id]
 
@@ -315,7 +329,8 @@ class ActionConstraint:
     def __init__(self, vocabulary: TokenVocabulary, space: ActionSpace):
         self.vocabulary = vocabulary
         self.space = space
-        # "start" -> "forced" (Thought:) -> "thought" -> "forced" (Action:) -> "action" (-> "open" | "words")
+        # "start" -> "forced" (Thought:) -> "thought" -> "forced" (Action:) -> "action"
+        # (-> "open" | "words" -> "closed": a line end only)
         self.phase = "start"
         self._forced: list[int] = []
         self._after_forced = "thought"
@@ -345,7 +360,9 @@ class ActionConstraint:
             return self._argument.allowed(remaining)
         if self.phase == "open":
             close = self.vocabulary.close_id
-            return [close] if remaining <= 1 and close is not None else self.OPEN
+            return [close] if remaining <= 2 and close is not None else self.OPEN
+        if self.phase == "closed":
+            return self.vocabulary.line_end_ids
         return self.THOUGHT if self.phase == "thought" else None
 
     def advance(self, token_id: int, text: str) -> None:
@@ -366,8 +383,11 @@ class ActionConstraint:
             self._node = self._node.children.get(token_id)
             if self._node is not None and self._node.open:
                 self._open_argument()
-        elif self.phase == "words" and self._argument is not None and self._argument.advance(token_id):
-            self.phase = "done"
+        elif self.phase == "words" and self._argument is not None:
+            if self._argument.advance(token_id):
+                self.phase = "closed"
+        elif self.phase == "open" and text.endswith("]"):
+            self.phase = "closed"
 
     def _open_argument(self) -> None:
         """``verb[`` is written: an extractive argument where the space has words (and ``]`` is one
@@ -391,18 +411,30 @@ class ActionConstraint:
             self.phase, self._node = "free", None
 
 
-def allowed_mask(rules: Sequence[list[int] | str | None], vocabulary: TokenVocabulary) -> torch.Tensor | None:
-    """[B, V] bool mask of the tokens each row may take (rows with None: all), or None if no row is
-    constrained."""
+def allowed_mask(
+    rules: Sequence[list[int] | str | None], vocabulary: TokenVocabulary, device: torch.device | str = "cpu"
+) -> torch.Tensor | None:
+    """[B, V] bool mask of the tokens each row may take (rows with None: all), built on ``device``, or None
+    if no row is constrained. The listed ids go over in one index tensor and are scattered there; open and
+    thought rows copy the vocabulary's masks kept on the device."""
     if all(rule is None for rule in rules):
         return None
-    mask = torch.ones(len(rules), vocabulary.vocab_size, dtype=torch.bool)  # [B, V]
+    allowed_open, allowed_thought = vocabulary.allowed_on(device)
+    mask = torch.ones(len(rules), vocabulary.vocab_size, dtype=torch.bool, device=device)  # [B, V]
+    kinds: dict[str, list[int]] = {ActionConstraint.OPEN: [], ActionConstraint.THOUGHT: []}
+    listed_rows, rows, ids = [], [], []
     for row, rule in enumerate(rules):
-        if rule == ActionConstraint.OPEN:
-            mask[row] = ~vocabulary.open_forbidden
-        elif rule == ActionConstraint.THOUGHT:
-            mask[row] = ~vocabulary.thought_forbidden
+        if isinstance(rule, str):
+            kinds[rule].append(row)
         elif rule is not None:
-            mask[row] = False
-            mask[row, torch.tensor(rule, dtype=torch.long)] = True
+            listed_rows.append(row)
+            rows += [row] * len(rule)
+            ids += rule
+    for kind, allowed in ((ActionConstraint.OPEN, allowed_open), (ActionConstraint.THOUGHT, allowed_thought)):
+        if kinds[kind]:
+            mask[torch.tensor(kinds[kind], device=device)] = allowed
+    if listed_rows:
+        index = torch.tensor([rows, ids], dtype=torch.long).to(device)  # [2, N]: one copy to the device
+        mask[torch.tensor(listed_rows, device=device)] = False
+        mask[index[0], index[1]] = True
     return mask

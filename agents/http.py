@@ -417,7 +417,7 @@ class HTTPAgent(Agent):
     def _served(self, body: bytearray, shown: str) -> _Served:
         """The turn from a served teacher's answer, cut where the LM agent stops: before EOS, or at the
         first token whose text completes the turn (:func:`agents.lm.turn_end`)."""
-        from agents.lm import turn_end
+        from agents.lm import ids_through, turn_end
 
         ids, topk_ids, topk_logprobs = self._served_tokens(body, shown)
         tokenizer = self._tokenizer
@@ -431,6 +431,8 @@ class HTTPAgent(Agent):
                 ids, text = ids[:n], prefix
                 break
         stop = turn_end(text)
+        if stop is not None:  # a self-written ``Observation:`` tail is not the turn's
+            ids = ids[:ids_through(tokenizer, ids, stop)]
         text = sanitize_text(text if stop is None else text[:stop]).strip()
         self._check_length(text, shown)
         k = len(ids) if self.log_topk else 0
@@ -439,6 +441,18 @@ class HTTPAgent(Agent):
     async def _check_server(self, client: httpx.AsyncClient, gate: asyncio.Semaphore) -> None:
         """Before the first turn: the server's ``/tokenize`` of :data:`TOKENIZER_PROBE` equals the local
         tokenizer's ids, and a one-token completion comes back with ids and ``log_topk`` log-probs."""
+        local = await self._check_tokenizer(client, gate, self._tokenizer,
+                                            f"http agent: tokenizer={self.tokenizer_dir}")
+        probe, body = self._call(local[:1] or [0])
+        body["max_tokens"] = 1
+        self._served_tokens(await self._exchange(client, gate, probe, body), redact_url(probe))
+
+    async def _check_tokenizer(self, client: httpx.AsyncClient, gate: asyncio.Semaphore, tokenizer: Any,
+                               name: str, hint: str = "pass the served model's own tokenizer directory"
+                               ) -> list[int]:
+        """The ids of :data:`TOKENIZER_PROBE` by ``tokenizer``, checked equal to the server's
+        ``POST /tokenize`` of it; HTTPError naming the local tokenizer as ``name`` and saying ``hint`` when
+        they differ."""
         root = self.base_url[:-len("/v1")] if self.base_url.endswith("/v1") else self.base_url
         url = f"{root}/tokenize"
         try:
@@ -449,17 +463,15 @@ class HTTPAgent(Agent):
             raise HTTPError(self._safe(f"{redact_url(url)} answered no 'tokens' list; the http agent with "
                                        "tokenizer= checks the local tokenizer against the server's (vLLM's "
                                        "POST /tokenize)")) from None
-        local = list(self._tokenizer(TOKENIZER_PROBE)["input_ids"])
+        local = list(tokenizer(TOKENIZER_PROBE)["input_ids"])
         if served != local:
             first = next((i for i, (a, b) in enumerate(zip(served, local, strict=False)) if a != b),
                          min(len(served), len(local)))
             raise HTTPError(self._safe(
-                f"http agent: tokenizer={self.tokenizer_dir} differs from the server's: {redact_url(url)} "
+                f"{name} differs from the server's: {redact_url(url)} "
                 f"gives {len(served)} ids for the probe text, the local copy {len(local)}, first different "
-                f"at {first}; pass the served model's own tokenizer directory"))
-        probe, body = self._call(local[:1] or [0])
-        body["max_tokens"] = 1
-        self._served_tokens(await self._exchange(client, gate, probe, body), redact_url(probe))
+                f"at {first}; {hint}"))
+        return local
 
     async def _request_all(self, prompts: list[str] | list[list[int]]) -> list[str | _Served | BaseException]:
         gate = asyncio.Semaphore(self.concurrency)  # the deadline starts once a request may go out

@@ -5,7 +5,8 @@
 The prompt is the text of ``agents.react.build_prompt(task, first_observation, turns,
 instructions=agents.prompts.instructions(env))`` and is tokenised piece by piece exactly as the
 distillation data builder (``distill.data.encode_episode``) tokenises a logged episode: [bos] +
-header + each earlier turn's *generated* token ids + its ``Observation:`` block. So a student sees
+header + each earlier turn's *generated* token ids + its ``Observation:`` block
+(:func:`agents.prompt_ids.episode_prompt_ids`). So a student sees
 at play time exactly the ids it was trained on. Over ``max_prompt_tokens`` the oldest turns give
 way to the ``(... N earlier turns omitted ...)`` line by the one rule of :mod:`agents.context`; each
 ``AgentStep`` records ``n_dropped_turns`` and ``prompt_tokens``, so ``distill.data`` rebuilds exactly
@@ -13,10 +14,11 @@ the context every logged token (and its top-k) was produced in. With
 ``chat_template=True`` (pretrained chat models) the prompt text goes through the tokenizer's chat
 template as one user message instead.
 
-Generation: greedy by default (``temperature`` / ``top_p`` for sampling); a sequence stops at the end
-of its ``Action:`` line (or at the closing bracket of a ``name[argument]`` action: :func:`turn_end`), at
-an ``Observation:`` it starts writing itself, at EOS, or after ``max_new_tokens``. ``token_ids`` are the
-tokens generated up to the stop; the completion is their text cut at the end of the action line.
+Generation: greedy by default (``temperature`` / ``top_p`` for sampling); a sequence stops at the newline
+that ends its ``Action:`` line (:func:`turn_end`, the token holding it is the turn's last: the token training
+labels act, so a trained model ends its action by itself), at an ``Observation:`` it starts writing itself, at
+EOS, or after ``max_new_tokens``. ``token_ids`` are the tokens generated up to the stop, a self-written
+``Observation:`` tail cut off (EOS is not among them); the completion is their text up to the stop, stripped.
 With ``log_topk=k`` each generated token also gets the top-k ids and log-probabilities of the
 model's distribution at temperature 1 (log-softmax in fp32 over the full vocabulary).
 
@@ -31,9 +33,22 @@ Decoding costs what the model costs:
 - *Prefill.* The new part of each row is read in length-grouped batches (padding at most
   :data:`PREFILL_PAD_SLACK` of a group's tokens), written straight into one preallocated key/value buffer
   in which every row's last prompt token sits in the same column: the decoding steps then write one column
-  each, in place (no copy of the cache per step), and attend over the filled columns only.
-- *The step.* One host copy per step (the chosen ids and the top-k together); the stop is found on the
-  text of the new token alone (:class:`_TurnText`), not by re-decoding the turn.
+  each, in place (no copy of the cache per step), and (the default step) attend over the filled columns only.
+- *The fixed-shape step* (``static_step``, default: on CUDA only). Every step attends over the whole
+  buffer: each layer's keys and values are their own ``[B, heads, total, head_dim]`` tensor (``total`` rounded
+  up to :data:`STATIC_COLUMNS`), the new column is written at a step index held in a device tensor
+  (``index_copy_``), position ids are a device tensor incremented in place, and the padding mask built for
+  the prefill (future columns marked) is left as it is: the causal mask at that index hides the columns not
+  written yet. No shape changes within a call, so on CUDA the step runs under
+  ``torch.compile(mode="reduce-overhead", dynamic=False)`` (CUDA graphs; each step's logits copied out of
+  the graph's memory before the next replay). On the CPU the growing step (filled columns only) stays the
+  default; ``static_step=True`` there runs the fixed-shape step eagerly (tested to give the same turns).
+  The compiled CUDA path has not been run here (no GPU in the session that wrote it).
+- *The step.* One host copy per step (the chosen ids and the top-k together). The stop is found on token
+  ids first: only a token among :func:`stop_candidates` (its text holds a newline or a colon) can end a
+  turn, and only then is the text since the last newline decoded and searched (:class:`_TurnText`), never
+  the whole turn. Constraint masks are built on the model's device: one index tensor of the allowed ids,
+  scattered there (:func:`agents.constrained.allowed_mask`).
 
 ``precision`` (:mod:`agents.precision`): ``"auto"`` is bf16 on CUDA and on a CPU with AMX / AVX512-BF16,
 fp32 elsewhere; the resolved one is :attr:`LMAgent.precision`. Under bf16 the weights are bf16 and the
@@ -50,9 +65,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,13 +75,13 @@ import torch
 
 from agents.base import Agent, AgentStep
 from agents.constrained import ActionConstraint, TokenVocabulary, action_space, allowed_mask
-from agents.context import bos_ids, fit_ids, omitted_note
 from agents.model_files import check_model_dir
 from agents.model_names import resolve_model_path
 from agents.precision import autocast, resolve_precision
+from agents.prompt_ids import episode_prompt_ids
 from agents.prompts import few_shot as env_few_shot
 from agents.prompts import instructions as env_instructions
-from agents.react import Turn, completion_end, fit_prompt, header, parse, render_turn
+from agents.react import Turn, completion_end, fit_prompt, parse, render_turn
 from agents.spans import completion_masks_from_ids
 
 DEFAULT_TOPK = 20
@@ -75,28 +89,37 @@ DEFAULT_TOPK = 20
 PREFILL_PAD_SLACK = 0.2
 #: at most this many tokens (padding included) are read in one prefill forward pass
 PREFILL_TOKENS = 4096
-#: an ``Action:`` line whose ``name[argument]`` action has closed its bracket (WebShop, HotPotQA)
-_CLOSED_ACTION = re.compile(
-    r"^[ \t>]*action(?:[ \t]*\d+)?[ \t]*:[ \t]*\w+\[[^\]\n]*\]", re.IGNORECASE | re.MULTILINE
-)
+#: the fixed-shape step's buffer length is a multiple of this (fewer distinct shapes to compile)
+STATIC_COLUMNS = 256
+#: where a generated turn is complete (:func:`agents.react.completion_end`): the LM agent's stop rule
+turn_end = completion_end
 
 
-def turn_end(text: str) -> int | None:
-    """Where a generated turn is complete: :func:`agents.react.completion_end`, or right after the
-    closing bracket of a ``name[argument]`` action. The newline after an action starts the next
-    ``Observation:`` block in the training data, so no loss ever teaches a model to write it; the
-    closing bracket is the last token a trained model reliably writes."""
-    end = completion_end(text)
-    ends = [] if end is None else [end]
-    closed = _CLOSED_ACTION.search(text)
-    if closed is not None:
-        ends.append(closed.end())
-    return min(ends) if ends else None
+def stop_candidates(tokenizer: Any) -> frozenset[int] | None:
+    """The ids that may end a turn, precomputed once per tokenizer: :func:`turn_end` ends one only at the
+    token that writes the newline of an ``Action:`` line or the colon of an ``Observation:``, so every id
+    whose text holds a ``\n`` or a ``:`` (merged with anything: BPE merges never hide the character). For any
+    other id the decoding loop decodes nothing. None (every token checked on the text) for a tokenizer whose
+    token texts depend on their neighbours (one that cleans up spaces)."""
+    if getattr(tokenizer, "clean_up_tokenization_spaces", False):
+        return None
+    texts = tokenizer.batch_decode([[i] for i in range(len(tokenizer))], skip_special_tokens=True)
+    return frozenset(i for i, text in enumerate(texts) if "\n" in text or ":" in text)
+
+
+def ids_through(tokenizer: Any, ids: Sequence[int], end: int) -> int:
+    """How many of ``ids`` a turn keeps whose text ends at character ``end``: the tokens up to the one that
+    writes that character (those wholly past it, e.g. a self-written ``Observation:`` tail, go)."""
+    n = len(ids)
+    while n > 1 and len(tokenizer.decode(list(ids[:n - 1]), skip_special_tokens=True)) >= end:
+        n -= 1
+    return n
 
 
 class _TurnText:
     """A generated turn's text (``tokenizer.decode(ids, skip_special_tokens=True)``), extended token by
-    token, and the test for its end (:func:`turn_end`).
+    token, and the test for its end (:func:`turn_end`). Tokens may be pushed in bunches (the loop pushes only
+    at :func:`stop_candidates` ids, and at every id of a constrained row, whose constraint reads the text).
 
     A new token's text is what decoding the ids since the last complete character gives beyond decoding
     them without it, so a step decodes a few tokens, not the turn. That equals decoding every id where
@@ -104,7 +127,7 @@ class _TurnText:
     (``clean_up_tokenization_spaces``) or a window that disagrees with its shorter self is decoded whole.
     Every end :func:`turn_end` finds lies within one line, and the text before the new token had none, so
     the search starts at the newline before the first character that changed; only an end found there is
-    placed by the whole text (its first ``Observation:`` decides, also when that one starts the text)."""
+    placed by the whole text (its first ``Observation:`` after the text's start decides)."""
 
     def __init__(self, tokenizer: Any):
         self._decode = functools.partial(tokenizer.decode, skip_special_tokens=True)
@@ -178,6 +201,49 @@ def _buffer_layer() -> type:
     return BufferLayer
 
 
+@functools.cache
+def _fixed_layer() -> type:
+    """The cache layer of the fixed-shape decoding step (made on first use, as :func:`_buffer_layer`)."""
+    from transformers.cache_utils import CacheLayerMixin, StaticLayer
+
+    class FixedLayer(StaticLayer):
+        """One layer's keys and values, a preallocated ``[B, heads, total, head_dim]`` tensor each, attended
+        whole: :meth:`update` writes the step's column at ``column`` (a 0-dim device tensor shared by the
+        layers, advanced by the loop) and returns the whole buffers; masks put the query at ``column`` (the
+        causal mask hides the columns after it) and span ``total`` columns."""
+
+        def __init__(self, keys: torch.Tensor, values: torch.Tensor, column: torch.Tensor):
+            CacheLayerMixin.__init__(self)  # StaticLayer's own allocates: these buffers are given
+            self.keys, self.values, self.cumulative_length = keys, values, column
+            self.max_cache_len = keys.shape[-2]
+            self.batch_size, self.num_heads = keys.shape[:2]
+            self.k_head_dim, self.v_head_dim = keys.shape[-1], values.shape[-1]
+            self.device, self.is_initialized = keys.device, True
+
+        def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+            index = self.cumulative_length.view(1)
+            self.keys.index_copy_(2, index, key_states)
+            self.values.index_copy_(2, index, value_states)
+            return self.keys, self.values
+
+    return FixedLayer
+
+
+def _step_logits(model: Any, ids: torch.Tensor, positions: torch.Tensor, attention: torch.Tensor, cache: Any,
+                 cache_kwarg: str) -> torch.Tensor:
+    """One decoding step of the fixed-shape loop: ids [B, 1] -> last logits [B, V] (the model's dtype)."""
+    out = model(input_ids=ids, attention_mask=attention, position_ids=positions, use_cache=True,
+                **{cache_kwarg: cache})
+    return out.logits[:, -1, :]
+
+
+@functools.cache
+def _compiled_step() -> Any:
+    """:func:`_step_logits` compiled for CUDA graphs (one compile per model and shapes, kept by torch)."""
+    return torch.compile(_step_logits, mode="reduce-overhead", dynamic=False)
+
+
 @dataclass
 class _Generated:
     """One sequence's output of :meth:`LMAgent.generate`."""
@@ -240,6 +306,7 @@ class LMAgent(Agent):
         seed: int = 0,
         constrain_actions: bool = False,
         precision: str = "auto",
+        static_step: bool | None = None,
     ):
         super().__init__()
         if max_new_tokens < 1:
@@ -265,6 +332,9 @@ class LMAgent(Agent):
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         #: "bf16" or "fp32": what the model computes in here (``precision`` resolved on the device)
         self.precision = resolve_precision(precision, self.device)
+        #: decode with the fixed-shape step (see the module docstring); None: on CUDA only
+        on_cuda = torch.device(self.device).type == "cuda"
+        self.static_step = on_cuda if static_step is None else bool(static_step)
         self.max_prompt_tokens = max_prompt_tokens
         self.chat_template = chat_template
         self.batch_size = batch_size
@@ -383,16 +453,8 @@ class LMAgent(Agent):
             ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
             ids = ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids
             return list(ids)[-budget:], dropped
-        head = bos_ids(self.tokenizer) + self._ids(
-            header(episode.task, first, self.instructions, few_shot)
-        )
-        generated = self._turn_ids.get(slot, [])
-        blocks = []
-        for i, turn in enumerate(episode.turns):
-            completion, observation = render_turn(turn)
-            ids = generated[i] if i < len(generated) else self._ids(completion)
-            blocks.append(ids + self._ids(observation or "\n"))
-        return fit_ids(head, blocks, budget, lambda n: self._ids(omitted_note(n)))
+        return episode_prompt_ids(self.tokenizer, episode, self.instructions, few_shot,
+                                  self._turn_ids.get(slot, []), budget)
 
     # --- generation --------------------------------------------------------------------------------
     @torch.no_grad()
@@ -422,18 +484,33 @@ class LMAgent(Agent):
         constraints = [None] * len(rows) if constraints is None else [constraints[i] for i in layout.order]
         n_layers, heads, key_dim, value_dim, key_dtype, value_dtype = self._kv_shape
         width, total = layout.width, layout.width + self.max_new_tokens - 1
-        shape = (n_layers, len(rows), heads, total)
         # zeros: columns a row never writes (before its prefix) are read under a zero mask, and must be finite
-        keys = torch.zeros((*shape, key_dim), dtype=key_dtype, device=self.device)
-        values = torch.zeros((*shape, value_dim), dtype=value_dtype, device=self.device)
+        keys: torch.Tensor | list[torch.Tensor]
+        values: torch.Tensor | list[torch.Tensor]
+        if self.static_step:  # one tensor per layer: the compiled step's inputs must not alias each other
+            total = -(-total // STATIC_COLUMNS) * STATIC_COLUMNS
+            shape = (len(rows), heads, total)
+            keys = [torch.zeros((*shape, key_dim), dtype=key_dtype, device=self.device)
+                    for _ in range(n_layers)]
+            values = [torch.zeros((*shape, value_dim), dtype=value_dtype, device=self.device)
+                      for _ in range(n_layers)]
+        else:
+            shape = (n_layers, len(rows), heads, total)
+            keys = torch.zeros((*shape, key_dim), dtype=key_dtype, device=self.device)
+            values = torch.zeros((*shape, value_dim), dtype=value_dtype, device=self.device)
         attention = torch.zeros((len(rows), total), dtype=torch.long)  # [B, W]: built here, copied once
         for first, end, chunk_width in layout.groups:
             for row in range(first, end):
                 start, stop = layout.prefix_start(row, chunk_width), width - chunk_width
                 if layout.reused[row]:
                     cache = kept[layout.order[row]]
-                    keys[:, row, :, start:stop] = cache.keys[:, :, :layout.reused[row]]
-                    values[:, row, :, start:stop] = cache.values[:, :, :layout.reused[row]]
+                    if isinstance(keys, torch.Tensor) and isinstance(values, torch.Tensor):
+                        keys[:, row, :, start:stop] = cache.keys[:, :, :layout.reused[row]]
+                        values[:, row, :, start:stop] = cache.values[:, :, :layout.reused[row]]
+                    else:
+                        for layer in range(n_layers):
+                            keys[layer][row, :, start:stop] = cache.keys[layer, :, :layout.reused[row]]
+                            values[layer][row, :, start:stop] = cache.values[layer, :, :layout.reused[row]]
                 attention[row, start:stop] = 1
                 attention[row, width - layout.chunks[row]:] = 1
         del kept  # the reused keys and values are in the buffer now
@@ -450,15 +527,16 @@ class LMAgent(Agent):
                     n, reused = layout.chunks[row], layout.reused[row]
                     ids[row - first, chunk_width - n:] = torch.tensor(rows[row][reused:], dtype=torch.long)
                     positions[row - first, chunk_width - n:] = torch.arange(reused, reused + n)
-                layers = [buffer_layer(keys[layer, first:end], values[layer, first:end], width - chunk_width)
+                layers = [buffer_layer(keys[layer][first:end], values[layer][first:end], width - chunk_width)
                           for layer in range(n_layers)]
                 out = model(input_ids=ids.to(self.device), attention_mask=attention[first:end, :width],
                             position_ids=positions.to(self.device), use_cache=True,
                             **{self._cache_kwarg: Cache(layers=layers)}, **self._last_logits_only)
                 logits.append(out.logits[:, -1, :])
-            layers = [buffer_layer(keys[layer], values[layer], width) for layer in range(n_layers)]
-            results, fed = self._decode(torch.cat(logits).float(), rows, constraints, attention,
-                                        Cache(layers=layers), pad, eos)
+            lengths = torch.tensor([len(r) for r in rows], device=self.device)[:, None]  # [B, 1]
+            step = (self._fixed_step if self.static_step else self._growing_step)(
+                keys, values, attention, width, lengths)
+            results, fed = self._decode(torch.cat(logits).float(), rows, constraints, step, pad, eos)
         if slots is not None:
             for row, result in enumerate(results):
                 self._keep(slots[layout.order[row]], row, layout, rows[row] + result.token_ids[:fed[row]],
@@ -466,21 +544,68 @@ class LMAgent(Agent):
         for result in results:
             text = tok.decode(result.token_ids, skip_special_tokens=True)
             stop = turn_end(text)
+            if stop is not None:
+                self._cut(result, stop)
             result.text = (text if stop is None else text[:stop]).strip()
         by_prompt = dict(zip(layout.order, results, strict=True))
         return [by_prompt[i] for i in range(len(rows))]
 
+    def _growing_step(self, keys: Any, values: Any, attention: torch.Tensor, width: int, lengths: torch.Tensor
+                      ) -> Callable[[torch.Tensor, int], torch.Tensor]:
+        """The decoding step over the filled columns of the buffer (views that grow by one column a step):
+        (ids [B, 1], step) -> fp32 logits [B, V]; step t writes column ``width + t``."""
+        from transformers.cache_utils import Cache
+
+        buffer_layer = _buffer_layer()
+        cache = Cache(layers=[buffer_layer(keys[layer], values[layer], width) for layer in range(len(keys))])
+
+        def step(ids: torch.Tensor, t: int) -> torch.Tensor:
+            out = self.model(input_ids=ids, attention_mask=attention[:, :width + t + 1],
+                             position_ids=lengths + t, use_cache=True, **{self._cache_kwarg: cache})
+            return out.logits[:, -1, :].float()
+
+        return step
+
+    def _fixed_step(self, keys: Any, values: Any, attention: torch.Tensor, width: int, lengths: torch.Tensor
+                    ) -> Callable[[torch.Tensor, int], torch.Tensor]:
+        """The fixed-shape decoding step (module docstring): every step attends over the whole buffer; the
+        column and the positions are device tensors advanced in place, so no step reads the host. Compiled
+        for CUDA graphs on CUDA, eager elsewhere."""
+        from transformers.cache_utils import Cache
+
+        column = torch.tensor(width, device=self.device)  # 0-dim: the column step t writes is width + t
+        positions = lengths.clone()
+        fixed_layer = _fixed_layer()
+        cache = Cache(layers=[fixed_layer(k, v, column) for k, v in zip(keys, values, strict=True)])
+        compiled = torch.device(self.device).type == "cuda"
+        if compiled:  # fixed addresses: CUDA graphs write the buffers in place instead of copying them
+            for tensor in [*keys, *values, attention]:
+                torch._dynamo.mark_static_address(tensor)
+        run = _compiled_step() if compiled else _step_logits
+
+        def step(ids: torch.Tensor, t: int) -> torch.Tensor:
+            if compiled:
+                torch.compiler.cudagraph_mark_step_begin()
+            logits = run(self.model, ids, positions, attention, cache, self._cache_kwarg)
+            # a copy out of the CUDA graph's memory, which the next replay overwrites
+            logits = logits.to(torch.float32, copy=True) if compiled else logits.float()
+            column.add_(1)
+            positions.add_(1)
+            return logits
+
+        return step
+
     def _decode(
         self, logits: torch.Tensor, rows: list[list[int]], constraints: list[ActionConstraint | None],
-        attention: torch.Tensor, cache: Any, pad: int, eos: int | None,
+        model_step: Callable[[torch.Tensor, int], torch.Tensor], pad: int, eos: int | None,
     ) -> tuple[list[_Generated], list[int]]:
-        """The decoding loop from the prefill's last logits [B, V] (fp32); returns each row's result and how
-        many of its generated tokens the model has read (their keys and values are in ``cache``)."""
-        width = cache.layers[0].length
+        """The decoding loop from the prefill's last logits [B, V] (fp32); ``model_step`` reads step t's ids
+        [B, 1] (:meth:`_growing_step`, :meth:`_fixed_step`). Returns each row's result and how many of its
+        generated tokens the model has read (their keys and values are in the buffer)."""
         results = [_Generated() for _ in rows]
         texts = [_TurnText(self.tokenizer) for _ in rows]
+        may_end = self._stop_ids
         fed = [0] * len(rows)
-        positions = torch.tensor([len(r) for r in rows], device=self.device)[:, None]  # [B, 1]
         finished = torch.zeros((len(rows), 1), dtype=torch.bool, device=self.device)  # [B, 1]
         k = min(self.log_topk, logits.shape[-1])
         for step in range(self.max_new_tokens):
@@ -488,8 +613,8 @@ class LMAgent(Agent):
                 c.allowed(self.max_new_tokens - step) if c is not None and not r.done else None
                 for c, r in zip(constraints, results, strict=True)
             ]
-            mask = allowed_mask(rules, self.vocabulary) if self.constrain_actions else None
-            choose_from = logits if mask is None else logits.masked_fill(~mask.to(self.device), -torch.inf)
+            mask = allowed_mask(rules, self.vocabulary, logits.device) if self.constrain_actions else None
+            choose_from = logits if mask is None else logits.masked_fill(~mask, -torch.inf)
             next_ids = self._choose(choose_from)  # [B]
             if k:  # the model's own distribution, before the constraint: one host copy for ids and top-k
                 top_lp, top_ids = torch.log_softmax(logits, dim=-1).topk(k, dim=-1)  # [B, k]
@@ -508,7 +633,9 @@ class LMAgent(Agent):
                 if k:
                     result.topk_ids.append([int(t) for t in row[1:k + 1]])
                     result.topk_logprobs.append(row[k + 1:])
-                end = texts[i].push(result.token_ids)
+                end = None
+                if constraints[i] is not None or may_end is None or chosen in may_end:
+                    end = texts[i].push(result.token_ids)
                 if constraints[i] is not None:
                     constraints[i].advance(chosen, texts[i].text)
                 if end is not None:
@@ -519,11 +646,14 @@ class LMAgent(Agent):
                 finished = torch.tensor([[r.done] for r in results], device=self.device)
             for i, result in enumerate(results):
                 fed[i] += not result.done
-            step_ids = torch.where(finished, pad, next_ids[:, None])  # [B, 1]
-            out = self.model(input_ids=step_ids, attention_mask=attention[:, :width + step + 1],
-                             position_ids=positions + step, use_cache=True, **{self._cache_kwarg: cache})
-            logits = out.logits[:, -1, :].float()  # [B, V]
+            logits = model_step(torch.where(finished, pad, next_ids[:, None]), step)  # [B, V]
         return results, fed
+
+    def _cut(self, result: _Generated, end: int) -> None:
+        """Drop the tokens of ``result`` that lie wholly past character ``end`` of its text (a self-written
+        ``Observation:`` tail), with their top-k."""
+        n = ids_through(self.tokenizer, result.token_ids, end)
+        del result.token_ids[n:], result.topk_ids[n:], result.topk_logprobs[n:]
 
     def _take_caches(
         self, prompts: Sequence[list[int]], slots: Sequence[int] | None
@@ -561,15 +691,20 @@ class LMAgent(Agent):
                         for row in range(first, end))
         return _Layout(order, reused, chunks, groups, width)
 
-    def _keep(self, slot: int, row: int, layout: _Layout, ids: list[int], keys: torch.Tensor,
-              values: torch.Tensor, fed: int) -> None:
+    def _keep(self, slot: int, row: int, layout: _Layout, ids: list[int], keys: Any, values: Any, fed: int
+              ) -> None:
         """Copy the row's keys and values out of the buffer into ``slot``'s cache, for ``ids``."""
         chunk_width = next(w for first, end, w in layout.groups if first <= row < end)
         start, width = layout.prefix_start(row, chunk_width), layout.width
         columns = torch.cat([torch.arange(start, width - chunk_width),
                              torch.arange(width - layout.chunks[row], width + fed)]).to(self.device)
-        self._slot_cache[slot] = _SlotCache(ids, keys[:, row].index_select(2, columns),
-                                            values[:, row].index_select(2, columns))
+        if isinstance(keys, torch.Tensor) and isinstance(values, torch.Tensor):  # [layers, B, heads, W, dim]
+            kept_keys = keys[:, row].index_select(2, columns)
+            kept_values = values[:, row].index_select(2, columns)
+        else:  # one [B, heads, W, dim] tensor per layer
+            kept_keys = torch.stack([layer[row].index_select(1, columns) for layer in keys])
+            kept_values = torch.stack([layer[row].index_select(1, columns) for layer in values])
+        self._slot_cache[slot] = _SlotCache(ids, kept_keys, kept_values)
 
     def _choose(self, logits: torch.Tensor) -> torch.Tensor:
         """Greedy, or temperature / nucleus sampling. logits: [B, V] -> ids [B]."""
@@ -619,13 +754,19 @@ class LMAgent(Agent):
 
     def add_turn(self, slot: int, text: str, token_ids: Sequence[int] | None = None) -> list[int]:
         """Record a turn another player took in ``slot``'s episode (a guide's, :mod:`agents.guided`): later
-        prompts hold ``token_ids`` for it (default: this tokenizer's ids of the text, as for any turn without
-        generated ids) as if this model had generated them. Returns the ids recorded."""
+        prompts hold ``token_ids`` for it (default: this tokenizer's ids of the text and its ending newline,
+        as for any turn without generated ids) as if this model had generated them. Returns the ids
+        recorded."""
         parsed = parse(text)
-        ids = list(token_ids) if token_ids is not None else self._ids(text.strip())
+        ids = list(token_ids) if token_ids is not None else self._ids(render_turn(Turn("", "", text))[0])
         self._episode(slot).turns.append(Turn(thought=parsed.thought, action=parsed.action, text=text))
         self._turn_ids.setdefault(slot, []).append(ids)
         return ids
+
+    @functools.cached_property
+    def _stop_ids(self) -> frozenset[int] | None:
+        """:func:`stop_candidates` of this agent's tokenizer (computed on first use)."""
+        return stop_candidates(self.tokenizer)
 
     @property
     def vocabulary(self) -> TokenVocabulary:

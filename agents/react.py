@@ -11,6 +11,10 @@ and the harness appends ``Observation: <text>`` after it. The running prompt is:
     Task: <task>                      (left out when the first observation already states it)
     Observation: <first observation>
     Thought: ... / Action: ... / Observation: ...   (one block per earlier turn)
+
+A turn ends with the newline that ends its ``Action:`` line (:func:`completion_end`): that newline is the
+completion's last character (:func:`render_turn`), so a model is trained to write it and generation stops
+at it; the ``Observation:`` block after a turn starts on the next line.
 """
 from __future__ import annotations
 
@@ -54,14 +58,15 @@ class ParsedCompletion:
 
 
 def completion_end(text: str) -> int | None:
-    """Character index where ``text`` is complete (end of the action line, or before a self-written
-    ``Observation:``), or None while it is not."""
+    """Character index where the turn in ``text`` is complete, or None while it is not: just past the
+    newline that ends its ``Action:`` line, or at the start of an ``Observation:`` line the model writes
+    itself after its first line (one it opens the text with is skipped: the turn is the text after it)."""
     ends = []
     action = _ACTION_LINE_END.search(text)
     if action is not None:
-        ends.append(action.end() - 1)  # the newline itself is left out
-    observation = _OBSERVATION.search(text)
-    if observation is not None and observation.start() > 0:
+        ends.append(action.end())  # the newline is the turn's last character
+    observation = next((m for m in _OBSERVATION.finditer(text) if m.start() > 0), None)
+    if observation is not None:
         ends.append(observation.start())
     return min(ends) if ends else None
 
@@ -112,9 +117,10 @@ def header(task: str, first_observation: str, instructions: str = "", few_shot: 
 
 
 def render_turn(turn: Turn) -> tuple[str, str]:
-    """(completion text, the ``Observation:`` block after it) for one turn."""
-    completion = turn.text.strip()
-    observation = "" if turn.observation is None else f"\nObservation: {turn.observation.strip()}\n"
+    """(completion text ended by its newline, the ``Observation:`` block after it, "" when none) for one
+    turn."""
+    completion = turn.text.strip() + "\n"
+    observation = "" if turn.observation is None else f"Observation: {turn.observation.strip()}\n"
     return completion, observation
 
 
@@ -125,13 +131,14 @@ def render(
     instructions: str = "",
     few_shot: Sequence[str] = (),
 ) -> tuple[str, list[tuple[int, int]]]:
-    """The whole episode as one text, and the (start, end) character range of every completion in it."""
+    """The whole episode as one text, and the (start, end) character range of every completion in it (its
+    ending newline included)."""
     text = header(task, first_observation, instructions, few_shot)
     completions = []
     for turn in turns:
         completion, observation = render_turn(turn)
         completions.append((len(text), len(text) + len(completion)))
-        text += completion + (observation or "\n")
+        text += completion + observation
     return text, completions
 
 
@@ -153,7 +160,7 @@ def fit_prompt(
     turns are dropped by :func:`agents.context.turns_to_drop` (a line says how many); the header and
     the latest turn always stay."""
     head = header(task, first_observation, instructions, few_shot)
-    blocks = ["".join((c, o or "\n")) for c, o in map(render_turn, turns)]
+    blocks = ["".join(render_turn(turn)) for turn in turns]
     dropped = 0
     if max_tokens is not None:
         dropped = turns_to_drop(

@@ -14,9 +14,11 @@ content; trailing whitespace and newlines are excluded.
 
 That is the character level (:func:`segment`, :func:`token_masks`). For training, the tokens of one
 *completion* are partitioned (:func:`completion_spans`, :func:`completion_token_masks`,
-:func:`completion_masks_from_ids`): the newline that ends a Thought is reason, the newline /
-end-of-turn / EOS tokens that end the action line are act, so SAD trains every completion token
-that token-KD trains and the λs are the only difference between them.
+:func:`completion_masks_from_ids`): the newline that ends a Thought is reason, the newline that ends
+the action line — a completion's last token, where the LM agent's generation stops
+(``agents.react.render_turn``, ``agents.react.completion_end``) — is act, so a model learns to end its
+action, and SAD trains every completion token that token-KD trains and the λs are the only difference
+between them.
 
 It lives in agents (the ReAct text format) because the LM agents count each turn's reason and act
 tokens at play time; :mod:`distill.spans` re-exports it, the name the design and training use.

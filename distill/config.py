@@ -18,6 +18,7 @@ from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from agents.precision import PRECISIONS
+from agents.redact import url_secrets
 from distill.lora import LLAMA_LINEAR_LAYERS
 
 #: what ``--device`` accepts
@@ -278,24 +279,60 @@ class OPDConfig(DistillConfig):
         0, "depth curriculum (TCOD): only completions of the first k turns of each episode are in the loss; "
         "0: every turn"
     )
+    teacher_url: str | None = _opt(
+        None, "a served teacher instead of --teacher: an OpenAI-compatible vLLM server (http://HOST:PORT/v1) "
+        "that scores the student's tokens with its prompt log-probs, top --teacher-topk per token, trained "
+        "as logged top-k (forward_kl only; its tokenizer must be the student's; API key: "
+        "AGENTDISTILL_HTTP_API_KEY)"
+    )
+    teacher_topk: int = _opt(20, "with --teacher-url: the teacher's top-k per token (vLLM's --max-logprobs "
+                                 "caps it, 20 by default)")
+    teacher_model: str | None = _opt(None, "with --teacher-url: the served model's name (default: the "
+                                           "server's one model)")
 
     method = "opd"
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not self.teacher:
+        if self.teacher_url:
+            _check_teacher_url(self)
+        elif not self.teacher:
             raise ValueError(f"teacher: {self.method} scores the student's own tokens with a live teacher; "
-                             "give --teacher PATH")
-        if self.teacher_signal == "topk":
+                             "give --teacher PATH or --teacher-url URL")
+        elif self.teacher_signal == "topk":
             raise ValueError(f"teacher_signal='topk': {self.method} needs the live teacher's logits on the "
                              "student's tokens (logged top-k are the player's own); use logits or auto")
-        self.teacher_signal = "logits"
+        else:
+            self.teacher_signal = "logits"
         _check(self, "divergence", self.divergence in get_args(Divergence),
                " or ".join(get_args(Divergence)))
         _check(self, "beta", 0 <= self.beta <= 1, "in [0, 1]")
         _check(self, "skew_alpha", 0 <= self.skew_alpha < 1, "in [0, 1)")
         _check(self, "guided_loss", self.guided_loss in ("sft", "forward_kl"), "sft or forward_kl")
         _check(self, "max_turns", self.max_turns >= 0, ">= 0 (0: every turn)")
+
+
+def _check_teacher_url(config: OPDConfig) -> None:
+    """A served teacher's options: an http(s) URL without credentials, k >= 1, no live-logit signal, and a
+    divergence that top-k can give (forward KL; the others refuse a top-k teacher as in ``distill.losses``);
+    the trainer then reads the served top-k as logged top-k (``teacher_signal`` topk)."""
+    url = str(config.teacher_url)
+    if url_secrets(url):
+        raise ValueError("teacher_url: holds credentials, which the training records would keep; put the key "
+                         "in AGENTDISTILL_HTTP_API_KEY instead")
+    _check(config, "teacher_url", re.match(r"https?://[^/\s]+", url) is not None,
+           "an http(s) URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
+    _check(config, "teacher_topk", config.teacher_topk >= 1, ">= 1")
+    if config.teacher_signal == "logits":
+        raise ValueError("teacher_signal='logits': --teacher-url scores with the served top-k; use topk or "
+                         "auto")
+    if config.divergence != "forward_kl":
+        raise ValueError(
+            f"divergence {config.divergence!r} needs the teacher's full logits, but --teacher-url gives "
+            "top-k (ids, log-probs): only forward_kl can be computed over top-k buckets; use the live "
+            "teacher (--teacher PATH) or divergence forward_kl"
+        )
+    config.teacher_signal = "topk"
 
 
 @dataclass

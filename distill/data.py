@@ -12,8 +12,11 @@ were generated — re-tokenising a completion can give other ids — so the teac
 token by token; their span masks come from the decoded characters of each spliced token.
 
 Every completion token is in exactly one span (``distill.spans.partition_completion``: the newline
-ending a Thought is reason, the tokens ending the action line are act), so SAD and token-KD train
-the same tokens.
+ending a Thought is reason, the newline ending the action line is act), so SAD and token-KD train
+the same tokens. That newline is the completion's last token (``agents.react.render_turn``; the LM agent
+stops after generating it), so a student learns to end its action; a logged turn whose ids do not end
+with one (stopped by EOS or its token budget) is followed by a newline as context, no loss on it
+(``agents.prompt_ids.line_end_ids``, as the agent's next prompt has it).
 
 Context. Each completion is trained under exactly the prompt it was produced in. The LM agent logs,
 per step, ``n_dropped_turns`` and ``prompt_tokens``; with ``logged_context=True`` those rebuild the
@@ -52,6 +55,7 @@ import pyarrow.parquet as pq
 import torch
 
 from agents.context import bos_ids, context_ids, omitted_note, turns_to_drop
+from agents.prompt_ids import line_end_ids
 from agents.prompts import instructions as env_instructions
 from agents.react import Turn, header, render_turn
 from distill.spans import completion_masks_from_ids, completion_token_masks
@@ -361,8 +365,9 @@ class _Episode:
         self.observations: list[list[int]] = []
         for step, turn in enumerate(ep.turns()):
             completion, observation = render_turn(turn)
-            self.completions.append(_completion(tokenizer, ep, step, completion))
-            self.observations.append(_plain(tokenizer, observation or "\n").ids)
+            piece = _completion(tokenizer, ep, step, completion)
+            self.completions.append(piece)
+            self.observations.append(line_end_ids(tokenizer, piece.ids) + _plain(tokenizer, observation).ids)
         self.blocks = [c.ids + o for c, o in zip(self.completions, self.observations, strict=True)]
         self._notes: dict[int, list[int]] = {}
 
@@ -497,12 +502,12 @@ def _join(key: str, pieces: list[_Piece], max_length: int) -> Example:
     example.stats = {
         "reason_tokens": float(sum(example.reason_mask)),
         "act_tokens": float(sum(example.act_mask)),
-        "teacher_entropy": _mean_topk_entropy(example),
+        "teacher_entropy": mean_topk_entropy(example),
     }
     return example
 
 
-def _mean_topk_entropy(example: Example) -> float:
+def mean_topk_entropy(example: Example) -> float:
     """Mean entropy of the teacher's top-k (+ tail bucket) over completion tokens; 0 without top-k."""
     if example.topk_logprobs is None:
         return 0.0

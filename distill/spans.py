@@ -2,6 +2,7 @@
 
 The code is :mod:`agents.spans` (the LM agents count each turn's reason and act tokens at play time, and
 agents may not import distill); this module re-exports it under the name the design and training use.
+A completion's training tokens end with the newline that ends its action line, and that token is act.
 """
 from agents.spans import (
     Span,

@@ -18,12 +18,15 @@ exists) and per-span NLL. Every ``save_every`` steps and at the end: ``checkpoin
 optimizer, scheduler, step; RNG state per process). Metrics go to ``metrics.csv`` and TensorBoard.
 The trained model is saved with ``save_pretrained`` (plus tokenizer and ``agentdistill.json``) in ``out``.
 
-On-policy methods (opd, sad_opd) train on episodes the student played: always the live teacher's
-logits, under the exact context each step was played in (``logged_context``); their loss covers the
-first ``max_turns`` turns of each episode (0: all), the divergence on the student's own turns and the
-guided loss on turns a guide played. ``train_summary.json`` records ``student_tokens`` (tokens in the
-loss over all steps), ``teacher_forward_s`` (the live teacher's forward passes: the scoring time) and
-``train_s`` (the rest of the optimizer steps), the last two for this invocation.
+On-policy methods (opd, sad_opd) train on episodes the student played: the live teacher's logits, under
+the exact context each step was played in (``logged_context``); their loss covers the first ``max_turns``
+turns of each episode (0: all), the divergence on the student's own turns and the guided loss on turns a
+guide played. With ``teacher_url`` a served teacher scores them instead (:func:`score_served`): before the
+first step every training sequence goes to the server once, its prompt log-probs give the top-k at each
+completion token, and those train as logged top-k do (``teacher_signal`` "served_topk").
+``train_summary.json`` records ``student_tokens`` (tokens in the loss over all steps), ``teacher_forward_s``
+(the live teacher's forward passes, or the served scoring: the scoring time) and ``train_s`` (the rest of
+the optimizer steps), the last two for this invocation.
 
 Run it on several GPUs with ``torchrun --nproc-per-node N -m distill.cli distill ...``.
 """
@@ -69,6 +72,7 @@ from distill.data import (
     encode_episodes,
     has_topk,
     load_episodes,
+    mean_topk_entropy,
     micro_batches,
     split_heldout,
 )
@@ -216,10 +220,17 @@ def loss_mask(batch: dict[str, torch.Tensor], loss_on: str) -> torch.Tensor:
     return (batch["labels"] != -100) & started
 
 
+#: the teacher signal of an on-policy method scored by a served teacher (``teacher_url``): its top-k
+SERVED_TOPK = "served_topk"
+
+
 def teacher_signal(config: TrainConfig, episodes: list[EpisodeLog]) -> str | None:
-    """"topk" (logged), "logits" (teacher model) or None (sft: no teacher distribution needed)."""
+    """"topk" (logged), "logits" (teacher model), :data:`SERVED_TOPK` (an on-policy method's served teacher)
+    or None (sft: no teacher distribution needed)."""
     if not isinstance(config, DistillConfig):
         return None
+    if isinstance(config, OPDConfig) and config.teacher_url:
+        return SERVED_TOPK
     logged = has_topk(episodes)
     if config.teacher_signal == "topk" or (config.teacher_signal == "auto" and logged):
         if not logged:
@@ -233,6 +244,30 @@ def teacher_signal(config: TrainConfig, episodes: list[EpisodeLog]) -> str | Non
             f"so {config.method} needs --teacher PATH for logits"
         )
     return "logits"
+
+
+def score_served(config: OPDConfig, tokenizer: Any, examples: list[Example]) -> None:
+    """Give every example the served teacher's top-k (``teacher_url``, ``teacher_topk``) at its completion
+    tokens, in the logged top-k's format (the top-k that predicted each token; ``[]`` elsewhere): the
+    sequence up to its last completion token goes to the server as one prompt, so each token is scored
+    under exactly the context the student is trained in (:class:`agents.served_scoring.ServedScorer`)."""
+    from agents.served_scoring import ServedScorer
+
+    positions = [[t for t, is_completion in enumerate(e.completion_mask) if is_completion] for e in examples]
+    scored = [i for i, wanted in enumerate(positions) if wanted]
+    scorer = ServedScorer(str(config.teacher_url), tokenizer, k=config.teacher_topk,
+                          model=config.teacher_model,
+                          tokenizer_name=f"the student's tokenizer ({tokenizer.name_or_path})")
+    topk = scorer.score([examples[i].input_ids[:positions[i][-1] + 1] for i in scored],
+                        [positions[i] for i in scored])
+    for example in examples:
+        example.topk_ids = [[] for _ in example.input_ids]
+        example.topk_logprobs = [[] for _ in example.input_ids]
+    for i, (ids, logprobs) in zip(scored, topk, strict=True):
+        example = examples[i]
+        for t, top_ids, top_lps in zip(positions[i], ids, logprobs, strict=True):
+            example.topk_ids[t], example.topk_logprobs[t] = top_ids, top_lps
+        example.stats["teacher_entropy"] = mean_topk_entropy(example)
 
 
 # --------------------------------------------------------------------------- loss
@@ -419,12 +454,14 @@ def evaluate(
 
     On-policy methods: ``eval_loss`` is their training loss (:func:`method_loss`, masks and normalisers
     as in training, over the whole held-out set); top-k logged with the student's episodes are the
-    player's own, so no bucket KL is reported.
+    player's own, so no bucket KL is reported, except with a served teacher (:data:`SERVED_TOPK`), whose
+    top-k of the held-out sequences are its own: their bucket KL is reported and the loss uses them.
     """
     student, teacher = as_loss_position_lm(model), as_loss_position_lm(teacher_model)
     model.eval()
     on_policy = isinstance(config, OPDConfig)
-    logged = not on_policy and all(e.topk_ids is not None for e in examples)
+    served = signal == SERVED_TOPK
+    logged = (served or not on_policy) and all(e.topk_ids is not None for e in examples)
     temperature = config.temperature if isinstance(config, DistillConfig) else 1.0
     # per mask (completion, reason, act): count, NLL, full KL (T=1), bucket KL (T=1), KL of the objective
     sums = np.zeros((3, 5))
@@ -450,7 +487,8 @@ def evaluate(
         bucket_kl = losses.kl_per_token(logits, bucket) if bucket is not None else nothing  # (1, N)
         if on_policy:
             loss_batch = first_turns(batch, config.max_turns)
-            on_policy_loss += float(method_loss(config, logits, loss_batch, live, on_policy_counts))
+            scorer = bucket if served else live
+            on_policy_loss += float(method_loss(config, logits, loss_batch, scorer, on_policy_counts))
         objective = None if on_policy else {"logits": live, "topk": bucket}.get(signal or "")
         objective_kl = nothing if objective is None else losses.kl_per_token(logits, objective, temperature)
         for i, name in enumerate(("completion_mask", "reason_mask", "act_mask")):
@@ -814,6 +852,12 @@ def train(config: TrainConfig) -> Path:
     eval_set = encode_episodes(
         eval_eps, tokenizer, config.max_length, logged_context=has_topk(eval_eps) or on_policy
     )
+    served_s = 0.0  # the served teacher's scoring, before the first step
+    if signal == SERVED_TOPK:
+        began = time.perf_counter()
+        score_served(config, tokenizer, train_set + eval_set)  # type: ignore[arg-type]
+        served_s = time.perf_counter() - began
+    topk = signal in ("topk", SERVED_TOPK)  # trained as logged top-k
     if isinstance(config, SADConfig) and config.span_control == "random":
         train_set = random_act_spans(train_set, config.seed)  # the control; held-out metrics keep the spans
 
@@ -862,7 +906,7 @@ def train(config: TrainConfig) -> Path:
         mine = micro_batches(
             plan.global_batch(step), config.micro_batch_size, runtime.rank, runtime.world_size
         )
-        batches = [collate([train_set[i] for i in ids], pad_id, signal == "topk") for ids in mine]
+        batches = [collate([train_set[i] for i in ids], pad_id, topk) for ids in mine]
         for batch in batches:
             batch["completion_mask"] = loss_mask(batch, config.loss_on)
         if on_policy:
@@ -895,7 +939,7 @@ def train(config: TrainConfig) -> Path:
                     logits = model(micro.input_ids, None, micro.rows, micro.cols)  # (1, N, V)
                     with clock.timing():
                         teacher = teacher_of(micro.input_ids, micro.picked, micro.rows, micro.cols,
-                                             teacher_lm, signal)
+                                             teacher_lm, "topk" if topk else signal)
                 loss = method_loss(config, logits, micro.picked, teacher, counts)
                 (loss * runtime.world_size).backward()  # DDP averages gradients over processes
             step_loss_sum += loss.detach()
@@ -927,7 +971,7 @@ def train(config: TrainConfig) -> Path:
             save_checkpoint(config, done, model, optimizer, scheduler, runtime)
     bar.close()
     prefetch.shutdown()
-    teacher_s = clock.seconds()
+    teacher_s = clock.seconds() + served_s
     if log is not None:
         log.close()
     summary = {
@@ -935,7 +979,9 @@ def train(config: TrainConfig) -> Path:
         "wall_s": round(time.perf_counter() - wall0, 3), "student_tokens": int(loss_tokens),
         "teacher_forward_s": round(teacher_s, 3), "train_s": round(busy_s - teacher_s, 3),
         "train_sequences": len(train_set),
-        "eval_sequences": len(eval_set), "teacher_signal": signal, "world_size": runtime.world_size,
+        "eval_sequences": len(eval_set), "teacher_signal": signal,
+        **({"teacher_topk": config.teacher_topk} if signal == SERVED_TOPK else {}),  # type: ignore[union-attr]
+        "world_size": runtime.world_size,
         "device": str(runtime.device), "precision": runtime.precision,
         **{k: v for k, v in eval_metrics.items() if not math.isnan(v)},
     }

@@ -24,6 +24,10 @@ Figures (``--only`` takes the name or the number):
                    episodes; wall time of one OPD round split into rollout / scoring / training
  8     finetune    tokens/s of ``agentdistill train`` fine-tuning SmolLM2-135M (bf16 where the  ≥ 2.5×
                    CPU has it, LM head at loss positions) vs a plain fp32 HF forward+backward
+ 9     decoding    SmolLM2-135M in the agent's precision, both rows vs HF ``generate``:
+                   LM-agent turns/s on replayed WebShop expert episodes (per-slot KV kept       ≥ 3×
+                   across turns) vs re-prefilling every turn, each row decoding the same tokens;
+                   ms per decoding step at B = 16, same prompt lengths (ratio generate / ours)  ≥ 1.0
 =====  ==========  ==========================================================================  =======
 
 How a comparison is measured (:func:`harness.bench.core.measure`): both sides run in this process,
@@ -65,6 +69,7 @@ FIGURES: dict[int, tuple[str, str]] = {
     6: ("memory", "harness.bench.rollouts:rollout_memory"),
     7: ("opd", "harness.bench.opd:opd_round"),
     8: ("finetune", "harness.bench.finetune:finetune_throughput"),
+    9: ("decoding", "harness.bench.decoding:decoding"),
 }
 #: seconds of repeats per comparison after its minimum repeats (make bench stays within ~6 min on 2 cores)
 DEFAULT_BUDGET_S = 25.0

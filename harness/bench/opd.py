@@ -105,18 +105,10 @@ def opd_round(ctx: BenchContext) -> list[Result]:
     with pinned_threads(ctx.threads) as threads:  # a round is seconds: one repeat fewer than other figures
         records = [one_round(work / f"round-{i}", student, teacher, device=ctx.device, **sizes)
                    for i in range(max(1, ctx.repeats - 1))]
-    scorer = TeacherScorer(work / "round-0" / "round_0" / "rollouts", teacher, batch=sizes["batch"],
-                           max_length=sizes["max_length"], device=ctx.device)
-    measured = measure({"scoring": scorer.tokens_per_s}, [], ctx.budget, ctx.threads)
     models = "smollm2-135m bf16 scores a 38M student" if cuda else "tiny scores tiny-student"
-    rows = [Result(7, f"teacher scoring, {models}", "student tokens/s", measured.samples["scoring"],
-                   threads=measured.threads, stopped=measured.stopped,
-                   details={"sequences": len(scorer.examples), "student_tokens": scorer.student_tokens,
-                            "sequence_tokens": scorer.sequence_tokens, "batch": sizes["batch"],
-                            "in_round_tokens_per_s": [
-                                r["student_tokens"] / r["scoring_s"] for r in records if r.get("scoring_s")]},
-                   note="teacher forward, no grad, over one round's logged student episodes in the trainer's "
-                        "batches; only the student's own completion tokens count")]
+    in_round = [r["student_tokens"] / r["scoring_s"] for r in records if r.get("scoring_s")]
+    rows = [scoring_row(ctx, work / "round-0" / "round_0" / "rollouts", teacher, batch=sizes["batch"],
+                        max_length=sizes["max_length"], models=models, in_round=in_round)]
     totals = [sum(r[part] for part in ROUND_PARTS) for r in records]
     for part, label in ROUND_PARTS.items():
         values = [float(r[part]) for r in records]
@@ -126,3 +118,21 @@ def opd_round(ctx: BenchContext) -> list[Result]:
                                     **sizes, "student_tokens": [r["student_tokens"] for r in records]},
                            note=f"one unguided round of run_opd ({models}), repeated {len(records)}×"))
     return rows
+
+
+def scoring_row(ctx: BenchContext, run_dir: Path, teacher: Path, *, batch: int, max_length: int, models: str,
+                in_round: list[float] | None = None) -> Result:
+    """Figure 7's teacher-scoring row over the logged episodes in ``run_dir``; ``details["flops_per_token"]``
+    is 2·N_teacher times the sequence tokens the teacher reads per student token scored."""
+    from distill.models import count_parameters
+
+    scorer = TeacherScorer(run_dir, teacher, batch=batch, max_length=max_length, device=ctx.device)
+    measured = measure({"scoring": scorer.tokens_per_s}, [], ctx.budget, ctx.threads)
+    flops = 2 * count_parameters(scorer.teacher) * scorer.sequence_tokens / max(1, scorer.student_tokens)
+    return Result(7, f"teacher scoring, {models}", "student tokens/s", measured.samples["scoring"],
+                  threads=measured.threads, stopped=measured.stopped,
+                  details={"sequences": len(scorer.examples), "student_tokens": scorer.student_tokens,
+                           "sequence_tokens": scorer.sequence_tokens, "batch": batch,
+                           "flops_per_token": flops, "in_round_tokens_per_s": in_round or []},
+                  note="teacher forward, no grad, over one round's logged student episodes in the trainer's "
+                       "batches; only the student's own completion tokens count")

@@ -146,13 +146,14 @@ def copy_bandwidth_Bps(n_bytes: int = 1 << 30, reps: int = 10) -> float:
     return 2 * n_bytes / sorted(times)[len(times) // 2]
 
 
-def smollm2_random_dir(folder: Path) -> Path:
-    """A saved model with SmolLM2-135M's config and tokenizer and random weights."""
+def smollm2_random_dir(folder: Path, source: Path | None = None) -> Path:
+    """A saved model with SmolLM2-135M's config and tokenizer (from ``source``, a folder holding them, or the
+    ``smollm2-135m`` preset) and random weights."""
     from transformers import AutoConfig, AutoTokenizer, LlamaForCausalLM
 
     from distill.models import resolve_model_path
 
-    smol = resolve_model_path("smollm2-135m")
+    smol = source if source is not None else resolve_model_path("smollm2-135m")
     torch.manual_seed(0)
     model = LlamaForCausalLM(AutoConfig.from_pretrained(smol, trust_remote_code=False))
     out = folder / "smollm2-135m-random"
@@ -172,61 +173,75 @@ def decode_bound_tokens_per_s(
 
 
 def batched_policy_cuda(ctx: BenchContext) -> list[Result]:
+    return static_cache_rows(ctx, smollm2_random_dir(ctx.work_dir), batch=ctx.pick(BATCH, 8),
+                             new=ctx.pick(NEW_TOKENS, 8), prompt_tokens=PROMPT_TOKENS,
+                             label="smollm2-135m arch")
+
+
+def static_cache_rows(ctx: BenchContext, model_dir: Path, *, batch: int, new: int, prompt_tokens: int,
+                      label: str) -> list[Result]:
+    """``LMAgent.generate`` vs HF ``generate`` (static cache, floor 3×; dynamic cache) on ``batch`` random
+    prompts of ``prompt_tokens`` ids, ``new`` tokens each, on ``ctx.device``; on CUDA also the fraction of the
+    memory-bandwidth bound reached. ``details["flops_per_token"]`` is 2·N (the matmuls of one token)."""
     import agents
     from distill.models import count_parameters
 
-    batch, new = ctx.pick(BATCH, 8), ctx.pick(NEW_TOKENS, 8)
-    agent = agents.make("lm", model=str(smollm2_random_dir(ctx.work_dir)), env=ENV, max_new_tokens=new,
-                        batch_size=batch, device="cuda")
+    cuda = ctx.device == "cuda"
+    agent = agents.make("lm", model=str(model_dir), env=ENV, max_new_tokens=new, batch_size=batch,
+                        device=ctx.device)
     model, vocab = agent.model, agent.model.config.vocab_size
     generator = torch.Generator().manual_seed(0)
-    ids = torch.randint(0, vocab, (batch, PROMPT_TOKENS), generator=generator)  # [B, T]
+    ids = torch.randint(0, vocab, (batch, prompt_tokens), generator=generator)  # [B, T]
     prompts = [row.tolist() for row in ids]
 
+    def sync() -> None:
+        if cuda:
+            _sync()
+
     def ours() -> float:
-        _sync()
+        sync()
         t0 = time.perf_counter()
         out = agent.generate(prompts)
-        _sync()
+        sync()
         return sum(len(g.token_ids) for g in out) / (time.perf_counter() - t0)
 
     @torch.no_grad()
     def hf(cache: str | None) -> float:
-        inputs = ids.to("cuda")
+        from agents.precision import autocast
+
+        inputs = ids.to(ctx.device)
         kwargs = {"cache_implementation": cache} if cache else {}
-        _sync()
+        sync()
         t0 = time.perf_counter()
-        model.generate(inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=new, min_new_tokens=new,
-                       do_sample=False, pad_token_id=0, **kwargs)
-        _sync()
+        with autocast(agent.precision, ctx.device):
+            model.generate(inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=new,
+                           min_new_tokens=new, do_sample=False, pad_token_id=0, **kwargs)
+        sync()
         return batch * new / (time.perf_counter() - t0)
 
     sides = {"ours": ours, "static": lambda: hf("static"), "dynamic": lambda: hf(None)}
     # the warm-up round compiles kernels and allocates the static cache
     measured = measure(sides, [("ours", "static"), ("ours", "dynamic")], ctx.budget, ctx.threads)
-    bandwidth = copy_bandwidth_Bps()
-    bound = decode_bound_tokens_per_s(
-        model.config, count_parameters(model), bandwidth, batch, PROMPT_TOKENS + new / 2
-    )
-    fractions = [v / bound for v in measured.samples["ours"]]
-    details = {
-        "batch": batch,
-        "prompt_tokens": PROMPT_TOKENS,
-        "new_tokens": new,
-        "copy_bandwidth_TBps": round(bandwidth / 1e12, 3),
-        "bandwidth_bound_tokens_per_s": round(bound),
-        "fraction_of_bound": fractions,
-        "gpu": torch.cuda.get_device_name(),
-        "peak_mem_GiB": round(torch.cuda.max_memory_allocated() / 2**30, 2),
-    }
+    n_params = count_parameters(model)
+    details: dict[str, Any] = {"batch": batch, "prompt_tokens": prompt_tokens, "new_tokens": new,
+                               "precision": agent.precision, "flops_per_token": 2 * n_params}
+    note = ""
+    if cuda:
+        bandwidth = copy_bandwidth_Bps()
+        bound = decode_bound_tokens_per_s(model.config, n_params, bandwidth, batch, prompt_tokens + new / 2)
+        fractions = [v / bound for v in measured.samples["ours"]]
+        details.update(copy_bandwidth_TBps=round(bandwidth / 1e12, 3),
+                       bandwidth_bound_tokens_per_s=round(bound), fraction_of_bound=fractions,
+                       gpu=torch.cuda.get_device_name(),
+                       peak_mem_GiB=round(torch.cuda.max_memory_allocated() / 2**30, 2))
+        note = f"bound {bound:,.0f} tokens/s; reached {sorted(fractions)[len(fractions) // 2]:.1%}"
     return [
         paired_result(
-            3, f"smollm2-135m arch, B={batch}", "tokens/s", measured, "ours", "static",
-            baseline_label="HF generate, static cache", floor=3.0, details=details,
-            note=f"bound {bound:,.0f} tokens/s; reached {sorted(fractions)[len(fractions) // 2]:.1%}",
+            3, f"{label}, B={batch}", "tokens/s", measured, "ours", "static",
+            baseline_label="HF generate, static cache", floor=3.0, details=details, note=note,
         ),
         paired_result(
-            3, f"smollm2-135m arch, B={batch} vs dynamic", "tokens/s", measured, "ours", "dynamic",
-            baseline_label="HF generate, dynamic cache",
+            3, f"{label}, B={batch} vs dynamic", "tokens/s", measured, "ours", "dynamic",
+            baseline_label="HF generate, dynamic cache", details={"flops_per_token": 2 * n_params},
         ),
     ]

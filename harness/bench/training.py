@@ -237,20 +237,30 @@ def matmul_flops(size: int = 8192, reps: int = 10) -> float:
 
 def distill_throughput(ctx: BenchContext) -> list[Result]:
     """Student tokens/s: the project's ``distill --method sad`` over the baseline loop (floor 1.5×)."""
+    cuda = ctx.device == "cuda"
+    work = ctx.work_dir / "distill"
+    expert_run = expert_episodes(work / "episodes", ctx.pick(200 if cuda else 40, 4))
+    if cuda:
+        teacher, student = smol_pair(work)
+        return distill_rows(ctx, expert_run, teacher, student, steps=ctx.pick(10, 2), batch=16,
+                            max_length=1024, models="smollm2-135m → 38M")
+    teacher, student = tiny_pair(work, expert_run)
+    # 4 steps of 2 × ≤512 tokens: each of the three sides is a whole distill call per repeat
+    return distill_rows(ctx, expert_run, teacher, student, steps=ctx.pick(4, 2), batch=2, max_length=512,
+                        models="tiny → tiny-student")
+
+
+def distill_rows(ctx: BenchContext, expert_run: Path, teacher: Path, student: Path, *, steps: int, batch: int,
+                 max_length: int, models: str) -> list[Result]:
+    """The two rows of figure 4 on the episodes in ``expert_run`` (teacher top-k added here), ``teacher`` and
+    ``student`` model dirs; ``details["flops_per_token"]`` is 6·N_student (top-k row) or 6·N_student +
+    2·N_teacher (logits row and the baseline)."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
     from distill.models import count_parameters
 
     cuda = ctx.device == "cuda"
     work = ctx.work_dir / "distill"
-    expert_run = expert_episodes(work / "episodes", ctx.pick(200 if cuda else 40, 4))
-    if cuda:
-        teacher, student = smol_pair(work)
-        steps, batch, max_length = ctx.pick(10, 2), 16, 1024
-    else:
-        teacher, student = tiny_pair(work, expert_run)
-        # 4 steps of 2 × ≤512 tokens: each of the three sides is a whole distill call per repeat
-        steps, batch, max_length = ctx.pick(4, 2), 2, 512
     run_dir = with_teacher_topk(expert_run, teacher, work / "episodes-topk", device=ctx.device)
     runs = iter(range(10**6))
     baseline = BaselineLoop(run_dir, teacher, student, steps=steps, batch=batch, max_length=max_length,
@@ -282,9 +292,9 @@ def distill_throughput(ctx: BenchContext) -> list[Result]:
         "steps": steps, "batch": batch, "max_length": max_length, "sequences": len(lengths),
         "mean_sequence_tokens": round(sum(lengths) / len(lengths), 1), "seconds": round(measured.seconds, 1),
     }
+    flops_per_token = 6 * n_student + 2 * n_teacher
     if cuda:
         peak = matmul_flops()
-        flops_per_token = 6 * n_student + 2 * n_teacher
         details.update(
             bf16_matmul_TFLOPs=round(peak / 1e12, 1),
             mfu_sad_topk=[6 * n_student * v / peak for v in measured.samples["topk"]],
@@ -293,18 +303,20 @@ def distill_throughput(ctx: BenchContext) -> list[Result]:
             peak_mem_GiB_both=round(torch.cuda.max_memory_allocated() / 2**30, 2),
             gpu=torch.cuda.get_device_name(),
         )
-    models = "smollm2-135m → 38M" if cuda else "tiny → tiny-student"
     baseline_label = "teacher fwd + student fwd/bwd, one-shot fp32 KL, AdamW"
     return [
         paired_result(
             4, f"sad top-{TOPK} from the log, {models}", "student tokens/s", measured, "topk", "baseline",
-            baseline_label=baseline_label, floor=1.5, details=details,
+            baseline_label=baseline_label, floor=1.5,
+            details={**details, "flops_per_token": 6 * n_student,
+                     "baseline_flops_per_token": flops_per_token},
             note="how the pipeline distils (--teacher-signal topk): no teacher forward; "
             "MFU counts 6·N_student",
         ),
         paired_result(
             4, f"sad teacher logits, {models}", "student tokens/s", measured, "logits", "baseline",
             baseline_label=baseline_label, floor=1.5,
+            details={"flops_per_token": flops_per_token, "baseline_flops_per_token": flops_per_token},
             note="--teacher-signal logits: a teacher forward per step like the baseline; "
             "TRL GKDTrainer not compared (trl is not installed)",
         ),

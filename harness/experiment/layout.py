@@ -10,6 +10,7 @@
     teacher_eval/                  teacher, closed loop on the test split
     teacher_eval_free/             the same teacher decoding freely (runs with constrained decoding only)
     baselines/<agent>/             scripted expert, random agent (WebShop: also first-result), test split
+    lr_grid/                       --lr-grid: models/, heldout/ and choice/ (harness/experiment/lr_grid.py)
     students/<label>/              one student per method x variant x size x seed (+ student.json);
                                    an on-policy one also holds round_<r>/ and rounds.json
     student_eval/<label>/          that student, closed loop on the test split

@@ -32,10 +32,18 @@ Round r:
    guide, guide_p, depth_limit, steps (asked this round), total_steps (of the one schedule), task_offset,
    rollout_temperature; episodes, tasks_wrapped, success_rate, mean_score, guided_turn_fraction, rollout_s
    (the rollouts); student_tokens (in the loss this round, from metrics.csv), scoring_s (the live teacher's
-   forward passes), train_s and train_wall_s (the training, from its ``train_summary.json``; None where the
-   trainer did not report one or the training had finished in an earlier call), guided_loss and
-   teacher_signal (``"logits"``: the live teacher's full logits on the student's tokens, where an
-   off-policy student's ``train_summary.json`` says ``"topk"`` for logged top-k).
+   forward passes, or the served teacher's scoring), train_s and train_wall_s (the training, from its
+   ``train_summary.json``; None where the trainer did not report one or the training had finished in an
+   earlier call), guided_loss, teacher_url (None, or the served teacher's URL) and teacher_signal
+   (``"logits"``: the live teacher's full logits on the student's tokens; ``"served_topk"`` with
+   ``teacher_topk``: a served teacher's top-k, where an off-policy student's ``train_summary.json`` says
+   ``"topk"`` for logged top-k).
+
+A served teacher: ``teacher_url`` (and ``teacher_topk``, ``teacher_model``) in ``train_settings`` instead of a
+``teacher`` directory (``teacher=None``; with ``guide="teacher"`` a teacher directory still plays the guide's
+turns in process): each round's training sends the student's sequences to that vLLM server, whose prompt
+log-probs give the top-k at every student token (:func:`distill.train.score_served`), trained as logged
+top-k (forward KL only).
 
 ``out`` holds ``round_<r>/rollouts/`` (a harness run dir), ``round_<r>/model/`` (the training's output),
 ``round_<r>/DONE``, ``rounds.json`` and, once every round is done, the final model's files, so ``out`` is
@@ -132,7 +140,8 @@ def depth_limit(schedule: OPDSchedule, round_index: int, max_steps: int) -> int:
     return 0 if turns >= max_steps else turns
 
 
-def run_opd(*, env: str, method: str, student: str | Path, teacher: Path, out: Path, schedule: OPDSchedule,
+def run_opd(*, env: str, method: str, student: str | Path, teacher: Path | None, out: Path,
+            schedule: OPDSchedule,
             train_settings: dict[str, Any], agent_kwargs: dict[str, Any], max_steps: int, workers: int,
             seed: int, in_flight: int | None = None) -> dict[str, Any]:
     """Play and train ``schedule.rounds`` rounds (see the module docstring) and return
@@ -140,14 +149,23 @@ def run_opd(*, env: str, method: str, student: str | Path, teacher: Path, out: P
     "teacher_signal"}`` (totals over the rounds; a timing is None when a round's training did not report it).
 
     ``train_settings``: options of the method's config (``distill.config``) besides data, out, model,
-    teacher, max_steps, stop_at_step and max_turns, which each round sets; ``agent_kwargs``: options of the LM
-    agent the student and a teacher guide play with (``model`` is each round's student); ``in_flight``:
-    episodes played at once (None: evaluate's default), as the other LM stages of the pipeline play them."""
+    teacher, max_steps, stop_at_step and max_turns, which each round sets (``teacher_url``: a served teacher
+    scores the student's tokens, ``teacher`` may then be None); ``agent_kwargs``: options of the LM agent the
+    student and a teacher guide play with (``model`` is each round's student); ``in_flight``: episodes played
+    at once (None: evaluate's default), as the other LM stages of the pipeline play them."""
+    from agents.redact import redact_url
     from distill.config import METHODS, OPDConfig
 
     on_policy = sorted(name for name, cls in METHODS.items() if issubclass(cls, OPDConfig))
     if method not in on_policy:
         raise ValueError(f"method {method!r}: expected an on-policy method ({', '.join(on_policy)})")
+    teacher_url = train_settings.get("teacher_url") or None
+    if teacher is None and teacher_url is None:
+        raise ValueError("teacher: None and no teacher_url in train_settings; expected a teacher directory "
+                         "or a served teacher's URL to score the student's tokens")
+    if teacher is None and schedule.guide == "teacher":
+        raise ValueError("guide='teacher' plays the teacher's turns in process: pass teacher=DIR, or use "
+                         "guide='expert' or 'none' with a served teacher alone")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     records: list[dict[str, Any]] = []
@@ -158,7 +176,8 @@ def run_opd(*, env: str, method: str, student: str | Path, teacher: Path, out: P
                  "guide_p": guide_probability(schedule, r),
                  "depth_limit": depth_limit(schedule, r, max_steps), "steps": schedule.steps_per_round,
                  "total_steps": schedule.rounds * schedule.steps_per_round,
-                 "task_offset": task_offset(schedule, r), "rollout_temperature": schedule.rollout_temperature}
+                 "task_offset": task_offset(schedule, r), "rollout_temperature": schedule.rollout_temperature,
+                 "teacher_url": redact_url(teacher_url) if teacher_url else None}
         done = folder / DONE_FILE
         if done.is_file():
             record = _checked_record(done, asked)
@@ -201,7 +220,7 @@ def _checked_record(path: Path, asked: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def _play_round(folder: Path, *, env: str, model: str, teacher: Path, schedule: OPDSchedule,
+def _play_round(folder: Path, *, env: str, model: str, teacher: Path | None, schedule: OPDSchedule,
                 asked: dict[str, Any], agent_kwargs: dict[str, Any], max_steps: int, workers: int,
                 seed: int, in_flight: int | None) -> dict[str, Any]:
     """The round's rollouts (kept in ``rollouts.json`` once finished): the guided student, sampling at the
@@ -242,7 +261,7 @@ def _play_round(folder: Path, *, env: str, model: str, teacher: Path, schedule: 
     return rollouts
 
 
-def _train_round(folder: Path, previous: Path | None, *, method: str, student: str, teacher: Path,
+def _train_round(folder: Path, previous: Path | None, *, method: str, student: str, teacher: Path | None,
                  asked: dict[str, Any], train_settings: dict[str, Any], seed: int) -> dict[str, Any]:
     """The round's part of the one training on its rollouts: round 0 starts it from ``student``, round r
     continues ``previous`` (round r-1's training output) up to step (r + 1) × steps; its token count, time
@@ -256,8 +275,9 @@ def _train_round(folder: Path, previous: Path | None, *, method: str, student: s
         _continue_training(previous, model_dir)
     resume = checkpoint.is_file()  # round r > 0, or an interrupted training of this round
     first, stop = asked["round"] * asked["steps"], (asked["round"] + 1) * asked["steps"]
-    settings = {"seed": seed, **train_settings, "model": student, "teacher": str(teacher),
-                "max_steps": asked["total_steps"], "stop_at_step": stop, "max_turns": asked["depth_limit"]}
+    settings = {"seed": seed, **train_settings, "model": student,
+                "teacher": str(teacher) if teacher else None, "max_steps": asked["total_steps"],
+                "stop_at_step": stop, "max_turns": asked["depth_limit"]}
     config = METHODS[method](data=[str(folder / "rollouts")], out=str(model_dir), resume=resume,
                              overwrite=not resume, allow_changes=resume, **settings)
     summary_file = model_dir / "train_summary.json"
@@ -277,7 +297,7 @@ def _train_round(folder: Path, previous: Path | None, *, method: str, student: s
     return {"student_tokens": _loss_tokens(model_dir / "metrics.csv", first, stop),
             "scoring_s": summary.get("teacher_forward_s"), "train_s": summary.get("train_s"),
             "train_wall_s": wall_s, "guided_loss": config.guided_loss,
-            "teacher_signal": summary.get("teacher_signal")}
+            "teacher_signal": summary.get("teacher_signal"), "teacher_topk": summary.get("teacher_topk")}
 
 
 def _continue_training(previous: Path, model_dir: Path) -> None:

@@ -13,6 +13,9 @@ Stages, in order, each in ``runs/<pipeline>/<stage>/`` (layout: :mod:`harness.ex
     teacher_eval      the teacher, closed loop on the test split (also the held-out teacher states); with
                       constrained decoding, also the teacher decoding freely (teacher_eval_free)
     baselines         scripted expert and random agent (WebShop: also first-result) on the test split
+    lr_grid           with --lr-grid: each method's student of seed 0 at every multiplier x student_lr,
+                      played on held-out train tasks; the best is every student's rate for that method
+                      (:mod:`harness.experiment.lr_grid`)
     students          one student per method x seed (x ablation variant): same init, data, steps, seeds;
                       on-policy methods (opd, sad_opd) instead play rounds on the train split from the same
                       initial student (:func:`harness.experiment.opd.run_opd`)
@@ -46,9 +49,11 @@ from distill.losses import DIVERGENCES
 from harness import interrupt
 from harness.cuda import require_cuda
 from harness.errors import UserError
+from harness.experiment import lr_grid
 from harness.experiment.layout import (
     MANIFEST,
     OFFLINE_METRICS,
+    STAGE_MARKER,
     STUDENT_DESCRIPTION,
     Layout,
     write_json,
@@ -66,7 +71,14 @@ from harness.experiment.presets import (
     StudentSpec,
     student_specs,
 )
-from harness.experiment.stages import STAGES, StageRunner, Unit, parse_force, tokenizer_fingerprint
+from harness.experiment.stages import (
+    STAGES,
+    StageRunner,
+    Unit,
+    parse_force,
+    read_marker,
+    tokenizer_fingerprint,
+)
 from harness.options import finite_float
 from harness.report import build_report
 from harness.run_dir import RunLock, atomic_file
@@ -124,8 +136,11 @@ class Pipeline:
         student_init: str | None = None,
         constrain_actions: bool = False,
         on_policy: OnPolicySettings | None = None,
+        lr_grid: tuple[float, ...] = (),
     ):
         self.layout = Layout(root)
+        #: --lr-grid's multipliers of student_lr (empty: off, every student trains at student_lr)
+        self.lr_grid = lr_grid
         self.on_policy = on_policy or OnPolicySettings()
         #: how every student starts (None: the preset's rule: its init_from_teacher presets start from the
         #: teacher's layers, other presets from scratch, a model directory / hub id from its own weights)
@@ -145,8 +160,10 @@ class Pipeline:
         """A rough time per stage from the preset's measured per-unit costs (printed before starting): every
         unit of every stage (both teacher evaluations of a constrained run), an LM stage's episodes at the
         cost of the batches of ``policy_batch`` they fill (a decoding step costs what a full batch's does),
-        on-policy rounds with each generate call of a guided round, and constrained decoding's host work
-        (:data:`CONSTRAINED_STEP_S`, :data:`CONSTRAINED_TURN_S`)."""
+        on-policy rounds with each generate call of a guided round, constrained decoding's host work
+        (:data:`CONSTRAINED_STEP_S`, :data:`CONSTRAINED_TURN_S`), and with ``--lr-grid`` every grid point's
+        training and held-out play (the students of seed 0 it trained at the chosen rate are not trained
+        again)."""
         from harness.experiment.opd import OPDSchedule, guide_probability
 
         p, cost = self.preset, COSTS[self.preset.name]
@@ -185,6 +202,16 @@ class Pipeline:
             experts = cost["expert_episode"] * guided if schedule.guide == "expert" else 0.0
             opd_rounds += (cost["startup"] + played + experts + constrained * p.opd_episodes
                            + (student_step + teacher_step / 3) * p.opd_steps_per_round())
+
+        def training(method: str) -> float:
+            """One student's training unit (an on-policy one: its rounds)."""
+            if method in ON_POLICY_METHODS:
+                return opd_rounds
+            return cost["startup"] + student_step * p.student_steps
+
+        grid = self.lr_grid_specs()
+        grid_s = len(self.lr_grid) * sum(training(s.method) + lm_stage(p.lr_grid_episodes, factor=0.5)
+                                         for s in grid)
         # offline: each student answers offline_states teacher states (one turn each); a constrained run
         # first replays the teacher's sampled episodes for their admissible actions (at most one a state)
         replay = cost["expert_episode"] * p.offline_states if self.constrain_actions else 0.0
@@ -197,8 +224,10 @@ class Pipeline:
             "teacher_eval": lm_stage(p.eval_episodes)
             + (lm_stage(p.eval_episodes, free=True) if self.constrain_actions else 0.0),
             "baselines": len(self.baselines) * (cost["startup"] + cost["expert_episode"] * p.eval_episodes),
+            "lr_grid": grid_s,
+            # the grid's seed-0 students at the chosen rate are copied, not trained again
             "students": (n - n_on_policy) * (cost["startup"] + student_step * p.student_steps)
-            + n_on_policy * opd_rounds,
+            + n_on_policy * opd_rounds - sum(training(s.method) for s in grid),
             "student_eval": n * lm_stage(p.eval_episodes, factor=0.5),
             "offline": replay
             + n * (cost["startup"] + (cost["offline_state"] + offline_turn) * p.offline_states),
@@ -239,6 +268,8 @@ class Pipeline:
                                      "rollout_temperature": OPDSchedule.rollout_temperature,
                                      "guided_loss": OPDConfig.guided_loss,
                                      "teacher_signal": "logits (the live teacher)"}
+        if self.lr_grid:
+            manifest["lr_grid"] = self.lr_grid_settings()
         path = self.layout.manifest
         if path.is_file():
             old = json.loads(path.read_text())
@@ -263,9 +294,11 @@ class Pipeline:
         agent_kwargs: dict[str, Any] | None = None,
         log_topk: int = 0,
         record_play: bool = False,
+        task_offset: int = 0,
     ) -> Unit:
         """An evaluation unit; ``record_play``: the LM's play settings are written into its model record first
-        (:func:`agents.model_files.write_play_settings`), so ``agentdistill eval`` plays it the same way."""
+        (:func:`agents.model_files.write_play_settings`), so ``agentdistill eval`` plays it the same way;
+        ``task_offset``: the split's tasks from that position of its order on (:mod:`harness.tasks`)."""
         recorded_kwargs = {
             k: self._relative(v) if k == "model" else v for k, v in (agent_kwargs or {}).items()
         }
@@ -273,6 +306,8 @@ class Pipeline:
                   "log_topk": log_topk, "agent_kwargs": recorded_kwargs}
         if agent == "expert":  # demos and the expert baseline: a changed expert makes them stale
             params["expert_version"] = expert_version()
+        if task_offset:  # recorded only where set: other units' markers stay as they were
+            params["task_offset"] = task_offset
 
         def work() -> dict[str, Any]:
             from harness.evaluate import evaluate
@@ -283,7 +318,8 @@ class Pipeline:
             summary = evaluate(self.env, agent, split=split, episodes=episodes,
                                workers=self.preset.workers, run=str(path),
                                env_kwargs={"max_steps": self.max_steps}, agent_kwargs=agent_kwargs,
-                               log_topk=log_topk, progress=True, in_flight=self.preset.policy_batch or None)
+                               log_topk=log_topk, progress=True, in_flight=self.preset.policy_batch or None,
+                               task_offset=task_offset)
             return {"success_rate": summary["success_rate"], "episodes": summary["episodes"]}
 
         return Unit(stage, path, params, inputs, work)
@@ -435,33 +471,78 @@ class Pipeline:
     def student_unit(self, spec: StudentSpec) -> Unit:
         """One student: ``spec.method`` with its config defaults (curriculum off for every method) and
         ``spec.overrides``, on the teacher's rollouts, seed ``spec.seed``; an on-policy method plays its own
-        rounds instead (:meth:`on_policy_unit`)."""
+        rounds instead (:meth:`on_policy_unit`). With ``--lr-grid`` it trains at the rate chosen for its size
+        and method (:meth:`lr_choice`), and the grid's student of that rate and seed, whose unit asks exactly
+        the same, is copied instead of trained again (its marker says ``reused_from``)."""
+        path = self.layout.student(spec.label)
+        if not self.lr_grid:
+            unit = self._student_training(spec, "students", path, self.preset.student_lr)
+        else:
+            multiplier, lr, choice = self.lr_choice(spec)
+            unit = self._student_training(spec, "students", path, lr, multiplier)
+            unit.inputs += (choice,)
+            if spec.seed == lr_grid.GRID_SEED and not spec.variant:
+                point = self.lr_grid_point(spec, multiplier)
+                if point.params == unit.params:
+                    unit.inputs += (point.path,)
+                    unit.work = self._copied_student(point.path, path)
+        unit.work = _with_description(unit.work, path, spec)
+        return unit
+
+    def _student_training(self, spec: StudentSpec, stage: str, path: Path, lr: float,
+                          multiplier: float | None = None) -> Unit:
+        """The unit of ``stage`` that trains ``spec``'s student at ``lr`` into ``path`` (``multiplier``: the
+        learning-rate grid's, recorded in the marker)."""
         if spec.method in ON_POLICY_METHODS:
-            return self.on_policy_unit(spec)
+            return self.on_policy_unit(spec, stage, path, lr, multiplier)
         p, L = self.preset, self.layout
         model, build = self._student_model(spec)
+        # recorded only where set, so the markers of runs without the options stay as they were
+        recorded: dict[str, Any] = (
+            {"student": spec.student, "student_init": self.student_init} if self.student_init else {}
+        )
+        if multiplier is not None:
+            recorded["lr_multiplier"] = multiplier
         unit = self._train_unit(
-            "students",
-            L.student(spec.label),
+            stage,
+            path,
             spec.method,
             L.teacher_rollouts,
             model,
             role="student",
             seed=spec.seed,
             steps=p.student_steps,
-            lr=p.student_lr,
+            lr=lr,
             inputs=(L.teacher_rollouts, L.teacher),
             overrides=spec.overrides,
-            # recorded only where set, so the markers of runs without the option stay as they were
-            recorded=(
-                {"student": spec.student, "student_init": self.student_init} if self.student_init else None
-            ),
+            recorded=recorded or None,
         )
         if build is not None:
             train = unit.work
             unit.work = lambda: (build(), train())[1]
-        unit.work = _with_description(unit.work, L.student(spec.label), spec)
         return unit
+
+    def _copied_student(self, source: Path, path: Path) -> Callable[[], dict[str, Any]]:
+        """A student unit's work that copies the finished grid point ``source`` (model, metrics, checkpoints,
+        an on-policy student's rounds) into ``path`` and keeps what its marker says of it."""
+
+        def work() -> dict[str, Any]:
+            done = read_marker(source)
+            if done is None:
+                raise UserError(f"{source}: the learning-rate grid's student is not complete; rerun the "
+                                "pipeline (or --force lr_grid+)")
+            for item in source.iterdir():
+                if item.name == STAGE_MARKER:
+                    continue
+                if item.is_dir():
+                    shutil.copytree(item, path / item.name, dirs_exist_ok=True)
+                else:
+                    shutil.copy2(item, path / item.name)
+            runner = ("stage", "env", "params", "inputs", "id", "wall_s", "finished_at")
+            kept = {k: v for k, v in done.items() if k not in runner}
+            return {**kept, "reused_from": self._relative(source)}
+
+        return work
 
     def _initial_student(self, spec: StudentSpec) -> tuple[str, Path, Callable[[], None] | None]:
         """(init rule, the model directory an on-policy student starts from, the step that builds it first
@@ -486,21 +567,24 @@ class Pipeline:
 
         return init, out, build
 
-    def on_policy_unit(self, spec: StudentSpec) -> Unit:
+    def on_policy_unit(self, spec: StudentSpec, stage: str = "students", path: Path | None = None,
+                       lr: float | None = None, multiplier: float | None = None) -> Unit:
         """One on-policy student (``opd`` / ``sad_opd``): ``preset.opd_rounds`` rounds of (the student plays
         ``opd_episodes`` train-split episodes, a guide playing a turn instead with probability p; the live
         teacher scores its tokens; it trains ``opd_steps_per_round()`` steps), from the initial student of
         the off-policy methods, seed ``spec.seed``. Resumable per round
         (:func:`harness.experiment.opd.run_opd`); the final model is in the student's directory like any
-        other student's."""
+        other student's (``path``; default ``students/<label>``), trained at ``lr`` (default the preset's
+        ``student_lr``; ``multiplier``: the learning-rate grid's, recorded)."""
         p, L, opd = self.preset, self.layout, self.on_policy
-        path = L.student(spec.label)
+        path = path or L.student(spec.label)
+        lr = p.student_lr if lr is None else lr
         init, initial, build = self._initial_student(spec)
         steps = p.opd_steps_per_round()
         # run_opd sets data, out, model, teacher and max_steps of each round's training
         # the rounds are one training of steps x rounds steps: warm-up, evaluation and saving sized for it
         train_settings = {"role": "student", "divergence": opd.divergence,
-                          **self._optimizer_settings(steps * p.opd_rounds, p.student_lr, spec.seed),
+                          **self._optimizer_settings(steps * p.opd_rounds, lr, spec.seed),
                           **spec.overrides}
         agent_kwargs = self._lm_kwargs(initial)
         schedule = {"rounds": p.opd_rounds, "episodes_per_round": p.opd_episodes, "steps_per_round": steps,
@@ -523,9 +607,111 @@ class Pipeline:
                   "env_max_steps": self.max_steps,
                   "agent_kwargs": {k: v for k, v in agent_kwargs.items() if k != "model"},
                   **train_settings, "teacher": self._relative(L.teacher)}
-        unit = Unit("students", path, params, (L.teacher,), work)
-        unit.work = _with_description(unit.work, path, spec)
-        return unit
+        if multiplier is not None:  # recorded only where set: runs without --lr-grid keep their markers
+            params["lr_multiplier"] = multiplier
+        return Unit(stage, path, params, (L.teacher,), work)
+
+    # --- the learning-rate grid (--lr-grid) ---
+    def lr_grid_specs(self) -> list[StudentSpec]:
+        """The students that choose a learning rate: seed 0 of each size and method of the main rows (none
+        without ``--lr-grid``); every other student of that size and method (seeds, ablation rows) uses it."""
+        if not self.lr_grid:
+            return []
+        return [s for s in self.specs if s.seed == lr_grid.GRID_SEED and not s.variant]
+
+    def lr_grid_settings(self) -> dict[str, Any]:
+        """What the grid asks, as the manifest records it (the choices are added once made)."""
+        return {"multipliers": list(self.lr_grid), "base_lr": self.preset.student_lr,
+                "episodes": self.preset.lr_grid_episodes, "split": "train",
+                "task_offset": lr_grid.heldout_offset(self.preset), "seed": lr_grid.GRID_SEED,
+                "rule": lr_grid.RULE}
+
+    def _lr_grid_dir(self, kind: str, spec: StudentSpec, multiplier: float) -> Path:
+        return self.root / "lr_grid" / kind / f"{spec.label}_{lr_grid.multiplier_slug(multiplier)}"
+
+    def _lr_choice_dir(self, spec: StudentSpec) -> Path:
+        key = StudentSpec(spec.student, spec.method, lr_grid.GRID_SEED).label.removesuffix(
+            f"_s{lr_grid.GRID_SEED}")
+        return self.root / "lr_grid" / "choice" / key
+
+    def lr_grid_point(self, spec: StudentSpec, multiplier: float) -> Unit:
+        """The grid's student ``spec`` (seed 0, a main row) trained at ``multiplier`` x ``student_lr``."""
+        return self._student_training(spec, "lr_grid", self._lr_grid_dir("models", spec, multiplier),
+                                      multiplier * self.preset.student_lr, multiplier)
+
+    def lr_choice(self, spec: StudentSpec) -> tuple[float, float, Path]:
+        """(multiplier, learning rate, choice folder) chosen for ``spec``'s size and method by the grid."""
+        path = self._lr_choice_dir(spec)
+        record = path / lr_grid.RECORD
+        if read_marker(path) is None or not record.is_file():
+            raise UserError(f"{record}: no learning rate chosen yet for {spec.student} · {spec.method}; "
+                            "the lr_grid stage chooses it before the students train")
+        chosen = json.loads(record.read_text())
+        return float(chosen["chosen_multiplier"]), float(chosen["chosen_lr"]), path
+
+    def lr_grid_units(self) -> list[Unit]:
+        """Every unit of the ``lr_grid`` stage, in order: per size and method, each multiplier's student and
+        its play on the held-out train tasks, then the choice (:func:`harness.experiment.lr_grid.choose`)."""
+        p = self.preset
+        offset = lr_grid.heldout_offset(p)
+        self._check_heldout_tasks(offset)
+        units: list[Unit] = []
+        for spec in self.lr_grid_specs():
+            plays = []
+            for multiplier in self.lr_grid:
+                point = self.lr_grid_point(spec, multiplier)
+                heldout = self._lr_grid_dir("heldout", spec, multiplier)
+                play = self._eval_unit("lr_grid", heldout, "lm", "train", p.lr_grid_episodes,
+                                       inputs=(point.path,), agent_kwargs=self._lm_kwargs(point.path),
+                                       task_offset=offset)
+                units += [point, play]
+                plays.append((multiplier, play.path))
+            units.append(self._lr_choice_unit(spec, plays))
+        return units
+
+    def _check_heldout_tasks(self, offset: int) -> None:
+        """Refuse held-out tasks that wrap around into the train tasks the demos, rollouts and rounds play."""
+        from harness.tasks import planned_tasks
+
+        episodes = self.preset.lr_grid_episodes
+        order = planned_tasks(self.env, "train", {"max_steps": self.max_steps}, offset + episodes)
+        if set(order[:offset]) & set(order[offset:]) or len(set(order[offset:])) < episodes:
+            raise UserError(f"--lr-grid-episodes {episodes}: the {self.env} train split has too few tasks "
+                            f"for {episodes} held-out ones past the first {offset} (demos, teacher rollouts, "
+                            "on-policy rounds); lower --lr-grid-episodes or those budgets")
+
+    def _lr_choice_unit(self, spec: StudentSpec, plays: list[tuple[float, Path]]) -> Unit:
+        """The choice of one size and method: every point's held-out success and score, the chosen rate."""
+        p = self.preset
+        path = self._lr_choice_dir(spec)
+        settings = self.lr_grid_settings()
+        params = {"student": spec.student, "method": spec.method, **settings}
+
+        def work() -> dict[str, Any]:
+            points = []
+            for multiplier, run_dir in plays:
+                summary = json.loads((run_dir / "summary.json").read_text())
+                points.append({"multiplier": multiplier, "lr": multiplier * p.student_lr,
+                               "success_rate": float(summary["success_rate"]),
+                               "mean_score": float(summary["mean_score"]),
+                               "episodes": int(summary["episodes"]), "heldout": self._relative(run_dir)})
+            chosen = lr_grid.choose(points)
+            choice = {"chosen_multiplier": chosen["multiplier"], "chosen_lr": chosen["lr"]}
+            write_json(path / lr_grid.RECORD, {**params, "points": points, **choice})
+            return choice
+
+        return Unit("lr_grid", path, params, tuple(run_dir for _, run_dir in plays), work)
+
+    def _record_lr_choices(self) -> None:
+        """Add the grid's choices to the manifest (``lr_grid.chosen``: ``"<student> · <method>"`` -> the
+        multiplier and learning rate)."""
+        chosen = {}
+        for spec in self.lr_grid_specs():
+            multiplier, lr, _ = self.lr_choice(spec)
+            chosen[f"{spec.student} · {spec.method}"] = {"multiplier": multiplier, "lr": lr}
+        manifest = json.loads(self.layout.manifest.read_text())
+        manifest["lr_grid"] = {**self.lr_grid_settings(), "chosen": chosen}
+        write_json(self.layout.manifest, manifest)
 
     def offline_states(self) -> list[Any]:
         """The held-out teacher states of every student's offline metrics (sampled once from the teacher's
@@ -589,6 +775,9 @@ class Pipeline:
         run.run_stage("teacher_eval", teacher_evals, expected["teacher_eval"])
         run.run_stage("baselines", [self._eval_unit("baselines", L.baseline(a), a, "test", p.eval_episodes)
                                     for a in self.baselines], expected["baselines"])
+        if self.lr_grid:
+            run.run_stage("lr_grid", self.lr_grid_units(), expected["lr_grid"])
+            self._record_lr_choices()
         students = [self.student_unit(spec) for spec in self.specs]
         run.run_stage("students", students, expected["students"])
         run.run_stage(
@@ -691,6 +880,7 @@ KNOBS = (
     "opd_rounds",
     "opd_episodes",
     "opd_steps",
+    "lr_grid_episodes",
 )
 
 
@@ -770,6 +960,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "accepts (agents/constrained.py), and the teacher is also evaluated decoding freely; "
         "--no-constrain-actions: free decoding throughout (default: the preset's constrain_actions, on "
         "in tiny and gpu)",
+    )
+    parser.add_argument(
+        "--lr-grid", nargs="?", const=",".join(f"{m:g}" for m in lr_grid.DEFAULT_MULTIPLIERS), default=None,
+        metavar="M[,M...]",
+        help="choose each method's student learning rate out of these multiples of the preset's student_lr "
+        "(default 0.5,1,2): seed 0 of each size and method trains at each and plays --lr-grid-episodes "
+        "held-out train tasks; the best success (then score, then x1) is every student's rate for that "
+        "method",
     )
     for knob in KNOBS:
         parser.add_argument(
@@ -863,6 +1061,8 @@ def canonical_command(args: argparse.Namespace) -> str:
             parts.append(f"--{flag.replace('_', '-')} {getattr(args, flag)}")
     if getattr(args, "constrain_actions", None) is not None:
         parts.append("--constrain-actions" if args.constrain_actions else "--no-constrain-actions")
+    if getattr(args, "lr_grid", None) is not None:
+        parts.append(f"--lr-grid {','.join(f'{m:g}' for m in lr_grid.parse_multipliers(args.lr_grid))}")
     parts += [
         f"--{k.replace('_', '-')} {getattr(args, k)}" for k in KNOBS if getattr(args, k, None) is not None
     ]
@@ -882,6 +1082,8 @@ def run(args: argparse.Namespace) -> int:
             f"--methods {args.methods!r}: expected a comma-separated subset of {', '.join(METHODS)}"
         )
     preset = preset_from_args(args)
+    given = getattr(args, "lr_grid", None)
+    grid = lr_grid.parse_multipliers(given) if given is not None else ()
     check_device(preset, getattr(args, "device", None))
     on_policy = OnPolicySettings(args.guide, args.guide_p0, args.depth_curriculum, args.divergence)
     check_models(preset, args.student_init)
@@ -899,14 +1101,14 @@ def run(args: argparse.Namespace) -> int:
                 raise UserError(f"{root} holds a single-env pipeline; pick another --run for --env all")
             write_json(manifest, {"env": "all", "envs": env_list, "preset": preset.name,
                                   "seeds": args.seeds, "methods": list(methods), "command": command,
-                                  "commit": git_commit()})
+                                  "commit": git_commit(), **({"lr_grid": list(grid)} if grid else {})})
         for env in env_list:
             env_root = root / env if args.env == "all" else root
             Pipeline(env_root, env, preset, methods, args.seeds, args.ablations, forced, command,
                      student_init=args.student_init,
                      constrain_actions=preset.constrain_actions if args.constrain_actions is None
                      else args.constrain_actions,
-                     on_policy=on_policy).run()
+                     on_policy=on_policy, lr_grid=grid).run()
         written = build_report(root)
         wall = time.perf_counter() - started
         print(

@@ -54,6 +54,8 @@ class Preset:
     opd_rounds: int = 3
     opd_episodes: int = 32  # student episodes on the train split per round
     opd_steps: int | None = None  # optimizer steps per round; None: student_steps // opd_rounds
+    #: --lr-grid: episodes each grid point plays on held-out train tasks (harness/experiment/lr_grid.py)
+    lr_grid_episodes: int = 50
 
     def opd_steps_per_round(self) -> int:
         """Optimizer steps per on-policy round: ``opd_steps``, or the off-policy ``student_steps`` spread
@@ -158,6 +160,7 @@ PRESETS: dict[str, Preset] = {
         device="auto",
         init_from_teacher=("smol-45m", "smol-81m"),
         policy_batch=100,
+        lr_grid_episodes=100,  # one batch of policy_batch: as fast as 50
     ),
 }
 
@@ -198,10 +201,13 @@ ABLATIONS: tuple[Ablation, ...] = (
 #: derived below from anchors measured on one H200).
 #: ``lm_step``: seconds per LM agent turn of 64 new tokens; ``LM_STEP_BY_ENV`` overrides it per env
 COSTS = {
-    # smol: the trainer at ~300 tokens/s (SmolLM2-135M, bf16, loss positions; fine-tuning at 259 tokens/s with
-    # full logits was measured idle, DESIGN.md), a 46M student ~3x that; a turn of batched constrained play
-    # ~0.15 s a sequence (B = 16-32 decoding steps of ~130 ms, one turn ~40-60 tokens, KV reuse): estimates
-    "smol": {"startup": 15.0, "expert_episode": 0.03, "lm_step": 0.5, "teacher_tokens_per_s": 300.0,
+    # smol, measured on 2 cores of an AVX512-BF16 CPU without AMX (teacher_curve, WebShop, 2026-12-06): the
+    # trainer at 263 tokens/s (SmolLM2-135M, bf16, loss positions; 64 steps of 4 x 1,536 tokens, 380k tokens
+    # in 1,445 s); constrained play of 20 held-out episodes in one batch, 15 turns each (the teacher loops),
+    # 760 s: 38 s an episode (a 512-token prompt's decoding step ~130 ms at B = 8, every turn re-reads the
+    # prompt once old turns are dropped to fit 1,440 tokens): LM_STEP_BY_ENV["smol"]["webshop"]. The 46M
+    # student's rate (~3x) and the other envs' play are not measured
+    "smol": {"startup": 15.0, "expert_episode": 0.03, "lm_step": 2.4, "teacher_tokens_per_s": 263.0,
              "student_tokens_per_s": 900.0, "offline_state": 0.5},
     "tiny": {"startup": 8.0, "expert_episode": 0.03, "lm_step": 0.12, "teacher_tokens_per_s": 5000.0,
              "student_tokens_per_s": 8000.0, "offline_state": 0.15},
@@ -214,6 +220,9 @@ COSTS = {
 #: to cost what WebShop does; HotPotQA's 0.18 was measured with the policy actor on one core (an overestimate)
 LM_STEP_BY_ENV = {
     "tiny": {"hotpotqa": 0.18, "webshop": 0.17, "alfworld": 0.17},
+    # smol webshop: 38 s an episode at batch 20 (COSTS above) = lm_step x 15 x 96 / 64 / sqrt(2): lm_step 2.4,
+    # taken for the pipeline's batch of 32 too; the other envs are assumed to cost the same a turn
+    "smol": {"hotpotqa": 2.4, "webshop": 2.4, "alfworld": 2.4},
     "gpu": {"alfworld": 0.029, "webshop": 0.044, "hotpotqa": 0.031},
 }
 #: ``gpu``, from ../shared/anchors/README.md (one H200, bf16; HF generate of the SmolLM2-135M shape, 512-token

@@ -26,8 +26,8 @@ from harness.errors import UserError
 from harness.experiment.layout import STAGE_MARKER, write_json
 from harness.run_dir import run_directory
 
-STAGES = ("demos", "teacher", "teacher_rollouts", "teacher_eval", "baselines", "students", "student_eval",
-          "offline", "report")
+STAGES = ("demos", "teacher", "teacher_rollouts", "teacher_eval", "baselines", "lr_grid", "students",
+          "student_eval", "offline", "report")
 
 
 @dataclass

@@ -22,10 +22,13 @@ from harness.report.comparison import (
     same_objective_note,
 )
 from harness.report.tables import (
+    LR_GRID_NOTE,
     ROUNDS_NOTE,
     TABLE_NOTE,
     collect_rows,
     final_kl_markdown,
+    lr_grid_cells,
+    lr_grid_markdown,
     markdown_table,
     rounds_markdown,
     sample_trajectories,
@@ -114,6 +117,9 @@ def build_report(root: str | Path) -> dict[str, Path]:
                    final_kl_markdown(rows), ""]
         if rounds_markdown(rows):
             md += [f"### {env}: on-policy rounds", "", rounds_markdown(rows), "", ROUNDS_NOTE, ""]
+        grid = lr_grid_markdown(manifests[env][0])
+        if grid:
+            md += [f"### {env}: learning-rate grid (held-out train tasks)", "", grid, "", LR_GRID_NOTE, ""]
     md += [TABLE_NOTE, "", PAIRED_NOTE, ""]
     md += ["## Plots", ""] + [f"![{title}](plots/{path.name})" for title, path in figures.items()] + [""]
     md += ["## Stage wall times", "", "| stage | wall (s) |", "|---|---|"]
@@ -124,7 +130,9 @@ def build_report(root: str | Path) -> dict[str, Path]:
     write_csv(all_rows, csv_path)
     trajectories = {env: sample_trajectories(rows) for env, rows in rows_by_env.items()}
     html_path = root / "report.html"
-    html_path.write_text(render_html(manifest, rows_by_env, figures, trajectories, times, facts, comparisons))
+    grids = {env: lr_grid_cells(d) for env, (d, _) in manifests.items()}
+    html_path.write_text(render_html(manifest, rows_by_env, figures, trajectories, times, facts, comparisons,
+                                     grids))
     return {"markdown": md_path, "csv": csv_path, "html": html_path, **{k: v for k, v in figures.items()}}
 
 

@@ -19,6 +19,8 @@ from harness.report.comparison import (
     comparison_notes,
 )
 from harness.report.tables import (
+    LR_GRID_COLUMNS,
+    LR_GRID_NOTE,
     ROUND_COLUMNS,
     ROUNDS_NOTE,
     TABLE_COLUMNS,
@@ -117,8 +119,9 @@ def render_html(
     stage_times: list[tuple[str, float]],
     facts: dict[str, list[str]],
     comparisons: dict[str, list[Comparison]],
+    lr_grids: dict[str, list[list[str]]] | None = None,
 ) -> str:
-    """The whole page as a string."""
+    """The whole page as a string (``lr_grids``: each env's learning-rate grid lines, ``--lr-grid``)."""
     title = f"Structured Agent Distillation — {', '.join(rows_by_env)} ({manifest.get('preset', '?')} preset)"
     out = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
@@ -138,6 +141,10 @@ def render_html(
         if rounds:
             out += [f"<h4>{html.escape(env)}: on-policy rounds</h4>", _cells_table(ROUND_COLUMNS, rounds),
                     f"<p>{html.escape(ROUNDS_NOTE)}</p>"]
+        grid = (lr_grids or {}).get(env, [])
+        if grid:
+            out += [f"<h4>{html.escape(env)}: learning-rate grid (held-out train tasks)</h4>",
+                    _cells_table(LR_GRID_COLUMNS, grid), f"<p>{html.escape(LR_GRID_NOTE)}</p>"]
     out.append(f"<p>{html.escape(TABLE_NOTE)}</p><p>{html.escape(PAIRED_NOTE)}</p>")
     out.append("<h2>Plots</h2>")
     out += [_image(path, name) for name, path in figures.items()]

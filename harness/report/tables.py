@@ -28,6 +28,7 @@ from harness.experiment.layout import (
     Layout,
     read_manifest,
 )
+from harness.experiment.lr_grid import read_choices
 from harness.experiment.offline_metrics import compression_ratio
 from harness.logs import read_episodes
 from harness.metrics import bootstrap_ci, per_episode, per_task_means
@@ -102,16 +103,20 @@ def read_rounds(model_dir: Path) -> list[dict[str, Any]]:
 
 
 #: what each trainer's ``teacher_signal`` means in the report
-SIGNALS = {"topk": "logged top-k", "logits": "live logits", None: "teacher's tokens"}
+SIGNALS = {"topk": "logged top-k", "logits": "live logits", "served_topk": "served top-k",
+           None: "teacher's tokens"}
 
 
 def teacher_signal(model_dir: Path) -> str:
-    """What the student learnt from: the on-policy rounds' ``teacher_signal`` (the live teacher), else the
-    trainer's (``train_summary.json``: logged top-k, live logits, or none for imitation); "–" unrecorded."""
+    """What the student learnt from: the on-policy rounds' ``teacher_signal`` (the live teacher, or a served
+    teacher's top-k with its k), else the trainer's (``train_summary.json``: logged top-k, live logits, or
+    none for imitation); "–" unrecorded."""
     rounds = read_rounds(model_dir)
     path = Path(model_dir) / TRAIN_SUMMARY
     if rounds:
         signal = rounds[-1].get("teacher_signal", "logits")  # on-policy rounds score with the live teacher
+        if signal == "served_topk":
+            return f"{SIGNALS[signal]} (k={rounds[-1].get('teacher_topk')})"
     elif path.is_file():
         signal = json.loads(path.read_text()).get("teacher_signal")
     else:
@@ -490,6 +495,51 @@ ROUNDS_NOTE = (
     "the final model is the table's. Round r plays the train tasks from r x episodes on (tasks from), "
     "sampling at the temperature shown; the rounds are one training: one warm-up, one learning-rate "
     "schedule and one optimizer state continued from round to round."
+)
+
+
+LR_GRID_COLUMNS = ("student · method", "multiplier", "learning rate", "held-out success", "held-out score",
+                   "episodes", "chosen")
+
+
+def lr_grid_cells(root: Path) -> list[list[str]]:
+    """One formatted line per learning-rate grid point of each size and method of one env's pipeline
+    directory (``--lr-grid``; none without it), the chosen one marked."""
+    manifest = read_manifest(Path(root))
+    if "lr_grid" not in manifest:
+        return []
+    lines = []
+    for record in read_choices(Path(root)):
+        if record.get("method") not in manifest.get("methods", []):
+            continue
+        for point in record["points"]:
+            chosen = "chosen" if point["multiplier"] == record["chosen_multiplier"] else ""
+            lines.append([f"{record['student']} · {record['method']}", f"×{point['multiplier']:g}",
+                          f"{point['lr']:.3g}", _number(point["success_rate"], 2),
+                          _number(point["mean_score"], 2), str(point["episodes"]), chosen])
+    return lines
+
+
+def lr_grid_markdown(root: Path) -> str:
+    """The learning-rate grid in GitHub markdown, with the held-out tasks it played ("" without a grid)."""
+    cells = lr_grid_cells(root)
+    if not cells:
+        return ""
+    grid = read_manifest(Path(root))["lr_grid"]
+    lines = ["| " + " | ".join(LR_GRID_COLUMNS) + " |", "|" + "---|" * len(LR_GRID_COLUMNS)]
+    lines += ["| " + " | ".join(c) + " |" for c in cells]
+    where = (f"Held-out tasks: the train split from position {grid.get('task_offset', '?')} of its task "
+             f"order on (past every train task of the demos, teacher rollouts and on-policy rounds), seed "
+             f"{grid.get('seed', '?')} students.")
+    return "\n".join(lines) + "\n\n" + where
+
+
+LR_GRID_NOTE = (
+    "Learning-rate grid (--lr-grid): for each student size and method, the student of seed 0 trained at "
+    "each multiple of the preset's student learning rate and played held-out train tasks that no model "
+    "trained on and that are not test tasks; the chosen rate (best success, then mean score, then the "
+    "multiplier nearest x1) is the one every student of that size and method in the tables trained at, "
+    "every seed and ablation row."
 )
 
 

@@ -91,7 +91,7 @@ def test_query_words_are_the_tokens_they_are_in_the_instruction(smollm2):
 
 def test_constrained_decoder_writes_the_expert_form(smollm2):
     """Token by token, the constraint allows exactly the expert's ``search[ words]`` (and not the first word
-    glued to ``[``), and closes the query at its ``]``."""
+    glued to ``[``), and closes the query at its ``]``, after which only a line end may follow."""
     vocabulary = TokenVocabulary(smollm2, len(smollm2))
     space = action_space("webshop", {"admissible_actions": ["search[<your query>]", "click[B0ABCDEFGH]"]},
                          [], HAIR)
@@ -108,7 +108,8 @@ def test_constrained_decoder_writes_the_expert_form(smollm2):
             glued = smollm2("long", add_special_tokens=False)["input_ids"][0]
             assert glued not in allowed
         constraint.advance(token_id, smollm2.decode(target_ids[: step + 1]))
-    assert constraint.phase == "done"
+    assert constraint.phase == "closed"  # the query's "]": then only the line end that ends the turn
+    assert sorted(constraint.allowed(200)) == sorted(vocabulary.line_end_ids)
 
 
 def test_expert_clicks_ids_as_the_results_page_shows_them():

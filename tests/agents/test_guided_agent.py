@@ -128,7 +128,7 @@ def test_the_expert_guide_relabels_and_logs_the_ids_the_student_saw(models, tmp_
     for column in ["task_id", "step", "observation", "action", "completion"]:
         assert relabelled[column].tolist() == expert[column].tolist()
     tokenizer = AutoTokenizer.from_pretrained(student)
-    ids = [tokenizer(text.strip(), add_special_tokens=False)["input_ids"]
+    ids = [tokenizer(text.strip() + "\n", add_special_tokens=False)["input_ids"]  # the turn ends its line
            for text in relabelled["completion"]]
     assert relabelled["token_ids"].map(list).tolist() == ids
     mixed = play(tmp_path, "mixed-expert", "guided", model=str(student), guide="expert", guide_p=0.5, seed=1)

@@ -1,26 +1,13 @@
-"""A teacher behind an inference server: the HTTP agent with ``tokenizer=`` and ``log_topk`` against a local
-server on 127.0.0.1 that serves a real tiny HF model and answers in vLLM's response format.
-
-The server (:class:`VLLMLikeServer`) implements the two routes the agent uses as vLLM defines them.
-``POST /v1/completions``: ``CompletionRequest`` in ``vllm/entrypoints/openai/completion/protocol.py``
-(``prompt`` as a list of ids, ``logprobs: int``, ``return_tokens_as_token_ids``) and ``CompletionLogProbs``
-as ``OpenAIServingCompletion._create_completion_logprobs`` in
-``vllm/entrypoints/openai/completion/serving.py`` builds it: ``"token_id:N"`` tokens, each ``top_logprobs``
-map with the sampled token first then the top k, log-probs clipped at -9999; the EOS token stays in the
-generated ids, the text stops before a stop string. ``POST /tokenize``
-(``vllm/entrypoints/serve/tokenize/protocol.py``): ``{"model", "prompt"}`` -> ``{"count", "max_model_len",
-"tokens"}``, special tokens added. A ``logprobs`` above ``max_logprobs`` gets
-vLLM's HTTP 400 (``vllm/v1/engine/processor.py``: "Requested sample logprobs of K, which is greater than
-max allowed: N"). It decodes greedily in fp32 with a full forward pass per token (raw log-softmax, vLLM's
-default ``--logprobs-mode``).
+"""A teacher behind an inference server: the HTTP agent with ``tokenizer=`` and ``log_topk``, and the
+on-policy scorer (:class:`agents.served_scoring.ServedScorer`, vLLM's ``prompt_logprobs``), against a local
+server on 127.0.0.1 that serves a real tiny HF model in vLLM's response format
+(:class:`tests.agents.vllm_like_server.VLLMLikeServer`, whose docstring cites vLLM's protocol files).
 """
 from __future__ import annotations
 
 import csv
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +19,8 @@ import agents
 from agents.http import HTTPAgent, HTTPError
 from agents.lm import LMAgent
 from agents.prompt_ids import episode_prompt_ids
+from agents.served_scoring import ServedScorer
+from tests.agents.vllm_like_server import MAX_LOGPROBS, VLLMLikeServer
 
 VOCAB = 320
 TEXTS = [
@@ -40,7 +29,6 @@ TEXTS = [
     "Thought: The first result matches.\nAction: click[B0001]\n",
     "Question: Which magazine was started first? Action: finish[Arthur's Magazine]\n",
 ] * 20
-MAX_LOGPROBS = 20  # vLLM's default --max-logprobs
 
 
 def _tokenizer(vocab: int) -> Any:
@@ -80,114 +68,6 @@ def _tiny_llama(out: Path, seed: int, sharpen: float) -> str:
 def tiny_model(tmp_path_factory) -> str:
     """The teacher: a tiny Llama whose greedy choices are far from ties."""
     return _tiny_llama(tmp_path_factory.mktemp("served-tiny-lm"), seed=0, sharpen=20.0)
-
-
-class VLLMLikeServer:
-    """``model_dir`` served on 127.0.0.1 in vLLM's completions format (see the module docstring);
-    ``token_ids=False`` plays a server that ignores ``return_tokens_as_token_ids`` (tokens come back as
-    text). Stops when its ``with`` block ends."""
-
-    def __init__(self, model_dir: str, *, token_ids: bool = True, max_logprobs: int = MAX_LOGPROBS):
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        self.model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-        self.token_ids, self.max_logprobs = token_ids, max_logprobs
-        self.requests: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests.append({"path": self.path, "body": body})
-                with server._lock:
-                    status, payload = server.answer(self.path, body)
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self._httpd.server_port}/v1"
-
-    def __enter__(self) -> VLLMLikeServer:
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def answer(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        if path == "/tokenize":
-            tokens = self.tokenizer(body["prompt"])["input_ids"]
-            return 200, {"count": len(tokens), "max_model_len": 1024, "tokens": tokens}
-        if path != "/v1/completions":
-            return 404, {"detail": "Not Found"}
-        k = body.get("logprobs")
-        if k is not None and k > self.max_logprobs:
-            message = (f"Requested sample logprobs of {k}, which is greater than max allowed: "
-                       f"{self.max_logprobs}")
-            return 400, {"error": {"message": message, "type": "BadRequestError", "param": "logprobs",
-                                   "code": 400}}
-        if body.get("temperature") not in (0, 0.0):
-            return 400, {"error": {"message": "this test server decodes greedily only", "code": 400}}
-        prompt = body["prompt"]
-        ids = list(prompt) if isinstance(prompt, list) else self.tokenizer(prompt)["input_ids"]
-        generated, tops, text = self._generate(ids, int(body.get("max_tokens", 16)), body.get("stop") or [],
-                                               k)
-        choice: dict[str, Any] = {"index": 0, "text": text, "logprobs": None, "finish_reason": "stop"}
-        if k is not None:
-            as_ids = bool(body.get("return_tokens_as_token_ids")) and self.token_ids
-
-            def name(token: int) -> str:
-                return f"token_id:{token}" if as_ids else self.tokenizer.decode([token])
-
-            tokens = [name(t) for t in generated]
-            offsets = [0]
-            for token in tokens[:-1]:
-                offsets.append(offsets[-1] + len(token))
-            choice["logprobs"] = {
-                "text_offset": offsets[:len(tokens)],
-                "token_logprobs": [max(top[t], -9999.0) for t, top in zip(generated, tops, strict=True)],
-                "tokens": tokens,
-                "top_logprobs": [{name(t): max(lp, -9999.0) for t, lp in top.items()} for top in tops],
-            }
-        usage = {"prompt_tokens": len(ids), "completion_tokens": len(generated),
-                 "total_tokens": len(ids) + len(generated)}
-        return 200, {"id": "cmpl-test", "object": "text_completion", "created": 0, "model": body.get("model"),
-                     "choices": [choice], "usage": usage}
-
-    @torch.no_grad()
-    def _generate(self, ids: list[int], max_tokens: int, stop: list[str], k: int | None
-                  ) -> tuple[list[int], list[dict[int, float]], str]:
-        """Greedy tokens, per token {sampled id: log-prob, then the top k}, and the text cut before a stop
-        string (the token that completes it stays generated, as in vLLM)."""
-        generated: list[int] = []
-        tops: list[dict[int, float]] = []
-        text = ""
-        for _ in range(max_tokens):
-            logits = self.model(torch.tensor([ids + generated])).logits[0, -1].float()
-            logprobs = torch.log_softmax(logits, -1)
-            token = int(logprobs.argmax())
-            top = {token: float(logprobs[token])}
-            values, indices = logprobs.topk(k or 0)
-            top.update({int(i): float(v) for i, v in zip(indices, values, strict=True)})
-            generated.append(token)
-            tops.append(top)
-            if token == self.tokenizer.eos_token_id:
-                break
-            text = self.tokenizer.decode(generated, skip_special_tokens=True)
-            hit = [text.index(s) for s in stop if s in text]
-            if hit:
-                return generated, tops, text[:min(hit)]
-        return generated, tops, text
 
 
 @pytest.fixture(scope="module")
@@ -364,3 +244,53 @@ def test_a_student_trained_from_served_topk_equals_one_trained_from_in_process_t
     # step 3: the same shift as swapping only the top-k log-probs between the two logs (measured)
     assert served[0] == pytest.approx(local[0], rel=1e-6)
     assert served == pytest.approx(local, abs=1e-4)
+
+
+# --- on-policy scoring: the served teacher's prompt log-probs ------------------------------------------
+def _sequences(tokenizer: Any) -> list[list[int]]:
+    """Three id sequences of different lengths (a student's turns after their prompts)."""
+    texts = [TEXTS[0] + TEXTS[1] + TEXTS[2], TEXTS[3], TEXTS[1] + TEXTS[0]]
+    return [[tokenizer.bos_token_id, *tokenizer(t)["input_ids"]] for t in texts]
+
+
+@torch.no_grad()
+def _in_process_topk(model: Any, ids: list[int], positions: list[int], k: int) -> tuple[list, list]:
+    """The teacher's top-k at ``positions`` from its own forward pass, as a live teacher computes them."""
+    logprobs = torch.log_softmax(model(torch.tensor([ids])).logits[0].float(), -1)  # (T, V)
+    values, indices = logprobs[[p - 1 for p in positions]].topk(k, -1)  # (P, k)
+    return indices.tolist(), values.tolist()
+
+
+def test_served_scoring_equals_the_in_process_teachers_topk(tiny_model, server):
+    from transformers import AutoModelForCausalLM
+
+    scorer = ServedScorer(server.base_url, server.tokenizer, k=TOPK, tokens_per_request=60, concurrency=2)
+    sequences = _sequences(server.tokenizer)
+    positions = [list(range(len(s) // 2, len(s))) for s in sequences]  # the second half: "completions"
+    before = len(server.requests)
+    served = scorer.score(sequences, positions)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32).eval()
+    for ids, wanted, (top_ids, top_lps) in zip(sequences, positions, served, strict=True):
+        local_ids, local_lps = _in_process_topk(model, ids, wanted, TOPK)
+        assert top_ids == local_ids
+        assert torch.allclose(torch.tensor(top_lps), torch.tensor(local_lps), atol=1e-4, rtol=0)
+    asked = [r["body"] for r in server.requests[before:] if r["path"] == "/v1/completions"]
+    # batched: every request carries a list of id lists, one request per 60-token group; scored once each
+    assert all(b["prompt_logprobs"] == TOPK and b["max_tokens"] == 1 for b in asked)
+    assert [len(p) for b in asked for p in b["prompt"]] == [len(s) for s in sequences]
+    assert len(asked) == len(scorer._batches([len(s) for s in sequences])) >= 2
+    assert any(r["path"] == "/tokenize" for r in server.requests[before:])  # tokenizer checked first
+
+
+def test_served_scoring_refuses_k_above_the_cap_and_another_tokenizer(tiny_model, server, tmp_path):
+    sequences = _sequences(server.tokenizer)[:1]
+    scorer = ServedScorer(server.base_url, server.tokenizer, k=MAX_LOGPROBS + 1, retries=0)
+    with pytest.raises(HTTPError) as err:
+        scorer.score(sequences, [[1, 2]])
+    message = str(err.value)
+    assert "Requested prompt logprobs of 21, which is greater than max allowed: 20" in message
+    assert "--max-logprobs 21" in message and "\n" not in message
+    other = _tokenizer(VOCAB - 40)
+    scorer = ServedScorer(server.base_url, other, k=TOPK, retries=0, tokenizer_name="tokenizer=other")
+    with pytest.raises(HTTPError, match="tokenizer=other differs from the server's.*share one tokenizer"):
+        scorer.score(sequences, [[1]])

@@ -173,9 +173,12 @@ def test_prompt_over_budget_drops_old_turns_then_cuts_its_start(tiny_model):
 
 def test_stop_rule():
     text = "Thought: go\nAction: search[x]\nThought: more"
-    assert completion_end(text) == len("Thought: go\nAction: search[x]")
+    assert completion_end(text) == len("Thought: go\nAction: search[x]\n")  # the newline is the turn's
     assert completion_end("Thought: go\nAction: search[x]") is None  # the line is not finished yet
     assert completion_end("Thought: hmm\nObservation: made up") == len("Thought: hmm\n")
+    # an Observation the model opens its turn with is skipped, a later one still ends the turn
+    assert completion_end("Observation: a\nObservation: b") == len("Observation: a\n")
+    assert completion_end("Observation: a\nAction: look\nmore") == len("Observation: a\nAction: look\n")
 
 
 def test_a_path_that_is_not_a_model_is_a_clear_error(tmp_path):
@@ -197,11 +200,12 @@ def test_a_truncated_model_fails_at_construction_naming_the_file(tiny_model, tmp
         agents.make("lm", model=str(model), env="webshop")
 
 
-def test_turn_end_stops_after_a_closed_bracket_action_or_the_action_line():
+def test_turn_end_is_the_newline_ending_the_action_line_bracket_or_not():
     from agents.lm import turn_end
 
-    text = "Thought: buy it\nAction: click[buy now]]]] junk"
-    assert text[: turn_end(text)] == "Thought: buy it\nAction: click[buy now]"
+    assert turn_end("Thought: buy it\nAction: click[buy now]") is None  # a closed bracket does not end it
+    text = "Thought: buy it\nAction: click[buy now]\nObservation: junk"
+    assert text[: turn_end(text)] == "Thought: buy it\nAction: click[buy now]\n"
     assert turn_end("Thought: still thinking\nAction: search[red") is None
     alfworld = "Thought: go\nAction: go to desk 1\nmore"
-    assert alfworld[: turn_end(alfworld)] == "Thought: go\nAction: go to desk 1"
+    assert alfworld[: turn_end(alfworld)] == "Thought: go\nAction: go to desk 1\n"

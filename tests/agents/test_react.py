@@ -70,5 +70,5 @@ def test_prompt_budget_drops_oldest_turns_first():
 
 def test_render_marks_completions():
     text, ranges = render("task", "start", turns(3))
-    assert [text[a:b] for a, b in ranges] == [t.text for t in turns(3)]
+    assert [text[a:b] for a, b in ranges] == [t.text + "\n" for t in turns(3)]  # each ends its line
     assert text == build_prompt("task", "start", turns(3))

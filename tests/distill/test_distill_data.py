@@ -126,7 +126,8 @@ def test_demo_windows_give_each_step_the_context_the_agent_rule_gives_it(logs, b
             assert w.input_ids[:start] == expected, f"step {step}"
             dropped_any |= dropped > 0
             following = ep.observations[step + 1] if step + 1 < len(ep.observations) else None
-            blocks.append(completion + ids_of("\n" if following is None else f"\nObservation: {following}\n"))
+            # a demo's completion ends with its newline; the observation block follows on the next line
+            blocks.append(completion + ids_of("" if following is None else f"Observation: {following}\n"))
             step += 1
     assert step == len(ep.completions) and dropped_any
     # every completion token is trained on in exactly one window

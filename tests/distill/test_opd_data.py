@@ -92,7 +92,7 @@ def test_steps_without_logged_token_ids_are_tokenised_and_the_others_spliced(dis
     step_ids = {s: [i for i, t in zip(example.input_ids, example.step_index, strict=True) if t == s]
                 for s in (0, 1)}
     assert step_ids[0] == one_token_per_character(rows[0]["completion"])  # spliced as logged
-    assert bpe_tokenizer.decode(step_ids[1]) == rows[1]["completion"]
+    assert bpe_tokenizer.decode(step_ids[1]) == rows[1]["completion"] + "\n"  # with the newline ending it
     assert len(step_ids[1]) < len(rows[1]["completion"]) / 2  # tokenised by the BPE, not per character
 
 
