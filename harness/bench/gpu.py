@@ -95,25 +95,14 @@ def read_kit(kit: Path) -> dict[str, Any]:
 def kit_models(kit: Path, meta: dict[str, Any], work: Path) -> tuple[Path, Path]:
     """(teacher, student) model dirs: the toy kit's, or SmolLM2-135M's architecture and the anchor's 37.8M
     student with random weights, built from the kit's config and tokenizer."""
-    import torch
-    from transformers import AutoConfig, AutoTokenizer, LlamaForCausalLM
-
     from harness.bench.policy import smollm2_random_dir
-    from harness.bench.training import ANCHOR_STUDENT
+    from harness.bench.training import anchor_student
 
     models = meta["models"]
     if meta["toy"]:
         return kit / models["teacher"], kit / models["student"]
     source = kit / models["config"]
-    teacher = smollm2_random_dir(work, source)
-    config = AutoConfig.from_pretrained(source, trust_remote_code=False)
-    for key, value in ANCHOR_STUDENT.items():
-        setattr(config, key, value)
-    torch.manual_seed(1)
-    student = work / "student-38m"
-    LlamaForCausalLM(config).save_pretrained(student)
-    AutoTokenizer.from_pretrained(source, trust_remote_code=False).save_pretrained(student)
-    return teacher, student
+    return smollm2_random_dir(work, source), anchor_student(work, source)
 
 
 # --- the run (on the GPU) --------------------------------------------------------------------------

@@ -62,19 +62,25 @@ def tiny_pair(folder: Path, run_dir: Path) -> tuple[Path, Path]:
 
 def smol_pair(folder: Path) -> tuple[Path, Path]:
     """(teacher, student) dirs: SmolLM2-135M and a random student of the anchor's shape, same tokenizer."""
-    from transformers import AutoConfig, AutoTokenizer, LlamaForCausalLM
-
     from distill.models import resolve_model_path
 
     teacher = resolve_model_path("smollm2-135m")
-    config = AutoConfig.from_pretrained(teacher, trust_remote_code=False)
+    return teacher, anchor_student(folder, teacher)
+
+
+def anchor_student(folder: Path, source: Path) -> Path:
+    """A saved student of the anchor's shape (:data:`ANCHOR_STUDENT`, random weights, seed 1) built from the
+    config and tokenizer in ``source`` (SmolLM2-135M's)."""
+    from transformers import AutoConfig, AutoTokenizer, LlamaForCausalLM
+
+    config = AutoConfig.from_pretrained(source, trust_remote_code=False)
     for key, value in ANCHOR_STUDENT.items():
         setattr(config, key, value)
     torch.manual_seed(1)
     student = folder / "student-38m"
     LlamaForCausalLM(config).save_pretrained(student)
-    AutoTokenizer.from_pretrained(teacher, trust_remote_code=False).save_pretrained(student)
-    return teacher, student
+    AutoTokenizer.from_pretrained(source, trust_remote_code=False).save_pretrained(student)
+    return student
 
 
 @torch.no_grad()

@@ -15,24 +15,18 @@ from safetensors.torch import load_file
 import envs
 from agents.guided import GuidedAgent
 from distill.config import OPDConfig
-from distill.models import build_tiny
 from distill.train import lr_multiplier
 from harness.errors import UserError
 from harness.evaluate import evaluate
 from harness.experiment.opd import OPDSchedule, run_opd, task_offset
 from harness.logs import read_episodes
 from harness.tasks import episode_tasks, planned_tasks
+from tests.harness.opd_models import LM, build_opd_models
 
-TEXTS = [
-    "Thought: I should search for the item.\nAction: search[red running shoes]\n",
-    "Observation: [SEP] Back to Search [SEP] Page 1 (Total results: 10) [SEP] Next > [SEP] B0001 shoes\n",
-    "Thought: The first result matches.\nAction: click[b0001]\nAction: click[buy now]\n",
-] * 20
 #: two optimizer steps of two sequences a round, one warm-up step, on CPU
 TRAIN = {"role": "student", "batch_size": 2, "micro_batch_size": 2, "max_length": 512, "lr": 1e-3,
          "warmup_steps": 1, "min_lr_ratio": 0.1, "eval_every": 0, "eval_fraction": 0.0, "save_every": 1,
          "device": "cpu", "progress": False, "tensorboard": False}
-LM = {"max_new_tokens": 8, "max_prompt_tokens": 384, "device": "cpu"}
 #: round 0: the teacher plays every turn (p = 1); round 1: the student alone, sampling
 SCHEDULE = OPDSchedule(rounds=2, episodes_per_round=2, steps_per_round=2, guide="teacher", guide_p0=1.0)
 ENV_MAX_STEPS = 3
@@ -40,10 +34,7 @@ ENV_MAX_STEPS = 3
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    root = tmp_path_factory.mktemp("opd-explore-models")
-    teacher = build_tiny(TEXTS, root / "teacher")
-    student = build_tiny([], root / "student", preset="tiny-student", tokenizer_from=teacher, seed=1)
-    return teacher, student
+    return build_opd_models(tmp_path_factory.mktemp("opd-explore-models"))
 
 
 def opd(models, out) -> dict:

@@ -7,20 +7,15 @@ import json
 
 import pytest
 
-from distill.models import MARKER, build_tiny
+from distill.models import MARKER
 from harness.experiment.opd import OPDSchedule, depth_limit, guide_probability, run_opd
 from harness.logs import read_episodes
+from tests.harness.opd_models import LM, build_opd_models
 
-TEXTS = [
-    "Thought: I should search for the item.\nAction: search[red running shoes]\n",
-    "Observation: [SEP] Back to Search [SEP] Page 1 (Total results: 10) [SEP] Next > [SEP] B0001 shoes\n",
-    "Thought: The first result matches.\nAction: click[b0001]\nAction: click[buy now]\n",
-] * 20
 #: one optimizer step of two sequences a round, on CPU, nothing extra written
 TRAIN = {"role": "student", "batch_size": 2, "micro_batch_size": 2, "max_length": 512, "lr": 1e-3,
          "warmup_steps": 0, "eval_every": 0, "eval_fraction": 0.0, "save_every": 1, "device": "cpu",
          "progress": False, "tensorboard": False}
-LM = {"max_new_tokens": 8, "max_prompt_tokens": 384, "device": "cpu"}
 SCHEDULE = OPDSchedule(rounds=2, episodes_per_round=2, steps_per_round=1, guide="teacher", guide_p0=1.0,
                        depth_curriculum=True)
 
@@ -56,10 +51,7 @@ def test_bad_schedules_are_refused():
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    root = tmp_path_factory.mktemp("opd-models")
-    teacher = build_tiny(TEXTS, root / "teacher")
-    student = build_tiny([], root / "student", preset="tiny-student", tokenizer_from=teacher, seed=1)
-    return teacher, student
+    return build_opd_models(tmp_path_factory.mktemp("opd-models"))
 
 
 def opd(models, out, schedule: OPDSchedule = SCHEDULE, method: str = "opd") -> dict:

@@ -10,30 +10,21 @@ import pytest
 from safetensors.torch import load_file
 
 from distill.config import OPDConfig, SADOPDConfig
-from distill.models import build_tiny
 from harness.experiment.opd import OPDSchedule, run_opd
 from harness.report.tables import teacher_signal
 from tests.agents.vllm_like_server import VLLMLikeServer
+from tests.harness.opd_models import LM, build_opd_models
 
-TEXTS = [
-    "Thought: I should search for the item.\nAction: search[red running shoes]\n",
-    "Observation: [SEP] Back to Search [SEP] Page 1 (Total results: 10) [SEP] Next > [SEP] B0001 shoes\n",
-    "Thought: The first result matches.\nAction: click[b0001]\nAction: click[buy now]\n",
-] * 20
 #: one optimizer step of two sequences, on CPU, nothing extra written
 TRAIN = {"role": "student", "batch_size": 2, "micro_batch_size": 2, "max_length": 512, "lr": 1e-3,
          "warmup_steps": 0, "eval_every": 0, "eval_fraction": 0.0, "save_every": 1, "device": "cpu",
          "progress": False, "tensorboard": False, "divergence": "forward_kl"}
-LM = {"max_new_tokens": 8, "max_prompt_tokens": 384, "device": "cpu"}
 K = 8
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    root = tmp_path_factory.mktemp("opd-served-models")
-    teacher = build_tiny(TEXTS, root / "teacher")
-    student = build_tiny([], root / "student", preset="tiny-student", tokenizer_from=teacher, seed=1)
-    return teacher, student
+    return build_opd_models(tmp_path_factory.mktemp("opd-served-models"))
 
 
 def test_opd_with_a_served_teacher_runs_a_round_and_records_the_signal(models, tmp_path):
