@@ -17,15 +17,9 @@ from distill.models import build_tiny
 from harness.evaluate import evaluate
 from harness.logs import read_episodes
 from harness.rollout import Rollout, is_batched
+from tests.harness.opd_models import LM, TEXTS  # a few short turns: who played which tokens matters
 
 ENV = "webshop"
-TEXTS = [
-    "Thought: I should search for the item.\nAction: search[red running shoes]\n",
-    "Observation: [SEP] Back to Search [SEP] Page 1 (Total results: 10) [SEP] Next > [SEP] B0001 shoes\n",
-    "Thought: The first result matches.\nAction: click[b0001]\nAction: click[buy now]\n",
-] * 20
-#: a few short turns: the models are untrained, what matters is who played which tokens
-LM = {"max_new_tokens": 8, "max_prompt_tokens": 384, "device": "cpu"}
 PLAY = {"episodes": 2, "env_kwargs": {"max_steps": 3}, "progress": False, "split": "train"}
 #: what two plays of the same turns share (timings and run names differ)
 SAME = ["task_id", "episode", "step", "observation", "completion", "action", "n_dropped_turns",

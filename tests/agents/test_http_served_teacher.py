@@ -20,54 +20,14 @@ from agents.http import HTTPAgent, HTTPError
 from agents.lm import LMAgent
 from agents.prompt_ids import episode_prompt_ids
 from agents.served_scoring import ServedScorer
+from tests.agents.tiny_llama import TEXTS, VOCAB, bpe_tokenizer, tiny_llama
 from tests.agents.vllm_like_server import MAX_LOGPROBS, VLLMLikeServer
-
-VOCAB = 320
-TEXTS = [
-    "Thought: I should search for the item first.\nAction: search[red running shoes]\n",
-    "Observation: [Back to Search] Page 1 (Total results: 10) [Next >] B0001 red running shoes $20.00\n",
-    "Thought: The first result matches.\nAction: click[B0001]\n",
-    "Question: Which magazine was started first? Action: finish[Arthur's Magazine]\n",
-] * 20
-
-
-def _tokenizer(vocab: int) -> Any:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab, special_tokens=["<|endoftext|>", "<|pad|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    bpe.train_from_iterator(TEXTS, trainer=trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>", bos_token="<|endoftext|>",
-                                   pad_token="<|pad|>", clean_up_tokenization_spaces=False)
-
-
-def _tiny_llama(out: Path, seed: int, sharpen: float) -> str:
-    """A tiny Llama and byte-level BPE (as tests/agents/test_lm_agent.py builds them) saved in ``out``."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    tokenizer = _tokenizer(VOCAB)
-    torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=1024,
-                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                         pad_token_id=tokenizer.pad_token_id)
-    model = LlamaForCausalLM(config)
-    with torch.no_grad():  # a sharper random model: greedy choices are far from ties
-        model.lm_head.weight.mul_(sharpen)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return str(out)
 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> str:
     """The teacher: a tiny Llama whose greedy choices are far from ties."""
-    return _tiny_llama(tmp_path_factory.mktemp("served-tiny-lm"), seed=0, sharpen=20.0)
+    return tiny_llama(tmp_path_factory.mktemp("served-tiny-lm"), seed=0, sharpen=20.0)
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +134,7 @@ def test_a_server_that_returns_no_ids_is_a_one_line_error(tiny_model):
 
 def test_a_local_tokenizer_that_differs_from_the_servers_is_refused(tiny_model, server, tmp_path):
     other = tmp_path / "other-tokenizer"
-    _tokenizer(VOCAB - 40).save_pretrained(other)
+    bpe_tokenizer(VOCAB - 40).save_pretrained(other)
     agent = served_agent(server, str(other))
     agent.reset(INFOS[0])
     with pytest.raises(HTTPError, match=f"tokenizer={other} differs from the server's") as err:
@@ -235,7 +195,7 @@ def test_a_student_trained_from_served_topk_equals_one_trained_from_in_process_t
         assert {k: v for k, v in a.items() if k != "topk_logprobs"} == {
             k: v for k, v in b.items() if k != "topk_logprobs"}
         assert torch.allclose(torch.tensor(a["topk_logprobs"]), torch.tensor(b["topk_logprobs"]), atol=1e-5)
-    student = _tiny_llama(tmp_path / "student", seed=1, sharpen=1.0)  # not the teacher: a real KL to learn
+    student = tiny_llama(tmp_path / "student", seed=1, sharpen=1.0)  # not the teacher: a real KL to learn
     served = _train(tmp_path, "served", served_rows, student)
     local = _train(tmp_path, "local", local_rows, student)
     assert len(served) == 3
@@ -277,7 +237,8 @@ def test_served_scoring_equals_the_in_process_teachers_topk(tiny_model, server):
     asked = [r["body"] for r in server.requests[before:] if r["path"] == "/v1/completions"]
     # batched: every request carries a list of id lists, one request per 60-token group; scored once each
     assert all(b["prompt_logprobs"] == TOPK and b["max_tokens"] == 1 for b in asked)
-    assert [len(p) for b in asked for p in b["prompt"]] == [len(s) for s in sequences]
+    # concurrent requests arrive in any order: every sequence sent once
+    assert sorted(len(p) for b in asked for p in b["prompt"]) == sorted(len(s) for s in sequences)
     assert len(asked) == len(scorer._batches([len(s) for s in sequences])) >= 2
     assert any(r["path"] == "/tokenize" for r in server.requests[before:])  # tokenizer checked first
 
@@ -290,7 +251,7 @@ def test_served_scoring_refuses_k_above_the_cap_and_another_tokenizer(tiny_model
     message = str(err.value)
     assert "Requested prompt logprobs of 21, which is greater than max allowed: 20" in message
     assert "--max-logprobs 21" in message and "\n" not in message
-    other = _tokenizer(VOCAB - 40)
+    other = bpe_tokenizer(VOCAB - 40)
     scorer = ServedScorer(server.base_url, other, k=TOPK, retries=0, tokenizer_name="tokenizer=other")
     with pytest.raises(HTTPError, match="tokenizer=other differs from the server's.*share one tokenizer"):
         scorer.score(sequences, [[1]])

@@ -12,43 +12,12 @@ import agents
 from agents.context import bos_ids, omitted_note
 from agents.lm import LMAgent, completion_end
 from agents.react import build_prompt, header
-
-VOCAB = 320
-TEXTS = [
-    "Thought: I should search for the item first.\nAction: search[red running shoes]\n",
-    "Observation: [Back to Search] Page 1 (Total results: 10) [Next >] B0001 red running shoes $20.00\n",
-    "Thought: The first result matches.\nAction: click[B0001]\n",
-    "Question: Which magazine was started first? Action: finish[Arthur's Magazine]\n",
-] * 20
+from tests.agents.tiny_llama import VOCAB, tiny_llama
 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> str:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=VOCAB, special_tokens=["<|endoftext|>", "<|pad|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    bpe.train_from_iterator(TEXTS, trainer=trainer)
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>",
-                                        bos_token="<|endoftext|>",
-                                        pad_token="<|pad|>", clean_up_tokenization_spaces=False)
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
-                         num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                         pad_token_id=tokenizer.pad_token_id)
-    model = LlamaForCausalLM(config)
-    with torch.no_grad():  # a sharper random model: greedy choices are far from ties
-        model.lm_head.weight.mul_(20.0)
-    out = tmp_path_factory.mktemp("tiny-lm")
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return str(out)
+    return tiny_llama(tmp_path_factory.mktemp("tiny-lm"))
 
 
 INFOS = [
