@@ -682,6 +682,23 @@ THOUGHTS: dict[str, tuple[str, ...]] = {
             "It matches {matched}{within}, so it's worth a look.",
         ),
     ),
+    # opening a new candidate after others were checked: the ids checked so far come first, so a model
+    # that copies this thought carries them from turn to turn (older turns may be cut from its context)
+    "open_next": _combos(
+        (
+            "Already checked: {checked}.",
+            "Checked so far: {checked}.",
+            "I've looked at {checked} already.",
+            "Opened before: {checked}.",
+            "Seen already: {checked}.",
+        ),
+        (
+            "Next, {asin} is {title} at {price}.",
+            "Next is {asin}, {title}, at {price}.",
+            "Next candidate: {title} ({asin}), {price}.",
+            "Now {asin}: {title}, {price}.",
+        ),
+    ),
     "open_best": _combos(
         (
             "Of the products I checked, {asin} ({title}) fit best.",
@@ -1008,6 +1025,10 @@ def _on_results(state: State, admissible: list[str]) -> Decision:
         return Decision("open_best", f"click[{best.asin}]", {"asin": best.asin, "title": best.title})
     if promising and state.remaining >= 3:
         top = promising[0]
+        if state.products:
+            checked = ", ".join(state.products)
+            facts = {"asin": top.asin, "title": top.title, "price": top.price_text, "checked": checked}
+            return Decision("open_next", f"click[{top.asin}]", facts)
         matched = covered_words(request, top.title)
         return Decision(
             "open",

@@ -98,6 +98,25 @@ def test_grounding_searches_and_named_products(sample_runs):
                 assert quoted in shown or from_instruction, (task_id, i, quoted, step.thought)
 
 
+def test_opening_another_candidate_names_every_id_checked_before(sample_runs):
+    """The thought that opens a new product lists the ids opened before it, so the memory of what was ruled
+    out survives in the latest thought when older turns are cut from a model's context."""
+    seen_next = 0
+    for task_id, steps, _observations, _info in sample_runs["expert"]:
+        opened: list[str] = []
+        for step in steps:
+            clicked = step.action[len("click[") : -1] if step.action.startswith("click[") else ""
+            if not _ASIN_IN_TEXT.fullmatch(clicked.upper()):
+                continue
+            if clicked.upper() not in opened and opened:
+                named = _ASIN_IN_TEXT.findall(step.thought)
+                assert named[: len(opened)] == opened, (task_id, opened, step.thought)
+                seen_next += 1
+            if clicked.upper() not in opened:
+                opened.append(clicked.upper())
+    assert seen_next >= 10, seen_next
+
+
 def test_thoughts_vary():
     for kind, templates in THOUGHTS.items():
         assert len(set(templates)) >= 20, kind
