@@ -21,6 +21,8 @@ EOS, or after ``max_new_tokens``. ``token_ids`` are the tokens generated up to t
 ``Observation:`` tail cut off (EOS is not among them); the completion is their text up to the stop, stripped.
 With ``log_topk=k`` each generated token also gets the top-k ids and log-probabilities of the
 model's distribution at temperature 1 (log-softmax in fp32 over the full vocabulary).
+Sampling draws each episode's tokens from its own generator, seeded at :meth:`LMAgent.reset` by the agent's
+``seed`` and the episode's ``task_id``, so an episode's samples do not depend on what shares its batch.
 
 Decoding costs what the model costs:
 
@@ -66,6 +68,7 @@ from __future__ import annotations
 import functools
 import inspect
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -345,7 +348,11 @@ class LMAgent(Agent):
         self.n_few_shot = few_shot
         #: slot -> few-shot examples chosen for its episode (ALFWorld: of the episode's task type)
         self._episode_few_shot: dict[int, list[str]] = {}
-        self._generator = torch.Generator(device=self.device).manual_seed(seed)
+        #: seeds the sampler: the agent-wide generator and, with each episode's task id, its slot's
+        self.seed = int(seed)
+        self._generator = torch.Generator(device=self.device).manual_seed(self.seed)
+        #: slot -> the generator its episode samples from (seeded at :meth:`reset`)
+        self._slot_generators: dict[int, torch.Generator] = {}
         self._model: Any = None
         self._tokenizer: Any = None
         #: slot -> generated token ids of each earlier turn (spliced back into the prompt)
@@ -518,6 +525,8 @@ class LMAgent(Agent):
         buffer_layer = _buffer_layer()
         from transformers.cache_utils import Cache
 
+        generators = None if slots is None else [
+            self._slot_generators.get(slots[i], self._generator) for i in layout.order]
         logits = []
         with self._autocast():
             for first, end, chunk_width in layout.groups:
@@ -536,7 +545,8 @@ class LMAgent(Agent):
             lengths = torch.tensor([len(r) for r in rows], device=self.device)[:, None]  # [B, 1]
             step = (self._fixed_step if self.static_step else self._growing_step)(
                 keys, values, attention, width, lengths)
-            results, fed = self._decode(torch.cat(logits).float(), rows, constraints, step, pad, eos)
+            results, fed = self._decode(torch.cat(logits).float(), rows, constraints, step, pad, eos,
+                                        generators)
         if slots is not None:
             for row, result in enumerate(results):
                 self._keep(slots[layout.order[row]], row, layout, rows[row] + result.token_ids[:fed[row]],
@@ -598,10 +608,12 @@ class LMAgent(Agent):
     def _decode(
         self, logits: torch.Tensor, rows: list[list[int]], constraints: list[ActionConstraint | None],
         model_step: Callable[[torch.Tensor, int], torch.Tensor], pad: int, eos: int | None,
+        generators: list[torch.Generator] | None = None,
     ) -> tuple[list[_Generated], list[int]]:
         """The decoding loop from the prefill's last logits [B, V] (fp32); ``model_step`` reads step t's ids
-        [B, 1] (:meth:`_growing_step`, :meth:`_fixed_step`). Returns each row's result and how many of its
-        generated tokens the model has read (their keys and values are in the buffer)."""
+        [B, 1] (:meth:`_growing_step`, :meth:`_fixed_step`); ``generators``: each row's sampler (None: the
+        agent's, for all rows). Returns each row's result and how many of its generated tokens the model has
+        read (their keys and values are in the buffer)."""
         results = [_Generated() for _ in rows]
         texts = [_TurnText(self.tokenizer) for _ in rows]
         may_end = self._stop_ids
@@ -615,7 +627,7 @@ class LMAgent(Agent):
             ]
             mask = allowed_mask(rules, self.vocabulary, logits.device) if self.constrain_actions else None
             choose_from = logits if mask is None else logits.masked_fill(~mask, -torch.inf)
-            next_ids = self._choose(choose_from)  # [B]
+            next_ids = self._choose(choose_from, generators, [not r.done for r in results])  # [B]
             if k:  # the model's own distribution, before the constraint: one host copy for ids and top-k
                 top_lp, top_ids = torch.log_softmax(logits, dim=-1).topk(k, dim=-1)  # [B, k]
                 host = torch.cat([next_ids[:, None].double(), top_ids.double(), top_lp.double()], 1).tolist()
@@ -658,10 +670,12 @@ class LMAgent(Agent):
     def _take_caches(
         self, prompts: Sequence[list[int]], slots: Sequence[int] | None
     ) -> list[_SlotCache | None]:
-        """Each prompt's slot cache, taken out of the agent (it is kept again after decoding); caches of
-        slots whose episode was forgotten go."""
+        """Each prompt's slot cache, taken out of the agent (it is kept again after decoding); caches and
+        samplers of slots whose episode was forgotten go."""
         for slot in [s for s in self._slot_cache if s not in self.episodes]:
             del self._slot_cache[slot]
+        for slot in [s for s in self._slot_generators if s not in self.episodes]:
+            del self._slot_generators[slot]
         if slots is None:
             return [None] * len(prompts)
         return [self._slot_cache.pop(slot, None) for slot in slots]
@@ -706,8 +720,12 @@ class LMAgent(Agent):
             kept_values = torch.stack([layer[row].index_select(1, columns) for layer in values])
         self._slot_cache[slot] = _SlotCache(ids, kept_keys, kept_values)
 
-    def _choose(self, logits: torch.Tensor) -> torch.Tensor:
-        """Greedy, or temperature / nucleus sampling. logits: [B, V] -> ids [B]."""
+    def _choose(self, logits: torch.Tensor, generators: list[torch.Generator] | None = None,
+                live: list[bool] | None = None) -> torch.Tensor:
+        """Greedy, or temperature / nucleus sampling. logits: [B, V] -> ids [B]. With ``generators`` each
+        row samples from its own (its slot's), and only while ``live`` (a finished row gets 0 and draws
+        nothing), so an episode's k-th sampled token is the same whatever shares its batch; without them
+        every row samples from the agent-wide generator."""
         if self.temperature == 0:
             return logits.argmax(dim=-1)
         probs = torch.softmax(logits / self.temperature, dim=-1)  # [B, V]
@@ -716,11 +734,23 @@ class LMAgent(Agent):
             outside = sorted_p.cumsum(-1) - sorted_p > self.top_p  # [B, V]: beyond the nucleus
             sorted_p = sorted_p.masked_fill(outside, 0.0)
             probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
-        return torch.multinomial(probs, 1, generator=self._generator).squeeze(-1)  # [B]
+        if generators is None:
+            return torch.multinomial(probs, 1, generator=self._generator).squeeze(-1)  # [B]
+        live = [True] * len(generators) if live is None else live
+        return torch.cat([
+            torch.multinomial(probs[row:row + 1], 1, generator=generator)[0] if alive
+            else probs.new_zeros(1, dtype=torch.long)
+            for row, (generator, alive) in enumerate(zip(generators, live, strict=True))
+        ])  # [B]
 
     # --- the Agent API -----------------------------------------------------------------------------
     def reset(self, info: dict[str, Any], slot: int = 0) -> None:
+        """Start an episode in ``slot`` with its own sampler, seeded by the agent's ``seed`` and the
+        episode's ``info["task_id"]`` (else its task text)."""
         super().reset(info, slot)
+        episode_id = info.get("task_id") or info.get("task") or ""
+        self._slot_generators[slot] = torch.Generator(device=self.device).manual_seed(
+            zlib.crc32(f"{self.seed}:{episode_id}".encode()))
         self._turn_ids[slot] = []
         self._episode_few_shot[slot] = env_few_shot(self.env, self.n_few_shot, info.get("task_type"))
 

@@ -16,8 +16,8 @@ Round r:
    order on (env seeds following the offset: ``seed + offset + i``), so no task is played twice across the
    rounds until the split runs out (the order then wraps around, recorded as ``tasks_wrapped``). The
    student's turns are sampled at ``rollout_temperature`` (default 1: its own distribution, not its argmax)
-   by its sampler seeded by ``seed``, so a round played again with its episodes batched alike (in process,
-   ``workers=0``) replays the same rollouts; evaluation elsewhere stays greedy;
+   by a sampler per episode seeded by ``seed`` and the task id (``agents.lm``), so a round played again
+   replays the same rollouts whatever the batches and workers; evaluation elsewhere stays greedy;
 2. training: ``distill.config.METHODS[method]`` (``opd`` / ``sad_opd``) on those episodes, the live
    ``teacher`` scoring every student token, guided turns trained with the config's ``guided_loss``
    (default forward KL to the teacher: token-KD on those turns), the loss on the first :func:`depth_limit`
