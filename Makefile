@@ -29,6 +29,7 @@ WORKERS  ?= 2
 PRESET   ?= tiny
 SEEDS    ?= 1
 RUN      ?=
+ABLATIONS ?=
 DEVICE   ?= cpu
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
@@ -81,7 +82,7 @@ pipeline: $(STAMP)
 	$(CLI) pipeline --env $(ENV) --preset $(PRESET) --seeds $(SEEDS) $(if $(RUN),--run $(RUN))
 
 ablation: $(STAMP)
-	$(CLI) pipeline --env $(ENV) --preset $(PRESET) --seeds $(SEEDS) --ablations $(if $(RUN),--run $(RUN))
+	$(CLI) pipeline --env $(ENV) --preset $(PRESET) --seeds $(SEEDS) --ablations $(ABLATIONS) $(if $(RUN),--run $(RUN))
 
 bench: $(STAMP)
 	$(CLI) bench --device $(DEVICE) $(BENCH_ARGS)

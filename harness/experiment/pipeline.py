@@ -59,6 +59,7 @@ from harness.experiment.layout import (
     write_json,
 )
 from harness.experiment.presets import (
+    ABLATION_SETS,
     COSTS,
     ENV_MAX_STEPS,
     ENVS,
@@ -69,6 +70,7 @@ from harness.experiment.presets import (
     PRESETS,
     Preset,
     StudentSpec,
+    ablation_set,
     student_specs,
 )
 from harness.experiment.stages import (
@@ -82,6 +84,9 @@ from harness.experiment.stages import (
 from harness.options import finite_float
 from harness.report import build_report
 from harness.run_dir import RunLock, atomic_file
+
+#: the default --run name's suffix for each --ablations value
+RUN_SUFFIX = {None: "", "all": "-ablations", "controls": "-controls"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,7 +135,7 @@ class Pipeline:
         preset: Preset,
         methods: tuple[str, ...],
         seeds: int,
-        ablations: bool,
+        ablations: bool | str | None,
         forced: set[str],
         command: str,
         student_init: str | None = None,
@@ -147,7 +152,8 @@ class Pipeline:
         self.student_init = student_init
         self.constrain_actions = constrain_actions
         self.root, self.env, self.preset = root, env, preset
-        self.methods, self.seeds, self.ablations = methods, seeds, ablations
+        #: --ablations: "all", "controls" or None
+        self.methods, self.seeds, self.ablations = methods, seeds, ablation_set(ablations)
         self.runner = StageRunner(root, env, forced)
         self.command = command
         self.specs = student_specs(preset, methods, seeds, ablations)
@@ -279,7 +285,8 @@ class Pipeline:
                     f"not env {self.env!r} preset {self.preset.name!r}; pick another --run"
                 )
             manifest["seeds"] = max(self.seeds, int(old.get("seeds", 0)))
-            manifest["ablations"] = self.ablations or bool(old.get("ablations"))
+            earlier = ablation_set(old.get("ablations"))
+            manifest["ablations"] = "all" if "all" in (self.ablations, earlier) else self.ablations or earlier
         write_json(path, manifest)
 
     # --- units ---
@@ -901,9 +908,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs-dir", default="runs")
     parser.add_argument("--force", action="append", default=[], metavar="STAGE",
                         help=f"redo STAGE (STAGE+: it and every later stage); stages: {', '.join(STAGES)}")
-    parser.add_argument("--ablations", action="store_true",
-                        help="add SAD with λ_r=0, λ_a=0 and per-span means, SAD and token-KD with "
-                        "curriculum, and other student sizes")
+    parser.add_argument("--ablations", nargs="?", const="all", default=None, choices=ABLATION_SETS,
+                        help="add SAD with λ_r=0, λ_a=0, λ=(2,1), a random-token control and per-span "
+                        "means, SAD and token-KD with curriculum, and other student sizes; '--ablations "
+                        "controls': only SAD's controls (λ=(2,1) and the random-token control)")
     parser.add_argument(
         "--methods", default=",".join(OFF_POLICY_METHODS),
         help=f"comma-separated distillation methods out of {', '.join(METHODS)} (on-policy: "
@@ -1042,7 +1050,7 @@ def canonical_command(args: argparse.Namespace) -> str:
     if args.run:
         parts.append(f"--run {args.run}")
     if args.ablations:
-        parts.append("--ablations")
+        parts.append("--ablations" if args.ablations in (True, "all") else f"--ablations {args.ablations}")
     if args.methods != ",".join(OFF_POLICY_METHODS):
         parts.append(f"--methods {args.methods}")
     defaults = OnPolicySettings()
@@ -1089,7 +1097,7 @@ def run(args: argparse.Namespace) -> int:
     check_models(preset, args.student_init)
     forced = parse_force(args.force)
     root = Path(args.runs_dir) / (
-        args.run or f"{args.env}-{preset.name}{'-ablations' if args.ablations else ''}"
+        args.run or f"{args.env}-{preset.name}{RUN_SUFFIX[ablation_set(args.ablations)]}"
     )
     command = canonical_command(args)
     env_list = list(ENVS) if args.env == "all" else [args.env]

@@ -197,6 +197,22 @@ ABLATIONS: tuple[Ablation, ...] = (
     Ablation("sad", "random-token control (span_control=random)", {"span_control": "random"}),
     Ablation("sad", "per-span mean (span_norm=per_span_mean)", {"span_norm": "per_span_mean"}),
 )
+#: ``--ablations controls``: only SAD's controls, the rows a SAD − token-KD difference needs before it can
+#: be credited to the spans (no extra student sizes)
+CONTROL_LABELS = ("reason up-weighted (λ_r=2, λ_a=1)", "random-token control (span_control=random)")
+#: ``--ablations`` values: every row and the extra sizes, or SAD's controls alone
+ABLATION_SETS = ("all", "controls")
+
+
+def ablation_set(ablations: bool | str | None) -> str | None:
+    """``--ablations``' value as one of :data:`ABLATION_SETS` (True: "all"; False / None / "": none)."""
+    if ablations is True:
+        return "all"
+    if not ablations:
+        return None
+    if ablations not in ABLATION_SETS:
+        raise ValueError(f"ablations={ablations!r}: expected one of {', '.join(ABLATION_SETS)}")
+    return str(ablations)
 
 #: per-unit costs behind the time estimate printed at the start (tiny: measured on 2 shared CPU cores; gpu:
 #: derived below from anchors measured on one H200).
@@ -272,18 +288,24 @@ class StudentSpec:
         return f"{model}_{self.method}{'_' + slug if slug else ''}_s{self.seed}"
 
 
-def student_specs(preset: Preset, methods: tuple[str, ...], seeds: int, ablations: bool) -> list[StudentSpec]:
-    """Every student of the run: each size x method x seed (seed i for every method), plus the ablation
-    rows of the methods in ``methods`` and the extra sizes."""
+def student_specs(
+    preset: Preset, methods: tuple[str, ...], seeds: int, ablations: bool | str | None
+) -> list[StudentSpec]:
+    """Every student of the run: each size x method x seed (seed i for every method), plus, with
+    ``ablations`` ("all" or True), the ablation rows of the methods in ``methods`` and the extra sizes, or
+    ("controls") SAD's control rows alone."""
     def settings(method: str, **overrides: Any) -> dict[str, Any]:
         return {**METHOD_SETTINGS.get(method, {}), **overrides}
 
+    which = ablation_set(ablations)
     specs = [StudentSpec(s, m, seed, overrides=settings(m))
              for s in preset.students for m in methods for seed in range(seeds)]
-    if ablations:
+    if which:
         main = preset.students[0]
+        rows = [a for a in ABLATIONS if a.method in methods and (which == "all" or a.label in CONTROL_LABELS)]
         specs += [StudentSpec(main, a.method, seed, a.label, settings(a.method, **a.overrides))
-                  for a in ABLATIONS if a.method in methods for seed in range(seeds)]
+                  for a in rows for seed in range(seeds)]
+    if which == "all":
         specs += [
             StudentSpec(s, m, seed, overrides=settings(m))
             for s in preset.ablation_students

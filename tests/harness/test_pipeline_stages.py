@@ -123,6 +123,20 @@ def test_students_share_init_data_and_seeds_across_methods():
     assert {(s.method, tuple(s.overrides.items())) for s in main} == {
         ("sad", (("lambda_reason", 1.0), ("lambda_act", 2.0))), ("token_kd", ()), ("sft", ())}
     assert {s.student for s in specs} == {"tiny-student", "tiny"}  # student size ablation
+
+
+def test_ablations_controls_adds_sads_two_controls_per_seed_and_nothing_else():
+    methods = ("sad", "token_kd", "sft")
+    main = student_specs(PRESETS["tiny"], methods, seeds=3, ablations=None)
+    specs = student_specs(PRESETS["tiny"], methods, seeds=3, ablations="controls")
+    extra = [s for s in specs if s not in main]
+    controls = ("reason up-weighted (λ_r=2, λ_a=1)", "random-token control (span_control=random)")
+    assert sorted((s.variant, s.seed) for s in extra) == sorted((c, k) for c in controls for k in range(3))
+    assert {s.student for s in specs} == {"tiny-student"} and {s.method for s in extra} == {"sad"}
+    assert student_specs(PRESETS["tiny"], ("token_kd",), seeds=1, ablations="controls") == student_specs(
+        PRESETS["tiny"], ("token_kd",), seeds=1, ablations=False)  # controls are SAD rows
+    with pytest.raises(ValueError, match="expected one of all, controls"):
+        student_specs(PRESETS["tiny"], methods, seeds=1, ablations="some")
     assert len({s.label for s in specs}) == len(specs)
 
 
