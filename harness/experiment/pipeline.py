@@ -68,6 +68,7 @@ from harness.experiment.presets import (
     OFF_POLICY_METHODS,
     ON_POLICY_METHODS,
     PRESETS,
+    WINDOW_FILL,
     Preset,
     StudentSpec,
     ablation_set,
@@ -191,8 +192,9 @@ class Pipeline:
             host = 0.0 if free else constrained * episodes
             return cost["startup"] + factor * lm_episode * batched(episodes) + host
 
-        teacher_step = p.batch_size * p.max_length / cost["teacher_tokens_per_s"]
-        student_step = p.batch_size * p.max_length / cost["student_tokens_per_s"]
+        window = p.batch_size * p.max_length * WINDOW_FILL[self.env]  # tokens a training step reads
+        teacher_step = window / cost["teacher_tokens_per_s"]
+        student_step = window / cost["student_tokens_per_s"]
         n = len(self.specs)
         n_on_policy = sum(s.method in ON_POLICY_METHODS for s in self.specs)
         # a round: the student's episodes, each turn played by the student or (with probability p) its

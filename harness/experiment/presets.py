@@ -224,8 +224,10 @@ COSTS = {
     # 760 s: 38 s an episode (a 512-token prompt's decoding step ~130 ms at B = 8, every turn re-reads the
     # prompt once old turns are dropped to fit 1,440 tokens): LM_STEP_BY_ENV["smol"]["webshop"]. The 46M
     # student's rate (~3x) and the other envs' play are not measured
+    # smol-45m students, HotPotQA pipeline (2026-12-06, idle): 138k tokens in 48 steps, 193-245 s a student
+    # with start-up and the held-out evals: ~640 tokens/s
     "smol": {"startup": 15.0, "expert_episode": 0.03, "lm_step": 2.4, "teacher_tokens_per_s": 263.0,
-             "student_tokens_per_s": 900.0, "offline_state": 0.5},
+             "student_tokens_per_s": 640.0, "offline_state": 0.5},
     "tiny": {"startup": 8.0, "expert_episode": 0.03, "lm_step": 0.12, "teacher_tokens_per_s": 5000.0,
              "student_tokens_per_s": 8000.0, "offline_state": 0.15},
     "gpu": {"startup": 10.0, "expert_episode": 0.05, "lm_step": 0.055, "teacher_tokens_per_s": 110_000.0,
@@ -238,10 +240,18 @@ COSTS = {
 LM_STEP_BY_ENV = {
     "tiny": {"hotpotqa": 0.18, "webshop": 0.17, "alfworld": 0.17},
     # smol webshop: 38 s an episode at batch 20 (COSTS above) = lm_step x 15 x 96 / 64 / sqrt(2): lm_step 2.4,
-    # taken for the pipeline's batch of 32 too; the other envs are assumed to cost the same a turn
-    "smol": {"hotpotqa": 2.4, "webshop": 2.4, "alfworld": 2.4},
+    # taken for the pipeline's batch of 32 too; ALFWorld is assumed to cost the same a turn. smol hotpotqa,
+    # from `agentdistill pipeline --env hotpotqa --preset smol` (2026-12-06, idle): the teacher's 64 train
+    # rollouts took 159 s (constrained, top-20 logged; 3.4 steps an episode, where the estimate counts 7):
+    # (159 - 15 - 23 s of constraint host work) / (64 x 7 x 96 / 64 / sqrt(2)) = 0.25; its constrained test
+    # eval (190 s) gives 0.15
+    "smol": {"hotpotqa": 0.25, "webshop": 2.4, "alfworld": 2.4},
     "gpu": {"alfworld": 0.029, "webshop": 0.044, "hotpotqa": 0.031},
 }
+#: share of a training window's ``max_length`` tokens an env's sequences fill (the trainer's tokens per step /
+#: (batch x max_length)): a HotPotQA episode is one short sequence (SmolLM2 tokens: 3,030 a step of 8 x 1,536
+#: in the smol teacher's training, 0.25); WebShop's fill their windows; ALFWorld's are not measured (1.0)
+WINDOW_FILL = {"hotpotqa": 0.25, "webshop": 1.0, "alfworld": 1.0}
 #: ``gpu``, from ../shared/anchors/README.md (one H200, bf16; HF generate of the SmolLM2-135M shape, 512-token
 #: prompts, 64 new tokens: 44 / 208 / 1,457 / 5,328 tokens/s at batch 1 / 8 / 32 / 128; a distillation step
 #: 134.5M -> 37.8M, 16 x 1,024 tokens, teacher forward + student forward/backward: 182,959 tokens/s, i.e.
