@@ -22,7 +22,7 @@ EXPERTS: dict[str, str] = {
 
 #: bumped whenever an expert's behaviour changes; pipeline stages built on demos record it, so
 #: caches made by an older expert are rebuilt rather than reused
-EXPERT_VERSION = 5
+EXPERT_VERSION = 6
 
 
 class Expert(Agent):
