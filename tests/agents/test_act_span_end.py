@@ -8,6 +8,7 @@ import torch
 from agents.lm import LMAgent
 from distill.data import EpisodeLog, collate, encode_episode
 from distill.models import train_bpe
+from tests.agents.tiny_llama import tiny_llama_config
 
 #: (task, first observation, [(completion, the observation after it)]): ALFWorld demos, bracket-less actions
 DEMOS = [
@@ -70,18 +71,13 @@ def test_each_completion_ends_with_the_newline_of_its_action_in_the_act_span(tok
 
 @pytest.mark.slow
 def test_a_student_trained_on_demos_ends_a_bracketless_action_by_itself(tokenizer, tmp_path):
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
     examples = [e for i in range(len(DEMOS)) for e in encode_episode(episode_log(i), tokenizer, 4096,
                                                                          instructions="")]
     batch = collate(examples, pad_id=tokenizer.pad_token_id)
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=512,
-                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                         pad_token_id=tokenizer.pad_token_id)
-    model = LlamaForCausalLM(config)
+    model = LlamaForCausalLM(tiny_llama_config(tokenizer, max_positions=512))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     mask = batch["completion_mask"]  # [B, T]: logit positions that predict a completion token
     for _ in range(200):  # ~90 steps reach it

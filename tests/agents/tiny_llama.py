@@ -31,19 +31,25 @@ def bpe_tokenizer(vocab: int = VOCAB) -> Any:
                                    pad_token="<|pad|>", clean_up_tokenization_spaces=False)
 
 
+def tiny_llama_config(tokenizer: Any, max_positions: int = 1024) -> Any:
+    """The config of a 2-layer, 64-wide Llama over ``tokenizer``'s vocabulary and special ids."""
+    from transformers import LlamaConfig
+
+    return LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
+                       num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                       max_position_embeddings=max_positions,
+                       bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                       pad_token_id=tokenizer.pad_token_id)
+
+
 def tiny_llama(out: Path, seed: int = 0, sharpen: float = 20.0) -> str:
     """A 2-layer, 64-wide Llama and :func:`bpe_tokenizer`, saved in ``out``; its LM head scaled by
     ``sharpen``."""
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
     tokenizer = bpe_tokenizer(VOCAB)
     torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=1024,
-                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                         pad_token_id=tokenizer.pad_token_id)
-    model = LlamaForCausalLM(config)
+    model = LlamaForCausalLM(tiny_llama_config(tokenizer))
     with torch.no_grad():
         model.lm_head.weight.mul_(sharpen)
     model.save_pretrained(out)
