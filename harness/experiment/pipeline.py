@@ -25,7 +25,8 @@ Stages, in order, each in ``runs/<pipeline>/<stage>/`` (layout: :mod:`harness.ex
 
 Each stage is one or more cached units (:mod:`harness.experiment.stages`): a rerun skips finished
 ones and refuses stale ones; ``--force STAGE`` (``STAGE+``: it and every later one) redoes them. The
-demos and the teacher record ``agents.experts.EXPERT_VERSION``, so a changed expert makes them stale.
+demos and the teacher record their env's ``agents.experts.EXPERT_VERSIONS``, so a changed expert makes them
+stale.
 Sizes and methods: :mod:`harness.experiment.presets`.
 """
 from __future__ import annotations
@@ -314,7 +315,7 @@ class Pipeline:
         params = {"agent": agent, "split": split, "episodes": episodes, "max_steps": self.max_steps,
                   "log_topk": log_topk, "agent_kwargs": recorded_kwargs}
         if agent == "expert":  # demos and the expert baseline: a changed expert makes them stale
-            params["expert_version"] = expert_version()
+            params["expert_version"] = expert_version(self.env)
         if task_offset:  # recorded only where set: other units' markers stay as they were
             params["task_offset"] = task_offset
 
@@ -439,7 +440,7 @@ class Pipeline:
             inputs=(self.layout.demos,),
             overrides={**({"loss_on": "episode"} if from_config else {}),
                        **({"lora_rank": p.teacher_lora_rank} if p.teacher_lora_rank else {})},
-            recorded={"expert_version": expert_version()},
+            recorded={"expert_version": expert_version(self.env)},
         )
 
     def _given_teacher_unit(self) -> Unit:
@@ -842,11 +843,12 @@ def model_origins(*models: str) -> dict[str, str]:
     return {model: model_origin(model) for model in dict.fromkeys(models)}
 
 
-def expert_version() -> int:
-    """``agents.experts.EXPERT_VERSION``: bumped whenever the scripted experts change what they play."""
-    from agents.experts import EXPERT_VERSION
+def expert_version(env: str) -> int:
+    """``agents.experts.EXPERT_VERSIONS[env]``: bumped whenever ``env``'s scripted expert changes what it
+    plays."""
+    from agents.experts import EXPERT_VERSIONS
 
-    return EXPERT_VERSION
+    return EXPERT_VERSIONS[env]
 
 
 def git_commit() -> str:

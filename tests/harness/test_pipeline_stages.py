@@ -172,10 +172,15 @@ def test_demos_and_teacher_made_by_another_expert_version_are_stale(tmp_path, mo
             unit.work = dict  # the stage's output is not what this test is about: only its marker
         return [demos, teacher]
 
-    version = agents.experts.EXPERT_VERSION
+    version = agents.experts.EXPERT_VERSIONS["webshop"]
     for unit in units():
         assert pipeline.runner.run_unit(unit)["params"]["expert_version"] == version
-    monkeypatch.setattr(agents.experts, "EXPERT_VERSION", version + 1)
+    versions = agents.experts.EXPERT_VERSIONS
+    others_bumped = {env: v + (env != "webshop") for env, v in versions.items()}
+    monkeypatch.setattr(agents.experts, "EXPERT_VERSIONS", others_bumped)
+    assert all(StageRunner(tmp_path, "webshop", set()).run_unit(u)["params"]["expert_version"] == version
+               for u in units())  # another env's expert changed: this env's demos and teacher stay valid
+    monkeypatch.setattr(agents.experts, "EXPERT_VERSIONS", {**versions, "webshop": version + 1})
     demos, teacher = units()
     with pytest.raises(
         UserError,
