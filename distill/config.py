@@ -52,12 +52,14 @@ class TrainConfig:
     role: Literal["teacher", "student"] = _opt(
         "student", "what the saved model is recorded as in agentdistill.json"
     )
-    loss_on: Literal["completion", "episode"] = _opt(
+    loss_on: Literal["completion", "episode", "guided"] = _opt(
         "completion",
         "tokens the loss is computed on: completion (only the agent's own Thought/Action turns; prompt and "
-        "observations are context) or episode (sft only: every token from a sequence's first completion on, "
+        "observations are context), episode (sft only: every token from a sequence's first completion on, "
         "observations too, for a model trained from scratch that must first learn to read the pages it acts "
-        "on). Held-out metrics are always on completions",
+        "on) or guided (sft only: the turns the log marks guided, e.g. the expert's labels of a DAgger "
+        "aggregate, harness.experiment.dagger; the learner's own turns are context). Held-out metrics are "
+        "always on completions",
     )
     max_steps: int = _opt(200, "optimizer steps")
     batch_size: int = _opt(8, "sequences per optimizer step, over all processes and accumulation")
@@ -142,9 +144,10 @@ class TrainConfig:
                "auto, cpu, cuda or cuda:N")
         _check(self, "precision", self.precision in PRECISIONS, f"one of {', '.join(PRECISIONS)}")
         _check(self, "role", self.role in ("teacher", "student"), "'teacher' or 'student'")
-        _check(self, "loss_on", self.loss_on in ("completion", "episode"), "'completion' or 'episode'")
-        if self.loss_on == "episode" and self.method != "sft":
-            raise ValueError(f"loss_on='episode' is for sft only; {self.method} aligns the teacher's "
+        _check(self, "loss_on", self.loss_on in ("completion", "episode", "guided"),
+               "'completion', 'episode' or 'guided'")
+        if self.loss_on != "completion" and self.method != "sft":
+            raise ValueError(f"loss_on={self.loss_on!r} is for sft only; {self.method} aligns the teacher's "
                              "distribution on completion tokens, which is all the teacher signal covers")
         if self.resume and self.overwrite:
             raise ValueError("resume and overwrite: choose one (continue the training in --out, or "

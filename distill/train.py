@@ -210,12 +210,21 @@ def load_models(config: TrainConfig, episodes: list[EpisodeLog], runtime: Runtim
     return student, tokenizer, teacher
 
 
+def _has_guided_loss(example: Example) -> bool:
+    """Whether ``example`` has a completion token of a guided turn (``guided_mask`` is [] without any)."""
+    return any(g and c for g, c in zip(example.guided_mask or [False] * len(example), example.completion_mask,
+                                       strict=True))
+
+
 def loss_mask(batch: dict[str, torch.Tensor], loss_on: str) -> torch.Tensor:
-    """The tokens the training loss covers (B, T): the completions, or with ``loss_on="episode"`` every
+    """The tokens the training loss covers (B, T): the completions; with ``loss_on="guided"`` the
+    completions of guided turns only (a DAgger aggregate's expert labels); with ``loss_on="episode"`` every
     real next token from a sequence's first completion on (observations too). Not the prompt header
     before it, whose "(... N earlier turns omitted ...)" line a model must never learn to write first."""
     if loss_on == "completion":
         return batch["completion_mask"]
+    if loss_on == "guided":
+        return batch["completion_mask"] & batch["guided_mask"]
     started = batch["completion_mask"].cumsum(-1) > 0  # (B, T)
     return (batch["labels"] != -100) & started
 
@@ -858,6 +867,11 @@ def train(config: TrainConfig) -> Path:
         score_served(config, tokenizer, train_set + eval_set)  # type: ignore[arg-type]
         served_s = time.perf_counter() - began
     topk = signal in ("topk", SERVED_TOPK)  # trained as logged top-k
+    if config.loss_on == "guided":  # windows of the learner's own turns alone carry no loss: not trained
+        train_set = [e for e in train_set if _has_guided_loss(e)]
+        if not train_set:
+            raise ValueError(f"{config.data}: loss_on='guided' but no episode has a guided turn (the log's "
+                             "'guided' column); train on a DAgger aggregate (harness.experiment.dagger)")
     if isinstance(config, SADConfig) and config.span_control == "random":
         train_set = random_act_spans(train_set, config.seed)  # the control; held-out metrics keep the spans
 

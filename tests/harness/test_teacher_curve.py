@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
+
 from harness.experiment.teacher_curve import main
 
 ARGS = ["--env", "webshop", "--model", "tiny", "--demos", "4", "--steps", "1,2", "--episodes", "1",
@@ -29,3 +31,23 @@ def test_the_curve_stops_one_schedule_at_each_point_and_plays_held_out_tasks(tmp
     (out / "play_step_1" / "summary.json").unlink()
     assert main([*ARGS, "--out", str(out)]) == 0
     assert not (out / "play_step_1" / "summary.json").exists()
+
+
+def test_the_dagger_round_trains_on_the_experts_labels_of_the_teachers_own_states(tmp_path):
+    out = tmp_path / "curve"
+    args = [*ARGS[:ARGS.index("--steps")], "--steps", "1", *ARGS[ARGS.index("--steps") + 2:]]
+    assert main([*args, "--dagger-steps", "1", "--dagger-episodes", "2", "--dagger-control",
+                 "--out", str(out)]) == 0
+    dagger, control = json.loads((out / "curve.json").read_text())["dagger"]
+    assert (dagger["arm"], control["arm"]) == ("dagger", "control")
+    assert dagger["after_steps"] == control["after_steps"] == 1 and dagger["steps"] == control["steps"] == 1
+    # the teacher played the two train tasks after the demos' (4) and the held-out one (1)
+    assert json.loads((out / "dagger_rollouts" / "run.json").read_text())["task_offset"] == 5
+    assert dagger["played_tasks"] == [5, 6]
+    played = pd.read_parquet(out / "dagger_rollouts" / "episodes.parquet")
+    assert dagger["states"] == len(played) and dagger["diverged_episodes"] == 0
+    # both arms start from the curve's model; only the DAgger arm trains on the expert's turns alone
+    for arm, loss_on in (("dagger", "guided"), ("control", "completion")):
+        record = json.loads((out / f"{arm}_teacher" / "agentdistill.json").read_text())
+        assert record["loss_on"] == loss_on and record["base_model"] == str(out / "model_step_1")
+        assert (out / f"{arm}_play" / "summary.json").is_file()
