@@ -106,8 +106,9 @@ PRESETS: dict[str, Preset] = {
     # loops back to the same result. On HotPotQA (generated bundle) these 32 steps give a teacher that acts:
     # 0.25 success on the 100 test tasks (README "Example results (HotPotQA, smol preset)"). Its students
     # need more than 48 steps on 64 rollouts (held-out KL to the teacher 3.1-4.2 nats, 0.00 success):
-    # 192 steps on 256 rollouts give 1.1-2.3 nats and 0.02-0.03 success, so those are the budget. Not the
-    # default: WebShop's teacher does not act and its estimate is ~7 h (LM play: 38 s an episode)
+    # 192 steps on 256 rollouts give 1.1-2.3 nats and 0.02-0.03 success, so those are the budget (1,024
+    # rollouts: 0.4-1.0 nats, still 0.02, 19 min more). Not the default: WebShop's teacher does not act (nor
+    # after a DAgger round, README) and its estimate is ~11 h (LM play: 38 s an episode)
     "smol": Preset(
         name="smol",
         teacher="smollm2-135m",
