@@ -24,9 +24,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
+
+from agents.base import AgentStep
 
 #: the columns of the aggregate's episodes.parquet
 COLUMNS = ("run_id", "env", "split", "task_id", "task", "episode", "step", "observation", "thought", "action",
@@ -38,7 +39,7 @@ class Relabelled:
     """The expert's labels of one replayed episode: ``labels[k]`` is its turn in the state of step k."""
 
     rows: pd.DataFrame  # the logged rows of the episode, in step order
-    labels: list[Any]  # agents.base.AgentStep per step
+    labels: list[AgentStep]  # the expert's turn per step
 
 
 @dataclass
