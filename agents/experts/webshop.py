@@ -799,6 +799,8 @@ THOUGHTS: dict[str, tuple[str, ...]] = {
             "I'll go back to the listing.",
         ),
     ),
+    # leaving a product: the ids checked so far (this one included) close the thought, in one fixed
+    # wording, so the next candidate's thought ("Already checked: ...") copies them from the latest turn
     "reject": _combos(
         (
             "{asin} doesn't show {missing}.",
@@ -808,10 +810,10 @@ THOUGHTS: dict[str, tuple[str, ...]] = {
             "{asin} is missing {missing}.",
         ),
         (
-            "Let me go back to the results and try another.",
-            "Back to the results for the next candidate.",
-            "I'll look at another result.",
-            "Returning to the results.",
+            "Let me go back to the results and try another. Checked so far: {checked}.",
+            "Back to the results for the next candidate. Checked so far: {checked}.",
+            "I'll look at another result. Checked so far: {checked}.",
+            "Returning to the results. Checked so far: {checked}.",
         ),
     ),
     "over_budget": _combos(
@@ -823,10 +825,10 @@ THOUGHTS: dict[str, tuple[str, ...]] = {
             "This is too expensive: {price} against a ${cap} cap.",
         ),
         (
-            "Back to the results.",
-            "Let me look at the other results.",
-            "I'll try another listing.",
-            "Returning to the results.",
+            "Back to the results. Checked so far: {checked}.",
+            "Let me look at the other results. Checked so far: {checked}.",
+            "I'll try another listing. Checked so far: {checked}.",
+            "Returning to the results. Checked so far: {checked}.",
         ),
     ),
     "option": _combos(
@@ -837,7 +839,9 @@ THOUGHTS: dict[str, tuple[str, ...]] = {
             "This product comes in {value}, matching {said}.",
             "For {said} the right choice is {value}.",
         ),
-        ("Selecting it.", "I'll click it.", "Let me choose it.", "Picking that option."),
+        # what is left to pick after this one, in one fixed wording: the page does not change when an
+        # option is clicked, so the latest thought says what the next turn picks (or that Buy Now is next)
+        ("Selecting it. {left}", "I'll click it. {left}", "Let me choose it. {left}", "Picking that option. {left}"),
     ),
     "buy": _combos(
         (
@@ -1109,7 +1113,8 @@ def _on_item(state: State, observation: str, admissible: list[str], cap_text: st
         return Decision(
             "over_budget",
             "click[< prev]",
-            {"asin": product.asin, "price": product.price_text, "cap": cap_text},
+            {"asin": product.asin, "price": product.price_text, "cap": cap_text,
+             "checked": ", ".join(state.products)},
         )
     lacks_option = [w for w in missing if w in request.option_words]
     if not complete and not over_cap:
@@ -1143,12 +1148,15 @@ def _on_item(state: State, observation: str, admissible: list[str], cap_text: st
             return Decision(
                 "reject",
                 "click[< prev]",
-                {"asin": product.asin, "title": product.title, "missing": _phrases(request, missing)},
+                {"asin": product.asin, "title": product.title, "missing": _phrases(request, missing),
+                 "checked": ", ".join(state.products)},
             )
     if to_click and state.remaining > 1:
         value = to_click[0]
         said = _said_for(request, value)
-        return Decision("option", f"click[{value}]", {"value": value, "said": said})
+        rest = to_click[1:]
+        left = f"Left to pick after it: {', '.join(rest)}." if rest else "After it, only Buy Now is left."
+        return Decision("option", f"click[{value}]", {"value": value, "said": said, "left": left})
     options_done = (
         f"The options ({', '.join(wanted.values())}) are selected." if wanted else "No option needs choosing."
     )

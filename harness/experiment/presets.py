@@ -108,7 +108,9 @@ PRESETS: dict[str, Preset] = {
     # need more than 48 steps on 64 rollouts (held-out KL to the teacher 3.1-4.2 nats, 0.00 success):
     # 192 steps on 256 rollouts give 1.1-2.3 nats and 0.02-0.03 success, so those are the budget (1,024
     # rollouts: 0.4-1.0 nats, still 0.02, 19 min more). Not the default: WebShop's teacher does not act (nor
-    # after a DAgger round, README) and its estimate is ~11 h (LM play: 38 s an episode)
+    # after a DAgger round, README) and its estimate is ~11 h (LM play: 38 s an episode); ALFWorld's teacher
+    # after 16 of these steps (171k tokens) solves 0 of 20 held-out games (73 s an episode of play).
+    # Full fine-tuning, not LoRA: rank 16 gave 10 of 50 HotPotQA successes against 14, for ~9% less time.
     "smol": Preset(
         name="smol",
         teacher="smollm2-135m",

@@ -62,7 +62,7 @@ def run_curve(args: argparse.Namespace) -> list[dict[str, Any]]:
             batch_size=args.batch_size, micro_batch_size=args.micro_batch_size, max_length=args.max_length,
             lr=args.lr, warmup_steps=min(args.warmup_steps, steps[-1]), eval_fraction=0.0, eval_every=0,
             save_every=10**6, first_turn_weight=args.first_turn_weight, precision=args.precision,
-            resume=resume, progress=False, tensorboard=False,
+            resume=resume, progress=False, tensorboard=False, **_lora_kwargs(args),
         )
         train(config)
         train_s = time.perf_counter() - began
@@ -73,11 +73,17 @@ def run_curve(args: argparse.Namespace) -> list[dict[str, Any]]:
         points.append(point)
     record = {"env": args.env, "model": args.model, "demos": args.demos, "held_out_tasks": [
         args.demos, args.demos + args.episodes - 1], "lr": args.lr, "batch_size": args.batch_size,
-        "max_length": args.max_length, "first_turn_weight": args.first_turn_weight, "points": points}
+        "max_length": args.max_length, "first_turn_weight": args.first_turn_weight,
+        **({"lora": _lora_kwargs(args)} if args.lora_rank else {}), "points": points}
     if args.dagger_steps:
         record["dagger"] = run_dagger(args, out / f"model_step_{steps[-1]}", steps[-1])
     write_text(out / "curve.json", json.dumps(record, indent=2) + "\n")
     return points
+
+
+def _lora_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The fine-tuning's LoRA settings (``--lora-rank`` > 0; none for full fine-tuning)."""
+    return {"lora_rank": args.lora_rank, "lora_alpha": args.lora_alpha} if args.lora_rank else {}
 
 
 def _held_out_point(args: argparse.Namespace, model_dir: Path, play_dir: Path, metrics_csv: Path, upto: int,
@@ -183,6 +189,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=finite_float, default=1e-4)
     parser.add_argument("--warmup-steps", type=int, default=2)
     parser.add_argument("--first-turn-weight", type=finite_float, default=1.0)
+    parser.add_argument("--lora-rank", type=int, default=0,
+                        help="> 0: fine-tune LoRA adapters of this rank (merged into each exported model); "
+                             "0: full fine-tuning")
+    parser.add_argument("--lora-alpha", type=finite_float, default=16.0,
+                        help="LoRA scale numerator (the update is scaled by alpha / rank)")
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--dagger-steps", type=int, default=0,

@@ -51,3 +51,19 @@ def test_the_dagger_round_trains_on_the_experts_labels_of_the_teachers_own_state
         record = json.loads((out / f"{arm}_teacher" / "agentdistill.json").read_text())
         assert record["loss_on"] == loss_on and record["base_model"] == str(out / "model_step_1")
         assert (out / f"{arm}_play" / "summary.json").is_file()
+
+
+def test_a_lora_curve_trains_only_the_adapters_and_exports_them_merged(tmp_path):
+    from safetensors.torch import load_file
+
+    out = tmp_path / "curve"
+    args = [*ARGS[:ARGS.index("--steps")], "--steps", "1", *ARGS[ARGS.index("--steps") + 2:]]
+    assert main([*args, "--lora-rank", "2", "--lora-alpha", "4", "--lr", "1e-2", "--out", str(out)]) == 0
+    assert json.loads((out / "curve.json").read_text())["lora"] == {"lora_rank": 2, "lora_alpha": 4.0}
+    base = load_file(out / "teacher" / "init" / "model.safetensors")
+    tuned = load_file(out / "model_step_1" / "model.safetensors")
+    assert tuned.keys() == base.keys()  # a plain model: the adapters are folded in, not saved beside it
+    changed = {name for name in base if not (tuned[name] == base[name]).all()}
+    # the adapted projections moved; embeddings and norms (no adapters) kept the base's values
+    assert any(name.endswith("q_proj.weight") for name in changed)
+    assert not any("embed_tokens" in name or "norm" in name for name in changed)
