@@ -102,14 +102,17 @@ PRESETS: dict[str, Preset] = {
     # completion positions (distill/loss_positions.py); 12 steps of 8 x 1,024 tokens already made it copy the
     # instruction into its WebShop queries (DESIGN.md). Students start from its layers (smol-45m: one layer
     # in six). The success-vs-fine-tuning-tokens curve (README "Presets"): 64 steps of 4 x 1,536 tokens
-    # (380k tokens, lr 2e-4) still give 0 of 20 held-out WebShop successes (mean score 0.11): it copies, but
-    # loops back to the same result. On HotPotQA (generated bundle) these 32 steps give a teacher that acts:
-    # 0.25 success on the 100 test tasks (README "Example results (HotPotQA, smol preset)"). Its students
+    # (380k tokens, lr 2e-4) still give 0 of 20 held-out WebShop successes (mean score 0.11; 0.15 on expert
+    # v7's demos, whose thoughts carry the ids checked): it copies and moves on, but misjudges what it reads.
+    # On HotPotQA (generated bundle) these 32 steps give a teacher that acts: 0.25 success on the 100 test
+    # tasks (README "Example results (HotPotQA, smol preset)"). Its students
     # need more than 48 steps on 64 rollouts (held-out KL to the teacher 3.1-4.2 nats, 0.00 success):
     # 192 steps on 256 rollouts give 1.1-2.3 nats and 0.02-0.03 success, so those are the budget (1,024
     # rollouts: 0.4-1.0 nats, still 0.02, 19 min more). Not the default: WebShop's teacher does not act (nor
     # after a DAgger round, README) and its estimate is ~11 h (LM play: 38 s an episode); ALFWorld's teacher
     # after 16 of these steps (171k tokens) solves 0 of 20 held-out games (73 s an episode of play).
+    # smol-81m (one layer in two, `--student smol-81m`) on the same 256 rollouts: 0.08 success, held-out KL
+    # 0.34 / 0.18, but 34 min a student on 2 cores against ~15, so not the preset's three students.
     # Full fine-tuning, not LoRA: rank 16 gave 10 of 50 HotPotQA successes against 14, for ~9% less time.
     "smol": Preset(
         name="smol",
@@ -131,7 +134,7 @@ PRESETS: dict[str, Preset] = {
         offline_states=32,
         workers=2,
         device="cpu",
-        init_from_teacher=("smol-45m",),
+        init_from_teacher=("smol-45m", "smol-81m"),
         policy_batch=32,
     ),
     # one H100/H200, one env's pipeline (one seed) meant to take ~10 min; Pipeline.expected_seconds
