@@ -841,7 +841,8 @@ THOUGHTS: dict[str, tuple[str, ...]] = {
         ),
         # what is left to pick after this one, in one fixed wording: the page does not change when an
         # option is clicked, so the latest thought says what the next turn picks (or that Buy Now is next)
-        ("Selecting it. {left}", "I'll click it. {left}", "Let me choose it. {left}", "Picking that option. {left}"),
+        ("Selecting it. {left}", "I'll click it. {left}", "Let me choose it. {left}",
+         "Picking that option. {left}"),
     ),
     "buy": _combos(
         (
