@@ -239,8 +239,8 @@ def official_file(tmp_path):
 
 
 def test_expert_on_official_format_file_reaches_an_unnamed_page_through_similar(official_file):
-    env = HotPotQAEnv(split="dev", data=str(official_file))  # official data: gold's answer says which span
-    info, episode = play(env, HotPotQAExpert(), "a1")
+    env = HotPotQAEnv(split="dev", data=str(official_file))
+    info, episode = play(GoldFactsOnly(env), HotPotQAExpert(), "a1")  # the answer read off "born in Ostbury"
     # the lake's page says "Thomas Vimmer"; the page is "Tom Vimmer": found through the Similar: list
     assert [t.action for t in episode.turns] == [
         "Search[Lake Vimmer]",
@@ -254,6 +254,20 @@ def test_expert_on_official_format_file_reaches_an_unnamed_page_through_similar(
     assert grounding_violations(episode, names) == []
     info, episode = play(env, HotPotQAExpert(), "c1")
     assert grounding_violations(episode, names, compared=["Lake Vimmer", "The Ost"]) == []
+
+
+def test_expert_never_reads_golds_answer_on_official_data(official_file, tmp_path):
+    """A record whose answer field is wrong: the expert plays the same turns (it reads the answer off the
+    page), and only the score sees the field."""
+    records = json.loads(official_file.read_text())
+    records[0]["answer"] = "Westmoor"
+    lying = tmp_path / "lying" / "hotpot_dev_distractor_v1.json"
+    lying.parent.mkdir()
+    lying.write_text(json.dumps(records))
+    _, honest = play(HotPotQAEnv(split="dev", data=str(official_file)), HotPotQAExpert(), "a1")
+    info, told = play(HotPotQAEnv(split="dev", data=str(lying)), HotPotQAExpert(), "a1")
+    assert [t.text for t in told.turns] == [t.text for t in honest.turns]
+    assert told.turns[-1].action == "Finish[Ostbury]" and info["em"] == 0.0
 
 
 def test_expert_on_official_yes_no_states_the_comparison(official_file):
@@ -280,8 +294,8 @@ def test_expert_on_a_distractor_file_in_official_format(bundled_env, tmp_path):
     path = tmp_path / "hotpot_dev_distractor_v1.json"
     path.write_text(json.dumps(records))
     env = HotPotQAEnv(split="dev", data=str(path))
-    episodes = [play(env, HotPotQAExpert(), task_id) for task_id in env.task_ids]
-    assert statistics.mean(info["em"] for info, _ in episodes) >= 0.9
+    episodes = [play(GoldFactsOnly(env), HotPotQAExpert(), task_id) for task_id in env.task_ids]
+    assert statistics.mean(info["em"] for info, _ in episodes) >= 0.9  # answers read off the pages
     names = names_in_store(env.data.store)
     assert [v for info, e in episodes for v in grounding_violations(e, names, _compared(info))] == []
 
