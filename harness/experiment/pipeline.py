@@ -61,10 +61,9 @@ from harness.experiment.layout import (
 )
 from harness.experiment.presets import (
     ABLATION_SETS,
-    COSTS,
     ENV_MAX_STEPS,
     ENVS,
-    LM_STEP_BY_ENV,
+    EPISODE_STEPS,
     METHODS,
     OFF_POLICY_METHODS,
     ON_POLICY_METHODS,
@@ -73,6 +72,7 @@ from harness.experiment.presets import (
     Preset,
     StudentSpec,
     ablation_set,
+    env_costs,
     student_specs,
 )
 from harness.experiment.stages import (
@@ -174,15 +174,17 @@ class Pipeline:
         again)."""
         from harness.experiment.opd import OPDSchedule, guide_probability
 
-        p, cost = self.preset, COSTS[self.preset.name]
-        # an untrained model plays every step
-        lm_step = LM_STEP_BY_ENV.get(p.name, {}).get(self.env, cost["lm_step"])
+        p, cost = self.preset, env_costs(self.preset.name, self.env)
+        # an episode's steps: the limit, or fewer where trained agents end sooner (EPISODE_STEPS)
+        steps = min(self.max_steps, EPISODE_STEPS.get(self.env, self.max_steps))
+        lm_step = cost["lm_step"]
         parallel = max(1, p.workers) ** 0.5
-        lm_episode = lm_step * self.max_steps * p.max_new_tokens / 64 / parallel
+        lm_episode = lm_step * steps * p.max_new_tokens / 64 / parallel
         # constrained decoding's host work per episode (rules, masks, action tries; not divided by workers:
         # the policy actor does it for every episode), where the run constrains
-        per_turn = CONSTRAINED_STEP_S * p.max_new_tokens + CONSTRAINED_TURN_S.get(self.env, 0.0)
-        constrained = self.max_steps * per_turn if self.constrain_actions else 0.0
+        turn = cost.get("constrained_turn", CONSTRAINED_TURN_S.get(self.env, 0.0))
+        per_turn = CONSTRAINED_STEP_S * p.max_new_tokens + turn
+        constrained = steps * per_turn if self.constrain_actions else 0.0
 
         def batched(episodes: float) -> float:
             """Episodes at batch cost: whole batches of policy_batch (none set: each episode its own cost)."""
@@ -238,8 +240,9 @@ class Pipeline:
             "students": (n - n_on_policy) * (cost["startup"] + student_step * p.student_steps)
             + n_on_policy * opd_rounds - sum(training(s.method) for s in grid),
             "student_eval": n * lm_stage(p.eval_episodes, factor=0.5),
-            "offline": replay
-            + n * (cost["startup"] + (cost["offline_state"] + offline_turn) * p.offline_states),
+            # one process: each student's model loads in it (no start-up of its own)
+            "offline": replay + cost["startup"]
+            + n * (cost["offline_state"] + offline_turn) * p.offline_states,
             "report": 10.0,
         }
 

@@ -139,8 +139,8 @@ PRESETS: dict[str, Preset] = {
     ),
     # one H100/H200, one env's pipeline (one seed) meant to take ~10 min; Pipeline.expected_seconds
     # (COSTS["gpu"], both teacher evaluations and constrained decoding's host work counted) gives ALFWorld
-    # 13.0 min (its 50 steps bind), WebShop 8.2, HotPotQA 8.5 (its action tries: 50 ms a turn); 9.9 / 6.9 /
-    # 4.8 decoding freely.
+    # 12.7 min (its 50 steps bind), WebShop 7.9, HotPotQA 5.8 (4 steps an episode, EPISODE_STEPS; its action
+    # tries: 50 ms a turn); 9.5 / 6.5 / 3.5 decoding freely.
     # Teacher: SmolLM2-135M-Instruct, fine-tuned in full on the demos (weights dequantised from a Q4_1 GGUF:
     # SMOLLM2_ORIGIN): 40 steps x 32 = 1,280 sequences, i.e. epochs of the 1,536-token windows of the 230
     # training demos (256 less 10% held out; SmolLM2 tokens): ~1.5 on WebShop (872 windows), ~3.2 on ALFWorld
@@ -226,13 +226,13 @@ def ablation_set(ablations: bool | str | None) -> str | None:
 
 #: per-unit costs behind the time estimate printed at the start (tiny: measured on 2 shared CPU cores; gpu:
 #: derived below from anchors measured on one H200).
-#: ``lm_step``: seconds per LM agent turn of 64 new tokens; ``LM_STEP_BY_ENV`` overrides it per env
+#: ``lm_step``: seconds per LM agent turn of 64 new tokens; ``COSTS_BY_ENV`` overrides any key per env
 COSTS = {
     # smol, measured on 2 cores of an AVX512-BF16 CPU without AMX (teacher_curve, WebShop, 2026-12-06): the
     # trainer at 263 tokens/s (SmolLM2-135M, bf16, loss positions; 64 steps of 4 x 1,536 tokens, 380k tokens
     # in 1,445 s); constrained play of 20 held-out episodes in one batch, 15 turns each (the teacher loops),
     # 760 s: 38 s an episode (a 512-token prompt's decoding step ~130 ms at B = 8, every turn re-reads the
-    # prompt once old turns are dropped to fit 1,440 tokens): LM_STEP_BY_ENV["smol"]["webshop"]. The 46M
+    # prompt once old turns are dropped to fit 1,440 tokens): COSTS_BY_ENV["smol"]["webshop"]. The 46M
     # student's rate (~3x) and the other envs' play are not measured
     # smol-45m students, HotPotQA pipeline (2026-12-06, idle): 138k tokens in 48 steps, 193-245 s a student
     # with start-up and the held-out evals: ~640 tokens/s
@@ -243,25 +243,54 @@ COSTS = {
     "gpu": {"startup": 10.0, "expert_episode": 0.05, "lm_step": 0.055, "teacher_tokens_per_s": 110_000.0,
             "student_tokens_per_s": 300_000.0, "offline_state": 0.02},
 }
-#: per-env ``lm_step`` (seconds a turn as the estimate's formula counts it: divided by √workers). tiny
-#: webshop: the free-decoding teacher eval of `make pipeline ENV=webshop` (every episode 15 steps, the policy
-#: actor on both cores) took 185.6 s for 100 episodes: (185.6 - 8) x √2 / 1,500 = 0.17; ALFWorld is assumed
-#: to cost what WebShop does; HotPotQA's 0.18 was measured with the policy actor on one core (an overestimate)
-LM_STEP_BY_ENV = {
-    "tiny": {"hotpotqa": 0.18, "webshop": 0.17, "alfworld": 0.17},
+#: per-env overrides of COSTS' keys, measured where an env differs from the preset's figures. ``lm_step``
+#: (seconds a turn as the estimate's formula counts it: divided by √workers): tiny webshop: the free-decoding
+#: teacher eval of `make pipeline ENV=webshop` (every episode 15 steps, the policy actor on both cores) took
+#: 185.6 s for 100 episodes: (185.6 - 8) x √2 / 1,500 = 0.17; ALFWorld is assumed to cost what WebShop does.
+#: HotPotQA, both presets fitted on their idle pipelines with EPISODE_STEPS' 4 steps an episode:
+#: - tiny (#27's run, 2026-12-07: 3 seeds, 5 methods, controls, lr grid; 32.2 min, estimated 103 before this
+#:   fit): the free teacher eval, 100 episodes in 21.8 s: (21.8 - 8) / (100 x 4 x 64/64 / √2) = 0.049; the
+#:   teacher trained 500 steps in 70.5 s (9,587 tokens/s, a 0.17 fill of the tiny tokenizer), i.e. 10,900
+#:   "tokens/s" at WINDOW_FILL's 0.25; a student 29 s with start-up and held-out evals (200 steps): 14,600;
+#:   512 demos in 5.6 s with start-up: an expert episode ~0.005 s; offline metrics 35.4 s for 21 students
+#:   x 32 states, all constraint host work: offline_state 0; the constrained teacher eval took 3.9 s more
+#:   than the free one (25.7 s against 21.8 s for 388 turns): a turn's action trie costs 10 ms with the
+#:   tiny tokenizer (constrained_turn; pipeline.CONSTRAINED_TURN_S's 50 ms is SmolLM2's).
+#: - smol (2026-12-06/07): teacher rollouts of 256 and 1,024 train episodes in 342 s and 1,357 s and the test
+#:   eval in 190 s (constrained, batches of 32, 3.4 steps an episode) give (342 - 15 - 53) / (256 x 4 x
+#:   96/64 / √2) = 0.25, 0.26 and 0.28: 0.27; offline 27 s for 3 students x 32 states: offline_state 0.07.
+COSTS_BY_ENV: dict[str, dict[str, dict[str, float]]] = {
+    "tiny": {
+        "hotpotqa": {"lm_step": 0.049, "teacher_tokens_per_s": 10_900.0, "student_tokens_per_s": 14_600.0,
+                     "expert_episode": 0.005, "offline_state": 0.0, "constrained_turn": 0.01},
+        "webshop": {"lm_step": 0.17},
+        "alfworld": {"lm_step": 0.17},
+    },
     # smol webshop: 38 s an episode at batch 20 (COSTS above) = lm_step x 15 x 96 / 64 / sqrt(2): lm_step 2.4,
-    # taken for the pipeline's batch of 32 too; ALFWorld is assumed to cost the same a turn. smol hotpotqa,
-    # from `agentdistill pipeline --env hotpotqa --preset smol` (2026-12-06, idle): the teacher's 64 train
-    # rollouts took 159 s (constrained, top-20 logged; 3.4 steps an episode, where the estimate counts 7):
-    # (159 - 15 - 23 s of constraint host work) / (64 x 7 x 96 / 64 / sqrt(2)) = 0.25; its constrained test
-    # eval (190 s) gives 0.15
-    "smol": {"hotpotqa": 0.25, "webshop": 2.4, "alfworld": 2.4},
-    "gpu": {"alfworld": 0.029, "webshop": 0.044, "hotpotqa": 0.031},
+    # taken for the pipeline's batch of 32 too; ALFWorld is assumed to cost the same a turn
+    "smol": {
+        "hotpotqa": {"lm_step": 0.27, "offline_state": 0.07},
+        "webshop": {"lm_step": 2.4},
+        "alfworld": {"lm_step": 2.4},
+    },
+    "gpu": {"alfworld": {"lm_step": 0.029}, "webshop": {"lm_step": 0.044}, "hotpotqa": {"lm_step": 0.031}},
 }
+
+
+def env_costs(preset: str, env: str) -> dict[str, float]:
+    """COSTS[preset] with ``env``'s measured overrides (COSTS_BY_ENV) applied."""
+    return {**COSTS[preset], **COSTS_BY_ENV.get(preset, {}).get(env, {})}
+
+
 #: share of a training window's ``max_length`` tokens an env's sequences fill (the trainer's tokens per step /
 #: (batch x max_length)): a HotPotQA episode is one short sequence (SmolLM2 tokens: 3,030 a step of 8 x 1,536
 #: in the smol teacher's training, 0.25); WebShop's fill their windows; ALFWorld's are not measured (1.0)
 WINDOW_FILL = {"hotpotqa": 0.25, "webshop": 1.0, "alfworld": 1.0}
+#: steps the estimate counts for an LM agent's episode where agents end before the env's limit: on HotPotQA
+#: trained teachers and students finish in 3.4-5.9 steps (mean over 100 test episodes, 2026-12-06/07
+#: pipelines: tiny teacher 3.9 constrained / 5.9 free, its students 3.5-5.1; smol teacher 3.4, 81M student
+#: 3.7), so it counts 4 there, not 7. WebShop's and ALFWorld's LM agents play to the limit (15, 50)
+EPISODE_STEPS = {"hotpotqa": 4}
 #: ``gpu``, from ../shared/anchors/README.md (one H200, bf16; HF generate of the SmolLM2-135M shape, 512-token
 #: prompts, 64 new tokens: 44 / 208 / 1,457 / 5,328 tokens/s at batch 1 / 8 / 32 / 128; a distillation step
 #: 134.5M -> 37.8M, 16 x 1,024 tokens, teacher forward + student forward/backward: 182,959 tokens/s, i.e.

@@ -16,7 +16,7 @@ from transformers import AutoConfig, AutoTokenizer, LlamaForCausalLM
 from distill.models import PRESETS as MODEL_PRESETS
 from distill.models import _llama_config, count_parameters, resolve_model_path
 from harness.experiment.pipeline import Pipeline, add_arguments, preset_from_args
-from harness.experiment.presets import COSTS, ENV_MAX_STEPS, ENVS, LM_STEP_BY_ENV, PRESETS
+from harness.experiment.presets import COSTS, COSTS_BY_ENV, ENV_MAX_STEPS, ENVS, PRESETS
 
 GPU = PRESETS["gpu"]
 
@@ -34,11 +34,29 @@ def gpu_pipeline(root: Path, env: str, *options: str, preset: str = "gpu") -> Pi
 def test_gpu_preset_estimates_one_env_one_seed_within_ten_minutes(tmp_path, env):
     stages = gpu_pipeline(tmp_path, env).expected_seconds()
     assert sum(stages.values()) <= 600, {s: round(t) for s, t in stages.items()}
-    # every LM stage plays the env's standard step limit, so ALFWorld's 50 steps cost the most
+    # every LM stage plays the env's standard step limit (HotPotQA's agents end sooner), so ALFWorld's 50
+    # steps cost the most
     alfworld = gpu_pipeline(tmp_path / "a", "alfworld").expected_seconds()
     if env != "alfworld":
         assert stages["teacher_eval"] < alfworld["teacher_eval"]
     assert ENV_MAX_STEPS["alfworld"] == 50 and GPU.max_steps is None and GPU.eval_episodes >= 100
+
+
+def test_hotpotqa_episodes_count_four_steps_and_env_costs_override_known_keys(tmp_path, monkeypatch):
+    """Trained HotPotQA agents finish in ~4 of the 7 steps, so its LM stages cost 4/7 of playing to the
+    limit; an env's cost overrides only name COSTS' keys (a typo would silently change nothing)."""
+    import harness.experiment.pipeline as pipeline_module
+
+    def lm_part(stages):
+        return stages["teacher_rollouts"] - COSTS["smol"]["startup"]
+
+    counted = gpu_pipeline(tmp_path, "hotpotqa", preset="smol").expected_seconds()
+    monkeypatch.setattr(pipeline_module, "EPISODE_STEPS", {})
+    to_limit = gpu_pipeline(tmp_path, "hotpotqa", preset="smol").expected_seconds()
+    assert lm_part(counted) == pytest.approx(lm_part(to_limit) * 4 / ENV_MAX_STEPS["hotpotqa"])
+    for preset, by_env in COSTS_BY_ENV.items():
+        for env, overrides in by_env.items():
+            assert env in ENVS and set(overrides) <= set(COSTS[preset]) | {"constrained_turn"}, (preset, env)
 
 
 #: the longest turn of the scripted experts' demos a decoding round waits for (SmolLM2 tokens, 40 train
@@ -47,7 +65,7 @@ DEMO_ROUND_TOKENS = {"alfworld": (127 + 49 * 58) / 50, "webshop": 100, "hotpotqa
 
 
 def test_gpu_lm_cost_is_the_anchor_derivation_for_the_presets_batch():
-    """COSTS["gpu"] / LM_STEP_BY_ENV["gpu"] are what the H200 anchors give for this preset's batch, new
+    """COSTS["gpu"] / COSTS_BY_ENV["gpu"] are what the H200 anchors give for this preset's batch, new
     tokens, prompt length and workers (presets.py derives them); changing one without re-deriving fails."""
     step_s, python_per_sequence_s = 128 / 5328, 30e-6  # generate at batch 128 (anchors); the agent's loop
     achieved_flops, teacher_params = 90.7e12, 134.5e6  # the anchor's distillation step; SmolLM2-135M
@@ -60,7 +78,7 @@ def test_gpu_lm_cost_is_the_anchor_derivation_for_the_presets_batch():
 
     assert COSTS["gpu"]["lm_step"] == pytest.approx(lm_step(new), rel=0.03)
     for env, tokens in DEMO_ROUND_TOKENS.items():
-        assert LM_STEP_BY_ENV["gpu"][env] == pytest.approx(lm_step(tokens), rel=0.03), env
+        assert COSTS_BY_ENV["gpu"][env]["lm_step"] == pytest.approx(lm_step(tokens), rel=0.03), env
     # the derivation's assumptions: every LM stage plays in full batches of policy_batch episodes
     assert GPU.eval_episodes % GPU.policy_batch == 0 and GPU.rollout_episodes % GPU.policy_batch == 0
     full_fine_tuning = achieved_flops / (6 * teacher_params)
