@@ -333,8 +333,13 @@ class StudentSpec:
     @property
     def label(self) -> str:
         slug = "".join(c if c.isalnum() else "-" for c in self.variant.split(" (")[0]).strip("-")
-        model = self.student.rstrip("/").rsplit("/", 1)[-1]  # a model directory or hub id: its last part
-        return f"{model}_{self.method}{'_' + slug if slug else ''}_s{self.seed}"
+        return f"{model_name(self.student)}_{self.method}{'_' + slug if slug else ''}_s{self.seed}"
+
+
+def model_name(student: str) -> str:
+    """A student model as labels and reports name it: a preset's name, or a model directory's or hub id's
+    last part (``/tmp/runs/81m-sad`` -> ``81m-sad``)."""
+    return student.rstrip("/").rsplit("/", 1)[-1]
 
 
 def student_specs(

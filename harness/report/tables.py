@@ -30,6 +30,7 @@ from harness.experiment.layout import (
 )
 from harness.experiment.lr_grid import read_choices
 from harness.experiment.offline_metrics import compression_ratio
+from harness.experiment.presets import model_name
 from harness.logs import read_episodes
 from harness.metrics import bootstrap_ci, per_episode, per_task_means
 
@@ -238,15 +239,16 @@ def collect_rows(root: Path) -> list[Row]:
         if not finished(eval_dir):
             continue
         meta = _student_meta(layout, eval_dir.name)
-        key = (meta["student"], meta["method"], meta.get("variant", ""))
+        student = model_name(meta["student"])
+        key = (student, meta["method"], meta.get("variant", ""))
         if key not in students:
             variant = f" ({meta['variant']})" if meta.get("variant") else ""
             students[key] = Row(
-                f"{meta['student']} · {meta['method']}{variant}",
+                f"{student} · {meta['method']}{variant}",
                 "student",
                 env,
                 method=meta["method"],
-                student=meta["student"],
+                student=student,
                 variant=meta.get("variant", ""),
             )
         row = students[key]
@@ -514,9 +516,10 @@ def lr_grid_cells(root: Path) -> list[list[str]]:
             continue
         for point in record["points"]:
             chosen = "chosen" if point["multiplier"] == record["chosen_multiplier"] else ""
-            lines.append([f"{record['student']} · {record['method']}", f"×{point['multiplier']:g}",
-                          f"{point['lr']:.3g}", _number(point["success_rate"], 2),
-                          _number(point["mean_score"], 2), str(point["episodes"]), chosen])
+            name = f"{model_name(record['student'])} · {record['method']}"
+            lines.append([name, f"×{point['multiplier']:g}", f"{point['lr']:.3g}",
+                          _number(point["success_rate"], 2), _number(point["mean_score"], 2),
+                          str(point["episodes"]), chosen])
     return lines
 
 

@@ -158,6 +158,18 @@ def test_report_has_every_section_and_row(built):
     )
 
 
+def test_a_student_given_as_a_model_directory_is_named_by_the_directory(tmp_path):
+    """``--student /some/dir/81m-sad``: the row reads ``81m-sad · sad``, not the whole path."""
+    root = make_stored_pipeline(tmp_path / "webshop-tiny")
+    layout = Layout(root)
+    for seed in (0, 1):
+        description = layout.student(f"tiny-student_sad_s{seed}") / "student.json"
+        description.write_text(json.dumps({"method": "sad", "student": "/elsewhere/models/81m-sad/",
+                                           "variant": "", "seed": seed}))
+    md = report.build_report(root)["markdown"].read_text()
+    assert "| 81m-sad · sad |" in md and "/elsewhere" not in md
+
+
 def test_report_csv_holds_numbers_and_intervals(built):
     _, written = built
     records = list(csv.DictReader(written["csv"].open()))
