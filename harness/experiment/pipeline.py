@@ -68,11 +68,13 @@ from harness.experiment.presets import (
     OFF_POLICY_METHODS,
     ON_POLICY_METHODS,
     PRESETS,
+    STUDENT_TOKENS_PER_S,
     WINDOW_FILL,
     Preset,
     StudentSpec,
     ablation_set,
     env_costs,
+    model_name,
     student_specs,
 )
 from harness.experiment.stages import (
@@ -197,32 +199,37 @@ class Pipeline:
 
         window = p.batch_size * p.max_length * WINDOW_FILL[self.env]  # tokens a training step reads
         teacher_step = window / cost["teacher_tokens_per_s"]
-        student_step = window / cost["student_tokens_per_s"]
+        student_rates = STUDENT_TOKENS_PER_S.get(p.name, {})
+
+        def student_step(student: str) -> float:
+            return window / student_rates.get(model_name(student), cost["student_tokens_per_s"])
+
         n = len(self.specs)
-        n_on_policy = sum(s.method in ON_POLICY_METHODS for s in self.specs)
         # a round: the student's episodes, each turn played by the student or (with probability p) its
         # guide: a teacher guide's turns in a generate call of their own, at batch cost like the student's;
         # then training with a live teacher forward per step (about a third of a teacher training step)
         schedule = OPDSchedule(rounds=p.opd_rounds, guide=self.on_policy.guide,
                                guide_p0=self.on_policy.guide_p0)
-        opd_rounds = 0.0
-        for r in range(p.opd_rounds):
-            guided = p.opd_episodes * guide_probability(schedule, r)
-            played = (0.5 * batched(p.opd_episodes - guided)
-                      + (batched(guided) if schedule.guide == "teacher" else 0.0)) * lm_episode
-            experts = cost["expert_episode"] * guided if schedule.guide == "expert" else 0.0
-            opd_rounds += (cost["startup"] + played + experts + constrained * p.opd_episodes
-                           + (student_step + teacher_step / 3) * p.opd_steps_per_round())
 
-        def training(method: str) -> float:
+        def opd_rounds(student: str) -> float:
+            total = 0.0
+            for r in range(p.opd_rounds):
+                guided = p.opd_episodes * guide_probability(schedule, r)
+                played = (0.5 * batched(p.opd_episodes - guided)
+                          + (batched(guided) if schedule.guide == "teacher" else 0.0)) * lm_episode
+                experts = cost["expert_episode"] * guided if schedule.guide == "expert" else 0.0
+                total += (cost["startup"] + played + experts + constrained * p.opd_episodes
+                          + (student_step(student) + teacher_step / 3) * p.opd_steps_per_round())
+            return total
+
+        def training(spec: StudentSpec) -> float:
             """One student's training unit (an on-policy one: its rounds)."""
-            if method in ON_POLICY_METHODS:
-                return opd_rounds
-            return cost["startup"] + student_step * p.student_steps
+            if spec.method in ON_POLICY_METHODS:
+                return opd_rounds(spec.student)
+            return cost["startup"] + student_step(spec.student) * p.student_steps
 
         grid = self.lr_grid_specs()
-        grid_s = len(self.lr_grid) * sum(training(s.method) + lm_stage(p.lr_grid_episodes, factor=0.5)
-                                         for s in grid)
+        grid_s = len(self.lr_grid) * sum(training(s) + lm_stage(p.lr_grid_episodes, factor=0.5) for s in grid)
         # offline: each student answers offline_states teacher states (one turn each); a constrained run
         # first replays the teacher's sampled episodes for their admissible actions (at most one a state)
         replay = cost["expert_episode"] * p.offline_states if self.constrain_actions else 0.0
@@ -237,8 +244,7 @@ class Pipeline:
             "baselines": len(self.baselines) * (cost["startup"] + cost["expert_episode"] * p.eval_episodes),
             "lr_grid": grid_s,
             # the grid's seed-0 students at the chosen rate are copied, not trained again
-            "students": (n - n_on_policy) * (cost["startup"] + student_step * p.student_steps)
-            + n_on_policy * opd_rounds - sum(training(s.method) for s in grid),
+            "students": sum(training(s) for s in self.specs) - sum(training(s) for s in grid),
             "student_eval": n * lm_stage(p.eval_episodes, factor=0.5),
             # one process: each student's model loads in it (no start-up of its own)
             "offline": replay + cost["startup"]

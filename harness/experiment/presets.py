@@ -277,6 +277,12 @@ COSTS_BY_ENV: dict[str, dict[str, dict[str, float]]] = {
 }
 
 
+#: a student model's trainer tokens/s where it differs from its preset's ``student_tokens_per_s`` (which was
+#: measured on the preset's own student): smol-81m on 2 cores, bf16, SAD from logged top-k, 306 and 343
+#: tokens/s over 192 steps (HotPotQA, 2026-12-07), where smol-45m trains at ~640
+STUDENT_TOKENS_PER_S: dict[str, dict[str, float]] = {"smol": {"smol-81m": 320.0}}
+
+
 def env_costs(preset: str, env: str) -> dict[str, float]:
     """COSTS[preset] with ``env``'s measured overrides (COSTS_BY_ENV) applied."""
     return {**COSTS[preset], **COSTS_BY_ENV.get(preset, {}).get(env, {})}

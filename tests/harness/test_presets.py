@@ -59,6 +59,19 @@ def test_hotpotqa_episodes_count_four_steps_and_env_costs_override_known_keys(tm
             assert env in ENVS and set(overrides) <= set(COSTS[preset]) | {"constrained_turn"}, (preset, env)
 
 
+def test_a_student_trains_at_its_own_measured_rate_in_the_estimate(tmp_path):
+    """``--student smol-81m`` trains at its measured rate (STUDENT_TOKENS_PER_S), not smol-45m's."""
+    from harness.experiment.presets import STUDENT_TOKENS_PER_S
+
+    def training(*options):
+        pipeline = gpu_pipeline(tmp_path, "hotpotqa", "--methods", "sad", *options, preset="smol")
+        return pipeline.expected_seconds()["students"] - COSTS["smol"]["startup"]
+
+    ratio = COSTS["smol"]["student_tokens_per_s"] / STUDENT_TOKENS_PER_S["smol"]["smol-81m"]
+    assert training("--student", "smol-81m") == pytest.approx(training() * ratio)
+    assert training("--student", "/models/elsewhere/smol-81m") == pytest.approx(training() * ratio)
+
+
 #: the longest turn of the scripted experts' demos a decoding round waits for (SmolLM2 tokens, 40 train
 #: episodes per env): ALFWorld's first-turn plan, then its later turns over 50 rounds; WebShop; HotPotQA
 DEMO_ROUND_TOKENS = {"alfworld": (127 + 49 * 58) / 50, "webshop": 100, "hotpotqa": 65}
