@@ -167,13 +167,15 @@ class Pipeline:
 
     # --- sizing ---
     def expected_seconds(self) -> dict[str, float]:
-        """A rough time per stage from the preset's measured per-unit costs (printed before starting): every
-        unit of every stage (both teacher evaluations of a constrained run), an LM stage's episodes at the
-        cost of the batches of ``policy_batch`` they fill (a decoding step costs what a full batch's does),
-        on-policy rounds with each generate call of a guided round, constrained decoding's host work
-        (:data:`CONSTRAINED_STEP_S`, :data:`CONSTRAINED_TURN_S`), and with ``--lr-grid`` every grid point's
-        training and held-out play (the students of seed 0 it trained at the chosen rate are not trained
-        again)."""
+        """A rough time per stage (printed before starting) from the preset's measured per-unit costs, with
+        the env's overrides (:func:`env_costs`), each student model's own training rate
+        (:data:`STUDENT_TOKENS_PER_S`) and an episode counted at :data:`EPISODE_STEPS` where agents end
+        before the limit: every unit of every stage (both teacher evaluations of a constrained run), an LM
+        stage's episodes at the cost of the batches of ``policy_batch`` they fill (a decoding step costs
+        what a full batch's does), on-policy rounds with each generate call of a guided round, constrained
+        decoding's host work (:data:`CONSTRAINED_STEP_S`, :data:`CONSTRAINED_TURN_S`), and with
+        ``--lr-grid`` every grid point's training and held-out play (the students of seed 0 it trained at
+        the chosen rate are not trained again)."""
         from harness.experiment.opd import OPDSchedule, guide_probability
 
         p, cost = self.preset, env_costs(self.preset.name, self.env)
