@@ -43,6 +43,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from agents.context import CONTEXT_RULE
 from agents.guided import GUIDES
 from agents.model_files import write_play_settings
 from agents.precision import PRECISIONS, resolve_precision
@@ -327,6 +328,8 @@ class Pipeline:
                   "log_topk": log_topk, "agent_kwargs": recorded_kwargs}
         if agent == "expert":  # demos and the expert baseline: a changed expert makes them stale
             params["expert_version"] = expert_version(self.env)
+        if agent == "lm":  # an LM's prompts follow the context rule: another rule makes its episodes stale
+            params["context_rule"] = CONTEXT_RULE
         if task_offset:  # recorded only where set: other units' markers stay as they were
             params["task_offset"] = task_offset
 
@@ -403,7 +406,8 @@ class Pipeline:
             train(config)
             return {"tokenizer": tokenizer_fingerprint(path)}
 
-        params = {"method": method, "data": self._relative(data), **settings, **(recorded or {})}
+        params = {"method": method, "data": self._relative(data), **settings, **(recorded or {}),
+                  "context_rule": CONTEXT_RULE}  # the contexts it trains in
         if "teacher" in settings:
             params["teacher"] = self._relative(settings["teacher"])
         return Unit(stage, path, params, inputs, work)
@@ -627,7 +631,7 @@ class Pipeline:
                   **schedule, "total_steps": steps * p.opd_rounds,
                   "env_max_steps": self.max_steps,
                   "agent_kwargs": {k: v for k, v in agent_kwargs.items() if k != "model"},
-                  **train_settings, "teacher": self._relative(L.teacher)}
+                  **train_settings, "teacher": self._relative(L.teacher), "context_rule": CONTEXT_RULE}
         if multiplier is not None:  # recorded only where set: runs without --lr-grid keep their markers
             params["lr_multiplier"] = multiplier
         return Unit(stage, path, params, (L.teacher,), work)

@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.experiment.layout import MANIFEST, STUDENT_DESCRIPTION
+from harness.experiment.layout import MANIFEST, STAGE_MARKER, STUDENT_DESCRIPTION
+from harness.experiment.presets import ON_POLICY_METHODS
 from harness.metrics import per_task_means
 from harness.report.statistics import (
     bootstrap_p_value,
@@ -245,6 +246,37 @@ def _read_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+def initial_student(model_dir: Path) -> str | None:
+    """``student (init rule)`` a trained student started from, read off its stage marker; None when the
+    marker is missing. Off-policy markers record the rule only where ``--student-init`` was given; else it
+    is the preset's: layers of the teacher (``init_from_teacher``), a config built from scratch, or the
+    pretrained weights."""
+    from distill.models import PRESETS as MODEL_PRESETS
+
+    params = _read_json(model_dir / STAGE_MARKER).get("params")
+    if not params:
+        return None
+    student = str(params.get("student") or params.get("model"))
+    init = params.get("student_init")
+    if init is None:
+        config = student in MODEL_PRESETS and MODEL_PRESETS[student].source == "config"
+        init = "teacher-layers" if params.get("init_from_teacher") else "scratch" if config else "pretrained"
+    return f"{Path(student).name} ({init})"
+
+
+def initial_students_fact(rows: list[Row]) -> str:
+    """Whether the on-policy students started from the off-policy ones' model, read off their markers."""
+    on, off = set(), set()
+    for row in rows:
+        if row.kind == "student":
+            inits = {initial_student(d) or "not recorded" for d in row.model_dirs}
+            (on if row.method in ON_POLICY_METHODS else off).update(inits)
+    if on and on == off:
+        return "same initial student as the off-policy methods"
+    text = f"initial student {', '.join(sorted(on)) or 'not recorded'}"
+    return text + (f"; the off-policy methods' {', '.join(sorted(off))}" if off else "")
+
+
 def evaluation_facts(rows: list[Row], manifest: dict[str, Any]) -> list[str]:
     """Markdown bullet lines for one env: data source (``summary.json``, else ``run.json``'s ``data``),
     step limit, protocol options (``run.json``'s ``data.protocol``), training seeds, the tasks and env seeds
@@ -276,7 +308,7 @@ def evaluation_facts(rows: list[Row], manifest: dict[str, Any]) -> list[str]:
             f"- on-policy methods: {opd['rounds']} rounds × {opd['episodes_per_round']} train episodes, "
             f"{opd['steps_per_round']} optimizer steps a round; guide {opd['guide']} (p {opd['guide_p0']:g} "
             f"in round 0, decaying to 0), divergence {opd['divergence']}, depth curriculum "
-            f"{'on' if opd['depth_curriculum'] else 'off'}; same initial student as the off-policy methods"
+            f"{'on' if opd['depth_curriculum'] else 'off'}; {initial_students_fact(rows)}"
         )
     seeds = sorted({seed for r in rows if r.kind == "student" for seed in r.seeds})
     if seeds:

@@ -194,3 +194,30 @@ def test_demos_and_teacher_made_by_another_expert_version_are_stale(tmp_path, mo
         StageRunner(tmp_path, "webshop", set()).run_unit(teacher)
     redone = StageRunner(tmp_path, "webshop", {"demos", "teacher"})
     assert [redone.run_unit(u)["params"]["expert_version"] for u in (demos, teacher)] == [version + 1] * 2
+
+
+def test_a_teacher_trained_or_played_under_another_context_rule_is_stale(tmp_path, monkeypatch):
+    import harness.experiment.pipeline as pipeline_module
+    from agents.context import CONTEXT_RULE
+
+    pipeline = Pipeline(
+        tmp_path, "webshop", PRESETS["tiny"], ("sad",), seeds=1, ablations=False, forced=set(), command="test"
+    )
+
+    def units() -> list[Unit]:
+        played = pipeline._eval_unit("teacher_eval", tmp_path / "teacher_eval", "lm", "test", 2,
+                                     agent_kwargs={"model": tmp_path / "teacher"})
+        made = [pipeline.teacher_unit(), played]
+        for unit in made:
+            unit.work = dict  # only the markers matter here
+        return made
+
+    demos = pipeline.demos_unit()
+    demos.work = dict
+    assert "context_rule" not in pipeline.runner.run_unit(demos)["params"]  # the expert builds no prompt
+    for unit in units():
+        assert pipeline.runner.run_unit(unit)["params"]["context_rule"] == CONTEXT_RULE
+    monkeypatch.setattr(pipeline_module, "CONTEXT_RULE", "another-rule")
+    for unit in units():
+        with pytest.raises(UserError, match=rf"\(context_rule: was '{CONTEXT_RULE}', now 'another-rule'\)"):
+            StageRunner(tmp_path, "webshop", set()).run_unit(unit)

@@ -21,10 +21,10 @@ from harness.errors import UserError
 from harness.experiment.layout import OFFLINE_METRICS, STAGE_MARKER, Layout
 from harness.experiment.offline_metrics import action_match_rate, rouge_l_f
 from harness.logs import EpisodeWriter
-from harness.report.comparison import paired_comparisons
+from harness.report.comparison import initial_students_fact, paired_comparisons
 from harness.report.html import ACT_COLOUR, REASON_COLOUR, highlight
 from harness.report.statistics import percentile_interval, two_level_bootstrap
-from harness.report.tables import collect_rows
+from harness.report.tables import Row, collect_rows
 
 TASKS = ["t-0", "t-1", "t-2"]
 
@@ -466,3 +466,18 @@ def test_a_malformed_rounds_file_is_an_error_naming_it(tmp_path):
     path.write_text("{not json")
     with pytest.raises(UserError, match=r"rounds.json: not valid JSON"):
         report.build_report(root)
+
+
+def test_on_policy_facts_name_the_initial_student_each_method_started_from(tmp_path):
+    def student(name: str, method: str, params: dict) -> Row:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / STAGE_MARKER).write_text(json.dumps({"params": params}))
+        return Row(name, "student", "hotpotqa", method=method, model_dirs=[tmp_path / name])
+
+    sad = student("sad", "sad", {"model": "smol-81m", "student": "smol-81m", "init_from_teacher": True})
+    opd = student("opd", "sad_opd", {"student": "smol-81m", "student_init": "teacher-layers"})
+    assert initial_students_fact([sad, opd]) == "same initial student as the off-policy methods"
+    later = student("later", "sad_opd", {"student": "/runs/x/81m-more-steps", "student_init": "pretrained"})
+    assert initial_students_fact([sad, later]) == (
+        "initial student 81m-more-steps (pretrained); the off-policy methods' smol-81m (teacher-layers)"
+    )
