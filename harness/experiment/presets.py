@@ -108,8 +108,10 @@ PRESETS: dict[str, Preset] = {
     # tasks (README "Example results (HotPotQA, smol preset)"). Its students
     # need more than 48 steps on 64 rollouts (held-out KL to the teacher 3.1-4.2 nats, 0.00 success):
     # 192 steps on 256 rollouts give 1.1-2.3 nats and 0.02-0.03 success, so those are the budget (1,024
-    # rollouts: 0.4-1.0 nats, still 0.02, 19 min more). Not the default: WebShop's teacher does not act (nor
-    # after a DAgger round, README) and its estimate is ~11 h (LM play: 38 s an episode); ALFWorld's teacher
+    # rollouts: 0.4-1.0 nats, still 0.02, 19 min more). Not the default: WebShop's teacher does not act after
+    # these 32 steps (0.48 epochs of its 529 windows) nor 64 steps at batch 4 nor a DAgger round; 192 steps at
+    # batch 4 (1.45 epochs) gave 7 of 20 held-out successes, mean score 0.77 (README), ~74 min of training
+    # on 2 cores; its estimate is ~11 h (LM play: 38 s an episode); ALFWorld's teacher
     # after 16 of these steps (171k tokens) solves 0 of 20 held-out games (73 s an episode of play).
     # smol-81m (one layer in two, `--student smol-81m`) on the same 256 rollouts: 0.08 success, held-out KL
     # 0.34 / 0.18, but 34 min a student on 2 cores against ~15, so not the preset's three students.
