@@ -80,6 +80,7 @@ def _config(pipeline: Pipeline, spec: StudentSpec):
     """The training config the student's unit builds (from what its marker records)."""
     params = dict(pipeline.student_unit(spec).params)
     method, data = params.pop("method"), params.pop("data")
+    params.pop("context_rule")  # recorded in the marker, not a training option
     return CONFIGS[method](data=[data], out="unused", **params)
 
 
