@@ -201,7 +201,7 @@ class Pipeline:
             return cost["startup"] + factor * lm_episode * batched(episodes) + host
 
         window = p.batch_size * p.max_length * WINDOW_FILL[self.env]  # tokens a training step reads
-        teacher_step = window / cost["teacher_tokens_per_s"]
+        teacher_step = window / cost["teacher_tokens_per_s"]  # the teacher's model on a batch of batch_size
         student_rates = STUDENT_TOKENS_PER_S.get(p.name, {})
 
         def student_step(student: str) -> float:
@@ -239,7 +239,7 @@ class Pipeline:
         offline_turn = per_turn if self.constrain_actions else 0.0
         return {
             "demos": cost["startup"] + cost["expert_episode"] * p.demo_episodes,
-            "teacher": cost["startup"] + teacher_step * p.teacher_steps,
+            "teacher": cost["startup"] + teacher_step * p.teacher_batch / p.batch_size * p.teacher_steps,
             "teacher_rollouts": lm_stage(p.rollout_episodes),
             # constrained runs also evaluate the teacher decoding freely (teacher_eval_free)
             "teacher_eval": lm_stage(p.eval_episodes)
@@ -454,9 +454,20 @@ class Pipeline:
             lr=p.teacher_lr,
             inputs=(self.layout.demos,),
             overrides={**({"loss_on": "episode"} if from_config else {}),
-                       **({"lora_rank": p.teacher_lora_rank} if p.teacher_lora_rank else {})},
+                       **({"lora_rank": p.teacher_lora_rank} if p.teacher_lora_rank else {}),
+                       **self._teacher_batch()},
             recorded={"expert_version": expert_version(self.env)},
         )
+
+    def _teacher_batch(self) -> dict[str, int]:
+        """The teacher's batch where ``teacher_batch_size`` sets one (its micro-batch: the preset's where it
+        divides the batch, else the whole batch); nothing otherwise, so other runs' markers stay as they
+        were."""
+        p = self.preset
+        if not p.teacher_batch_size or p.teacher_batch_size == p.batch_size:
+            return {}
+        micro = p.micro_batch_size if p.teacher_batch_size % p.micro_batch_size == 0 else p.teacher_batch_size
+        return {"batch_size": p.teacher_batch_size, "micro_batch_size": micro}
 
     def _given_teacher_unit(self) -> Unit:
         """``--teacher-steps 0``: the teacher model as given (a directory, pretrained preset or hub id),
@@ -896,6 +907,7 @@ KNOBS = (
     "teacher_steps",
     "student_steps",
     "batch_size",
+    "teacher_batch_size",
     "micro_batch_size",
     "max_length",
     "max_new_tokens",
@@ -1002,11 +1014,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         )
 
 
-def preset_from_args(args: argparse.Namespace) -> Preset:
-    """The chosen preset with the budget knobs the user set."""
+def preset_from_args(args: argparse.Namespace, env: str | None = None) -> Preset:
+    """The chosen preset as it runs on ``env`` (default ``args.env`` where that is one env: the preset's
+    ``by_env`` values for it, :meth:`Preset.for_env`) with the budget knobs the user set."""
     overrides = {k: getattr(args, k) for k in KNOBS if getattr(args, k, None) is not None}
     for knob, value in overrides.items():
-        least = 0 if knob in ("workers", "teacher_steps") else 1
+        least = 0 if knob in ("workers", "teacher_steps", "teacher_batch_size") else 1
         if value < least:
             raise UserError(f"--{knob.replace('_', '-')} must be >= {least}, got {value}")
     if getattr(args, "device", None):
@@ -1017,7 +1030,9 @@ def preset_from_args(args: argparse.Namespace) -> Preset:
         overrides["teacher"] = args.teacher
     if getattr(args, "student", None):
         overrides["students"] = tuple(s.strip() for s in args.student.split(",") if s.strip())
-    preset = dataclasses.replace(PRESETS[args.preset], **overrides)
+    env = env or getattr(args, "env", None)
+    base = PRESETS[args.preset]
+    preset = dataclasses.replace(base.for_env(env) if env in ENVS else base, **overrides)
     if preset.batch_size % preset.micro_batch_size:
         preset = dataclasses.replace(preset, micro_batch_size=preset.batch_size)
     return preset
@@ -1131,7 +1146,8 @@ def run(args: argparse.Namespace) -> int:
                                   "commit": git_commit(), **({"lr_grid": list(grid)} if grid else {})})
         for env in env_list:
             env_root = root / env if args.env == "all" else root
-            Pipeline(env_root, env, preset, methods, args.seeds, args.ablations, forced, command,
+            Pipeline(env_root, env, preset_from_args(args, env), methods, args.seeds, args.ablations, forced,
+                     command,
                      student_init=args.student_init,
                      constrain_actions=preset.constrain_actions if args.constrain_actions is None
                      else args.constrain_actions,

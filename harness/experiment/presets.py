@@ -2,6 +2,8 @@
 distillation methods and ablations it compares, and the students it trains."""
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +58,30 @@ class Preset:
     opd_steps: int | None = None  # optimizer steps per round; None: student_steps // opd_rounds
     #: --lr-grid: episodes each grid point plays on held-out train tasks (harness/experiment/lr_grid.py)
     lr_grid_episodes: int = 50
+    teacher_batch_size: int = 0  # sequences per teacher optimizer step; 0: batch_size
+    #: an env's own values of this preset's fields (:meth:`for_env`), e.g. a longer teacher fine-tuning where
+    #: the env's demos make more training windows; the command-line knobs still override them
+    by_env: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        names = {f.name for f in dataclasses.fields(self)} - {"name", "by_env"}
+        for env, values in self.by_env.items():
+            if env not in ENVS:
+                raise ValueError(f"preset {self.name!r}: by_env key {env!r} is not an env "
+                                 f"({', '.join(ENVS)})")
+            unknown = sorted(set(values) - names)
+            if unknown:
+                raise ValueError(f"preset {self.name!r}: by_env[{env!r}] sets {unknown}, not preset fields")
+
+    def for_env(self, env: str) -> Preset:
+        """This preset as it runs on ``env``: its ``by_env[env]`` values applied (and ``by_env`` emptied, so a
+        recorded budget lists the values that ran)."""
+        return dataclasses.replace(self, **dict(self.by_env.get(env, {})), by_env={})
+
+    @property
+    def teacher_batch(self) -> int:
+        """Sequences per teacher optimizer step (``teacher_batch_size``, else ``batch_size``)."""
+        return self.teacher_batch_size or self.batch_size
 
     def opd_steps_per_round(self) -> int:
         """Optimizer steps per on-policy round: ``opd_steps``, or the off-policy ``student_steps`` spread
@@ -138,6 +164,9 @@ PRESETS: dict[str, Preset] = {
         device="cpu",
         init_from_teacher=("smol-45m", "smol-81m"),
         policy_batch=32,
+        # WebShop's 128 demos make 390 windows (HotPotQA's 128: one each): ~2 epochs at batch 4, the budget
+        # at which its teacher buys (README "A teacher's budget, measured")
+        by_env={"webshop": {"teacher_steps": 192, "teacher_batch_size": 4, "teacher_lr": 2e-4}},
     ),
     # one H100/H200, one env's pipeline (one seed) meant to take ~10 min; Pipeline.expected_seconds
     # (COSTS["gpu"], both teacher evaluations and constrained decoding's host work counted) gives ALFWorld

@@ -130,3 +130,39 @@ def test_the_manifest_records_the_teachers_dequantised_q4_1_origin(tmp_path):
     assert set(origins) == {"smollm2-135m", "smol-25m"}
     assert "dequantised" in origins["smollm2-135m"] and "Q4_1 GGUF" in origins["smollm2-135m"]
     assert origins["smol-25m"].startswith("built from a config")
+
+
+def test_an_envs_own_preset_values_apply_to_that_env_only_and_knobs_still_win(tmp_path, monkeypatch):
+    """``by_env`` gives one env its own budget (the teacher's steps, batch, learning rate): its pipeline's
+    teacher unit trains with them, other envs keep the preset's, a command-line knob overrides both, and
+    the estimate counts the teacher's own batch."""
+    import harness.experiment.presets as presets_module
+
+    smol = dataclasses.replace(PRESETS["smol"], by_env={
+        "webshop": {"teacher_steps": 96, "teacher_batch_size": 4, "teacher_lr": 3e-4}})
+    monkeypatch.setitem(presets_module.PRESETS, "smol", smol)
+    webshop = gpu_pipeline(tmp_path / "w", "webshop", preset="smol")
+    hotpotqa = gpu_pipeline(tmp_path / "h", "hotpotqa", preset="smol")
+    ws, hp = webshop.preset, hotpotqa.preset
+    assert (ws.teacher_steps, ws.teacher_batch, ws.teacher_lr) == (96, 4, 3e-4)
+    assert ws.by_env == {} and ws.batch_size == smol.batch_size  # the students' batch
+    assert (hp.teacher_steps, hp.teacher_batch) == (smol.teacher_steps, smol.batch_size)
+    trained = webshop.teacher_unit().params
+    assert (trained["max_steps"], trained["batch_size"], trained["micro_batch_size"], trained["lr"]) == (
+        96, 4, smol.micro_batch_size, 3e-4)
+    assert hotpotqa.teacher_unit().params["batch_size"] == smol.batch_size
+    knob = gpu_pipeline(tmp_path / "k", "webshop", "--teacher-steps", "10", "--teacher-batch-size", "3",
+                        preset="smol")
+    assert (knob.preset.teacher_steps, knob.teacher_unit().params["micro_batch_size"]) == (10, 3)
+    cost = COSTS["smol"]
+
+    def teacher_s(pipeline):
+        return pipeline.expected_seconds()["teacher"] - cost["startup"]
+
+    same_batch = gpu_pipeline(tmp_path / "s", "webshop", "--teacher-batch-size", str(smol.batch_size),
+                              preset="smol")
+    assert teacher_s(webshop) == pytest.approx(teacher_s(same_batch) * 4 / smol.batch_size)
+    with pytest.raises(ValueError, match="by_env"):
+        dataclasses.replace(smol, by_env={"webshop": {"teacher_step": 1}})
+    with pytest.raises(ValueError, match="not an env"):
+        dataclasses.replace(smol, by_env={"web": {"teacher_steps": 1}})
