@@ -1146,9 +1146,8 @@ def run(args: argparse.Namespace) -> int:
                                   "commit": git_commit(), **({"lr_grid": list(grid)} if grid else {})})
         for env in env_list:
             env_root = root / env if args.env == "all" else root
-            Pipeline(env_root, env, preset_from_args(args, env), methods, args.seeds, args.ablations, forced,
-                     command,
-                     student_init=args.student_init,
+            Pipeline(env_root, env, preset_from_args(args, env), methods, args.seeds, args.ablations,
+                     forced, command, student_init=args.student_init,
                      constrain_actions=preset.constrain_actions if args.constrain_actions is None
                      else args.constrain_actions,
                      on_policy=on_policy, lr_grid=grid).run()
