@@ -137,7 +137,9 @@ PRESETS: dict[str, Preset] = {
     # rollouts: 0.4-1.0 nats, still 0.02, 19 min more). Not the default: WebShop's teacher does not act after
     # these 32 steps (0.66 epochs of its 390 windows) nor 64 steps at batch 4 nor a DAgger round, so it
     # trains 192 steps at batch 4 there (by_env below: ~68 min on 2 cores), and the WebShop job's estimate
-    # is ~6 h, most of it students (192 steps of 8 WebShop windows each); ALFWorld's teacher
+    # is ~5 h, most of it students (192 steps of 8 WebShop windows each). That teacher given (0.30 on the
+    # test split), 96 steps on 64 rollouts: smol-45m students 0.00 success, score 0.03; smol-81m 0.02 / 0.35
+    # (README "Example results (WebShop, smol preset, ...)"). ALFWorld's teacher
     # after 16 of these steps (171k tokens) solves 0 of 20 held-out games (73 s an episode of play).
     # smol-81m (one layer in two, `--student smol-81m`) on the same 256 rollouts: 0.08 success, held-out KL
     # 0.34 / 0.18, but 34 min a student on 2 cores against ~15, so not the preset's three students.
@@ -303,10 +305,13 @@ COSTS_BY_ENV: dict[str, dict[str, dict[str, float]]] = {
     # flight, in 1,120 s (2026-12-07, idle): counted as the estimate counts it (whole batches of 32, every
     # episode to the 15-step limit) (1,120 - 15) / (128 x 15 x 96 / 64 / sqrt(2)) = 0.54. A teacher that
     # loops costs 4x that a turn (38 s an episode at batch 20, the 64-step one: 2.4); ALFWorld is assumed to
-    # cost 2.4 (its teacher loops, ~1,400-token contexts)
+    # cost 2.4 (its teacher loops, ~1,400-token contexts). Its smol-45m students (that teacher given, 64
+    # rollouts, 96 steps of 4 windows; 2026-12-07, idle): 1,240 s for two with start-up, top-k encoding and
+    # held-out evals, i.e. (620 - 15) s for 96 x 4 x 1,536 window tokens: 975 a second (~1,250 measured
+    # by the trainer over the 0.9 of each window filled)
     "smol": {
         "hotpotqa": {"lm_step": 0.27, "offline_state": 0.07},
-        "webshop": {"lm_step": 0.54},
+        "webshop": {"lm_step": 0.54, "student_tokens_per_s": 975.0},
         "alfworld": {"lm_step": 2.4},
     },
     "gpu": {"alfworld": {"lm_step": 0.029}, "webshop": {"lm_step": 0.044}, "hotpotqa": {"lm_step": 0.031}},
