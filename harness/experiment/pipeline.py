@@ -69,7 +69,7 @@ from harness.experiment.presets import (
     OFF_POLICY_METHODS,
     ON_POLICY_METHODS,
     PRESETS,
-    STUDENT_TOKENS_PER_S,
+    STUDENT_SPEED,
     WINDOW_FILL,
     Preset,
     StudentSpec,
@@ -169,8 +169,8 @@ class Pipeline:
     # --- sizing ---
     def expected_seconds(self) -> dict[str, float]:
         """A rough time per stage (printed before starting) from the preset's measured per-unit costs, with
-        the env's overrides (:func:`env_costs`), each student model's own training rate
-        (:data:`STUDENT_TOKENS_PER_S`) and an episode counted at :data:`EPISODE_STEPS` where agents end
+        the env's overrides (:func:`env_costs`), each student model's own training speed
+        (:data:`STUDENT_SPEED`) and an episode counted at :data:`EPISODE_STEPS` where agents end
         before the limit: every unit of every stage (both teacher evaluations of a constrained run), an LM
         stage's episodes at the cost of the batches of ``policy_batch`` they fill (a decoding step costs
         what a full batch's does), on-policy rounds with each generate call of a guided round, constrained
@@ -202,10 +202,10 @@ class Pipeline:
 
         window = p.batch_size * p.max_length * WINDOW_FILL[self.env]  # tokens a training step reads
         teacher_step = window / cost["teacher_tokens_per_s"]  # the teacher's model on a batch of batch_size
-        student_rates = STUDENT_TOKENS_PER_S.get(p.name, {})
+        student_speed = STUDENT_SPEED.get(p.name, {})
 
         def student_step(student: str) -> float:
-            return window / student_rates.get(model_name(student), cost["student_tokens_per_s"])
+            return window / (cost["student_tokens_per_s"] * student_speed.get(model_name(student), 1.0))
 
         n = len(self.specs)
         # a round: the student's episodes, each turn played by the student or (with probability p) its

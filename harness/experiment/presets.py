@@ -305,7 +305,7 @@ COSTS_BY_ENV: dict[str, dict[str, dict[str, float]]] = {
     # flight, in 1,120 s (2026-12-07, idle): counted as the estimate counts it (whole batches of 32, every
     # episode to the 15-step limit) (1,120 - 15) / (128 x 15 x 96 / 64 / sqrt(2)) = 0.54. A teacher that
     # loops costs 4x that a turn (38 s an episode at batch 20, the 64-step one: 2.4); ALFWorld is assumed to
-    # cost 2.4 (its teacher loops, ~1,400-token contexts). Its smol-45m students (that teacher given, 64
+    # cost 2.4 (its teacher loops, ~1,400-token contexts). WebShop's smol-45m students (that teacher given, 64
     # rollouts, 96 steps of 4 windows; 2026-12-07, idle): 1,240 s for two with start-up, top-k encoding and
     # held-out evals, i.e. (620 - 15) s for 96 x 4 x 1,536 window tokens: 975 a second (~1,250 measured
     # by the trainer over the 0.9 of each window filled)
@@ -318,10 +318,11 @@ COSTS_BY_ENV: dict[str, dict[str, dict[str, float]]] = {
 }
 
 
-#: a student model's trainer tokens/s where it differs from its preset's ``student_tokens_per_s`` (which was
-#: measured on the preset's own student): smol-81m on 2 cores, bf16, SAD from logged top-k, 306 and 343
-#: tokens/s over 192 steps (HotPotQA, 2026-12-07), where smol-45m trains at ~640
-STUDENT_TOKENS_PER_S: dict[str, dict[str, float]] = {"smol": {"smol-81m": 320.0}}
+#: a student model's trainer speed relative to its preset's own student (whose tokens/s
+#: ``student_tokens_per_s`` gives, per env): smol-81m on 2 cores, bf16, SAD from logged top-k, against
+#: smol-45m on the same env: HotPotQA (2026-12-07) 306-343 tokens/s over 192 steps against ~640, WebShop
+#: (2026-12-07, 96 steps of 4 windows, start-up and evals counted) 489 against 975: half the rate on both
+STUDENT_SPEED: dict[str, dict[str, float]] = {"smol": {"smol-81m": 0.5}}
 
 
 def env_costs(preset: str, env: str) -> dict[str, float]:

@@ -60,14 +60,15 @@ def test_hotpotqa_episodes_count_four_steps_and_env_costs_override_known_keys(tm
 
 
 def test_a_student_trains_at_its_own_measured_rate_in_the_estimate(tmp_path):
-    """``--student smol-81m`` trains at its measured rate (STUDENT_TOKENS_PER_S), not smol-45m's."""
-    from harness.experiment.presets import STUDENT_TOKENS_PER_S
+    """``--student smol-81m`` trains at its measured speed (STUDENT_SPEED, relative to smol-45m's rate on
+    the env), not smol-45m's."""
+    from harness.experiment.presets import STUDENT_SPEED
 
     def training(*options):
         pipeline = gpu_pipeline(tmp_path, "hotpotqa", "--methods", "sad", *options, preset="smol")
         return pipeline.expected_seconds()["students"] - COSTS["smol"]["startup"]
 
-    ratio = COSTS["smol"]["student_tokens_per_s"] / STUDENT_TOKENS_PER_S["smol"]["smol-81m"]
+    ratio = 1 / STUDENT_SPEED["smol"]["smol-81m"]
     assert training("--student", "smol-81m") == pytest.approx(training() * ratio)
     assert training("--student", "/models/elsewhere/smol-81m") == pytest.approx(training() * ratio)
 
