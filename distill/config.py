@@ -72,7 +72,8 @@ class TrainConfig:
     warmup_steps: int = _opt(10, "linear warm-up steps before the cosine decay")
     min_lr_ratio: float = _opt(0.1, "final learning rate as a fraction of --lr")
     grad_clip: float = _opt(1.0, "clip the global gradient norm to this (0 disables)")
-    eval_every: int = _opt(50, "evaluate on the held-out episodes every N steps (0: only at the end)")
+    eval_every: int = _opt(50, "evaluate on the held-out episodes every N steps and at the end (0: only at "
+                                "the end; one less than N/2 steps before the end is left to the final one)")
     eval_fraction: float = _opt(0.1, "fraction of episodes held out for evaluation")
     save_every: int = _opt(100, "write a resumable checkpoint every N steps (and always at the end)")
     resume: bool = _opt(False, "continue from OUT/checkpoints/last.pt on the same curve")

@@ -13,9 +13,11 @@ One optimizer step:
    logged top-k; the method's loss (in fp32); backward (DDP syncs only on the last micro-batch).
 4. Clip the gradient norm, AdamW step, warm-up + cosine LR step.
 
-Every ``eval_every`` steps: held-out loss, per-span KL to the teacher (where a teacher signal
-exists) and per-span NLL. Every ``save_every`` steps and at the end: ``checkpoints/last.pt`` (model,
-optimizer, scheduler, step; RNG state per process). Metrics go to ``metrics.csv`` and TensorBoard.
+Every ``eval_every`` steps and at the end (a periodic evaluation less than half an interval before the
+end is left to the final one): held-out loss, per-span KL to the teacher (where a teacher signal exists)
+and per-span NLL; a live teacher's held-out logits are computed once and kept (:class:`HeldOutTeacher`).
+Every ``save_every`` steps and at the end: ``checkpoints/last.pt`` (model, optimizer, scheduler, step; RNG
+state per process). Metrics go to ``metrics.csv`` and TensorBoard.
 The trained model is saved with ``save_pretrained`` (plus tokenizer and ``agentdistill.json``) in ``out``.
 
 On-policy methods (opd, sad_opd) train on episodes the student played: the live teacher's logits, under
@@ -390,6 +392,28 @@ def teacher_of(
     return None
 
 
+class HeldOutTeacher:
+    """The live teacher's logits on the held-out micro-batches, kept between evaluations: the teacher is
+    frozen and the held-out micro-batches are the same at every evaluation, so only the first one runs its
+    forward passes (on 2 CPU cores the 135M teacher's pass was ~60% of a ~2-minute evaluation). Logits are
+    kept as the forward produced them (bf16 under autocast) up to ``max_bytes``; micro-batches past it run
+    their forward every time."""
+
+    def __init__(self, max_bytes: int = 2 << 30) -> None:
+        self.max_bytes, self.kept_bytes = max_bytes, 0
+        self.kept: dict[int, torch.Tensor] = {}
+
+    def get(self, index: int) -> torch.Tensor | None:
+        """Micro-batch ``index``'s kept logits, or None."""
+        return self.kept.get(index)
+
+    def keep(self, index: int, logits: losses.Teacher | None) -> None:
+        """Keep micro-batch ``index``'s logits while they fit in ``max_bytes``."""
+        if isinstance(logits, torch.Tensor) and self.kept_bytes + logits.nbytes <= self.max_bytes:
+            self.kept[index] = logits
+            self.kept_bytes += logits.nbytes
+
+
 class TeacherClock:
     """Time spent in the live teacher's forward passes: wall time on CPU; on CUDA a pair of events around
     each pass, read once per step (:meth:`seconds`) instead of synchronising around every pass."""
@@ -448,10 +472,10 @@ def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str,
 @torch.no_grad()
 def evaluate(
     config: TrainConfig, model: Any, teacher_model: Any, signal: str | None, examples: list[Example],
-    pad_id: int, runtime: Runtime,
+    pad_id: int, runtime: Runtime, held_out_teacher: HeldOutTeacher | None = None,
 ) -> dict[str, float]:
     """Held-out metrics on completion tokens (each process evaluates its share; sums are added over
-    processes):
+    processes; ``held_out_teacher`` keeps the live teacher's logits for the next call on the same examples):
 
     - ``eval_loss``: the method's objective, with its teacher signal and temperature;
     - ``eval_kl_reason`` / ``eval_kl_act``: full-vocabulary KL(p_T ‖ p_S) at T = 1 against the teacher
@@ -481,14 +505,18 @@ def evaluate(
     if on_policy:
         masked = [first_turns(collate(chunk, pad_id), config.max_turns) for chunk in chunks]
         on_policy_counts = runtime.sum(count_tokens(masked, own_spans=True))
-    for chunk in chunks:
+    held_out_teacher = held_out_teacher or HeldOutTeacher(max_bytes=0)
+    for index, chunk in enumerate(chunks):
         full_batch = to_device(collate(chunk, pad_id, logged), runtime.device)
         # every metric reads completion positions only (reason and act partition them): (1, N, ...) below
         rows, cols = loss_positions(full_batch["completion_mask"])
         batch = at_positions(full_batch, rows, cols)
         with runtime.autocast():
             logits = student(full_batch["input_ids"], None, rows, cols)  # (1, N, V)
-            live = teacher_of(full_batch["input_ids"], batch, rows, cols, teacher, "logits")
+            live = held_out_teacher.get(index)
+            if live is None:
+                live = teacher_of(full_batch["input_ids"], batch, rows, cols, teacher, "logits")
+                held_out_teacher.keep(index, live)
         bucket = teacher_of(full_batch["input_ids"], batch, rows, cols, None, "topk") if logged else None
         nll = losses.nll_per_token(logits, batch["labels"])  # (1, N)
         nothing = torch.zeros_like(nll)
@@ -935,6 +963,7 @@ def train(config: TrainConfig) -> Path:
         return prepared, count_tokens(batches, own_spans=on_policy)
 
     clock = TeacherClock(runtime.device)
+    held_out_teacher = HeldOutTeacher()
     prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collate")
     upcoming = prefetch.submit(prepare, start_step) if start_step < last_step else None
     for step in range(start_step, last_step):
@@ -973,9 +1002,13 @@ def train(config: TrainConfig) -> Path:
             "step": done, "loss": step_loss, "lr": scheduler.get_last_lr()[0], "grad_norm": float(grad_norm),
             "tokens": step_tokens, "loss_tokens": counts[0], "tokens_per_s": step_tokens / elapsed,
         }
-        due = (config.eval_every and done % config.eval_every == 0) or done == config.max_steps
+        # every eval_every steps and at the end; a periodic evaluation less than half an interval before
+        # the end is left to the final one (192 steps every 38: 38 ... 152, 192, not 190 and 192)
+        periodic = config.eval_every and done % config.eval_every == 0
+        due = done == config.max_steps or (periodic and 2 * (config.max_steps - done) >= config.eval_every)
         if due and eval_set:
-            eval_metrics = evaluate(config, student_lm, teacher_lm, signal, eval_set, pad_id, runtime)
+            eval_metrics = evaluate(config, student_lm, teacher_lm, signal, eval_set, pad_id, runtime,
+                                    held_out_teacher)
             row.update(eval_metrics)
         if log is not None:
             log.write(row)

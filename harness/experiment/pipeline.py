@@ -255,6 +255,26 @@ class Pipeline:
             "report": 10.0,
         }
 
+    def remaining_seconds(self, expected: dict[str, float]) -> dict[str, float]:
+        """``expected`` for the units still to run: each stage's estimate times the share of its units
+        that have no completion marker yet (or that ``--force`` redoes). The learning-rate grid's units and
+        the report are not listed before they run: they count in full."""
+        L = self.layout
+        labels = [s.label for s in self.specs]
+        evals = [L.teacher_eval, L.teacher_eval_free] if self.constrain_actions else [L.teacher_eval]
+        units: dict[str, list[Path]] = {
+            "demos": [L.demos], "teacher": [L.teacher], "teacher_rollouts": [L.teacher_rollouts],
+            "teacher_eval": evals, "baselines": [L.baseline(a) for a in self.baselines],
+            "students": [L.student(x) for x in labels], "student_eval": [L.student_eval(x) for x in labels],
+            "offline": [L.offline(x) for x in labels],
+        }
+        remaining = dict(expected)
+        for stage, paths in units.items():
+            if paths and stage not in self.runner.forced:
+                todo = sum(read_marker(path) is None for path in paths)
+                remaining[stage] = expected[stage] * todo / len(paths)
+        return remaining
+
     def device(self) -> str:
         """The preset's device with "auto" resolved (cuda where torch sees one, else cpu)."""
         import torch
@@ -788,10 +808,12 @@ class Pipeline:
         p, L, run = self.preset, self.layout, self.runner
         self.write_manifest()
         expected = self.expected_seconds()
+        remaining = self.remaining_seconds(expected)
+        whole, left = sum(expected.values()) / 60, sum(remaining.values()) / 60
         print(
-            f"[pipeline] {self.env} · preset {p.name} · {len(self.specs)} students · expected ~"
-            f"{sum(expected.values()) / 60:.1f} min in all "
-            f"({', '.join(f'{s} {t / 60:.1f}' for s, t in expected.items())} min)",
+            f"[pipeline] {self.env} · preset {p.name} · {len(self.specs)} students · expected ~{left:.1f} min"
+            f" to run{'' if left == whole else f' ({whole:.1f} from scratch; the rest is done)'} "
+            f"({', '.join(f'{s} {t / 60:.1f}' for s, t in remaining.items())} min)",
             file=sys.stderr,
             flush=True,
         )

@@ -82,13 +82,14 @@ class StageRunner:
         self._redone: set[Path] = set()
 
     def run_stage(self, stage: str, units: list[Unit], expected_s: float) -> list[dict[str, Any]]:
-        """Run every unit of ``stage`` under one progress bar; returns their markers."""
+        """Run every unit of ``stage`` under one progress bar (``expected_s``: the whole stage's estimate,
+        printed for the share of its units still to run); returns their markers."""
         from tqdm import tqdm
 
         todo = sum(read_marker(u.path) is None or stage in self.forced for u in units)
         print(
             f"[pipeline] stage {stage}: {len(units)} unit(s), {todo} to run, "
-            f"expected ~{expected_s / 60:.1f} min",
+            f"expected ~{expected_s * todo / max(len(units), 1) / 60:.1f} min",
             file=sys.stderr,
             flush=True,
         )

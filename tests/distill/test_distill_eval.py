@@ -82,3 +82,50 @@ def test_eval_reports_full_kl_to_the_teacher_model_and_labels_the_bucket_kl(
     same = evaluate(config, teacher, teacher, "topk", examples, 0, runtime)
     for key in ("eval_kl_reason", "eval_kl_act", "eval_bucket_kl_reason", "eval_bucket_kl_act"):
         assert abs(same[key]) < 1e-5, key
+
+
+def test_held_out_evaluations_fall_every_interval_and_once_at_the_end(distill_root, teacher_run):
+    """7 steps evaluated every 3: at steps 3 and 7; step 6, one step before the end, is left to the final
+    evaluation rather than run twice in a row."""
+    run = train(TokenKDConfig(
+        data=[str(teacher_run)], out=str(distill_root / "eval-cadence"), model="tiny-student",
+        teacher_signal="topk", max_steps=7, eval_every=3, save_every=7, **SMALL,
+    ))
+    assert [int(r["step"]) for r in metrics(run) if r["eval_loss"]] == [3, 7]
+
+
+@torch.no_grad()
+def test_kept_teacher_logits_give_the_same_metrics_without_a_second_teacher_pass(
+    distill_root, tiny_teacher, heldout, monkeypatch
+):
+    """The trainer keeps the frozen teacher's held-out logits between evaluations: a second evaluation
+    runs no teacher forward and reports what a fresh one reports; past its byte budget it recomputes."""
+    import distill.train as train_module
+    from distill.train import HeldOutTeacher
+
+    tokenizer, examples = heldout
+    student_dir = build_tiny(
+        [], distill_root / "kept-student", "tiny-student", tokenizer_from=tiny_teacher, seed=4
+    )
+    student = AutoModelForCausalLM.from_pretrained(student_dir).eval()
+    teacher = AutoModelForCausalLM.from_pretrained(tiny_teacher).eval()
+    passes, teacher_of = [], train_module.teacher_of  # the teacher signals evaluate asks for
+
+    def counted(*args):
+        passes.append(args[-1])
+        return teacher_of(*args)
+
+    monkeypatch.setattr(train_module, "teacher_of", counted)
+    config = SADConfig(data=["unused"], out=str(distill_root / "unused"), teacher_signal="topk", **SMALL)
+    runtime = Runtime(torch.device("cpu"))
+
+    def teacher_passes(held_out_teacher=None):
+        before = passes.count("logits")
+        got = evaluate(config, student, teacher, "topk", examples, 0, runtime, held_out_teacher)
+        return got, passes.count("logits") - before
+
+    fresh, chunks = teacher_passes()
+    kept = HeldOutTeacher()
+    assert chunks > 1 and teacher_passes(kept) == (fresh, chunks) and teacher_passes(kept) == (fresh, 0)
+    tight = HeldOutTeacher(max_bytes=kept.get(0).nbytes)  # room for the first micro-batch only
+    assert teacher_passes(tight) == (fresh, chunks) and teacher_passes(tight) == (fresh, chunks - 1)

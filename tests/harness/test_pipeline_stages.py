@@ -221,3 +221,26 @@ def test_a_teacher_trained_or_played_under_another_context_rule_is_stale(tmp_pat
     for unit in units():
         with pytest.raises(UserError, match=rf"\(context_rule: was '{CONTEXT_RULE}', now 'another-rule'\)"):
             StageRunner(tmp_path, "webshop", set()).run_unit(unit)
+
+
+def test_the_estimate_counts_only_the_units_still_to_run(tmp_path):
+    """A resumed run's estimate leaves out what is complete: a done teacher stage costs nothing, a stage with
+    one of its two units done costs half, and ``--force`` counts a done stage in full again."""
+    from harness.experiment.layout import STAGE_MARKER, write_json
+
+    args = argparse.Namespace(preset="tiny", device=None, **{k: None for k in KNOBS})
+
+    def pipeline(forced=frozenset()):
+        return Pipeline(tmp_path, "webshop", preset_from_args(args), ("sad", "sft"), 1, None, set(forced),
+                        "test")
+
+    expected = pipeline().expected_seconds()
+    assert pipeline().remaining_seconds(expected) == expected  # nothing done yet
+    for done in (tmp_path / "teacher", tmp_path / "students" / "tiny-student_sad_s0"):
+        done.mkdir(parents=True)
+        write_json(done / STAGE_MARKER, {"stage": done.name})
+    remaining = pipeline().remaining_seconds(expected)
+    assert remaining["teacher"] == 0 and remaining["students"] == pytest.approx(expected["students"] / 2)
+    assert {s: t for s, t in remaining.items() if s not in ("teacher", "students")} == {
+        s: t for s, t in expected.items() if s not in ("teacher", "students")}
+    assert pipeline({"teacher"}).remaining_seconds(expected)["teacher"] == expected["teacher"]
