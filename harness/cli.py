@@ -52,6 +52,7 @@ COMMANDS: dict[str, Command] = {
         "harness.experiment.pipeline", "the closed loop: demos -> teacher -> students -> eval -> report"
     ),
     "report": Command("harness.report", "rebuild a pipeline's report from its stored runs"),
+    "compare": Command("harness.compare", "two agents' runs, paired on the tasks and env seeds both played"),
     "bench": Command("harness.bench.cli", "speed and memory figures, measured side by side"),
     "serve": Command("envs.webshop.server", "serve the WebShop engine as a website on 127.0.0.1",
                      check="check_args"),

@@ -139,8 +139,9 @@ PRESETS: dict[str, Preset] = {
     # trains 192 steps at batch 4 there (by_env below: ~68 min on 2 cores), and the WebShop job's estimate
     # is ~5 h, most of it students (192 steps of 8 WebShop windows each). That teacher given (0.30 on the
     # test split), 96 steps on 64 rollouts: smol-45m students 0.00 success, score 0.03; smol-81m 0.02 / 0.35
-    # (README "Example results (WebShop, smol preset, ...)"). ALFWorld's teacher
-    # after 16 of these steps (171k tokens) solves 0 of 20 held-out games (73 s an episode of play).
+    # (README "Example results (WebShop, smol preset, ...)"). ALFWorld's teacher after 16 and 32 steps of
+    # 8 windows (0.74 and 1.5 epochs) solves 0 of 20 held-out games, after 64 (3 epochs, lr 2e-4) 9 of 20:
+    # by_env.
     # smol-81m (one layer in two, `--student smol-81m`) on the same 256 rollouts: 0.08 success, held-out KL
     # 0.34 / 0.18, but 34 min a student on 2 cores against ~15, so not the preset's three students.
     # Full fine-tuning, not LoRA: rank 16 gave 10 of 50 HotPotQA successes against 14, for ~9% less time.
@@ -170,7 +171,17 @@ PRESETS: dict[str, Preset] = {
         # 192 steps at batch 4 (~2 epochs), the only one measured to buy (README "A teacher's budget,
         # measured"): trained under the block-dropping context rule 0.20 success / 0.42 mean score on 20
         # held-out tasks (4,074 s); under the earlier rule 0.35 / 0.77, and 0.28 / 0.61 on the 100 test tasks
-        by_env={"webshop": {"teacher_steps": 192, "teacher_batch_size": 4, "teacher_lr": 2e-4}},
+        #
+        # A turn may take 96 new tokens. That cuts the expert's longest turns: 78 of 128 ALFWorld first-turn
+        # plans (up to 132 SmolLM2 tokens) and ~2% of WebShop's (thoughts listing the ids checked, up to 110).
+        # Room for them measured worse, not better: the 64-step ALFWorld teacher with 144-token turns won 4 of
+        # the 20 held-out tasks it won 9 of with 96 (5 tasks won only with 96, none only with 144; the prompt
+        # budget, 1,392 or 1,440 tokens, changed no outcome). Unmeasured on WebShop, whose rows were all
+        # played at 96, so the budget stays 96 everywhere (README "A teacher's budget, measured")
+        by_env={"webshop": {"teacher_steps": 192, "teacher_batch_size": 4, "teacher_lr": 2e-4},
+                # ALFWorld's 128 demos make 172 windows of ~980 tokens: 64 steps of 8 are 3 epochs, and its
+                # teacher acts there (0 of 20 held-out games at 16 and 32 steps, 9 of 20 at 64; ~35 min)
+                "alfworld": {"teacher_steps": 64, "teacher_lr": 2e-4}},
     ),
     # one H100/H200, one env's pipeline (one seed) meant to take ~10 min; Pipeline.expected_seconds
     # (COSTS["gpu"], both teacher evaluations and constrained decoding's host work counted) gives ALFWorld
@@ -183,7 +194,8 @@ PRESETS: dict[str, Preset] = {
     # Student: smol-45m, one teacher layer in six (5 x 576, 38% of its ~46M parameters outside the
     # embeddings); --ablations adds smol-25m (12 x 256, 48%) and smol-81m (15 x 576, one layer in two, 65%).
     # Every LM stage plays 100 episodes at once (policy_batch); a turn may take 128 new tokens, which holds
-    # every turn of the experts' demos (ALFWorld's first-turn plans reach 127, WebShop's turns 100).
+    # every WebShop and HotPotQA turn of the experts' demos (up to 110 tokens) and all but the longest of
+    # ALFWorld's first-turn plans (up to 132 tokens over 128 demos: the last locations of those few are cut).
     "gpu": Preset(
         name="gpu",
         teacher="smollm2-135m",
@@ -303,16 +315,18 @@ COSTS_BY_ENV: dict[str, dict[str, dict[str, float]]] = {
     },
     # smol webshop: the 192-step teacher (it buys, 8.9 steps an episode) played the 100 test episodes, 20 in
     # flight, in 1,120 s (2026-12-07, idle): counted as the estimate counts it (whole batches of 32, every
-    # episode to the 15-step limit) (1,120 - 15) / (128 x 15 x 96 / 64 / sqrt(2)) = 0.54. A teacher that
-    # loops costs 4x that a turn (38 s an episode at batch 20, the 64-step one: 2.4); ALFWorld is assumed to
-    # cost 2.4 (its teacher loops, ~1,400-token contexts). WebShop's smol-45m students (that teacher given, 64
-    # rollouts, 96 steps of 4 windows; 2026-12-07, idle): 1,240 s for two with start-up, top-k encoding and
-    # held-out evals, i.e. (620 - 15) s for 96 x 4 x 1,536 window tokens: 975 a second (~1,250 measured
-    # by the trainer over the 0.9 of each window filled)
+    # episode to the 15-step limit) (1,120 - 15) / (128 x 15 x 96 / 64 / sqrt(2)) = 0.54 (a teacher that
+    # loops costs 4x: 38 s an episode at batch 20). ALFWorld: the 64-step teacher (by_env) played the 100
+    # test episodes, 32 in flight, in 1,926 s (2026-12-07, idle; 144-token turns, which cost what 96-token
+    # ones do: a turn ends at its newline; 0.45 success, 31.5 steps an episode): (1,926 - 15 - 11 of
+    # constrained host work) / (128 x 50 x 96 / 64 / sqrt(2)) = 0.28. WebShop's smol-45m students (that
+    # teacher given, 64 rollouts, 96 steps of 4 windows; 2026-12-07, idle): 1,240 s for two with start-up,
+    # top-k encoding and held-out evals, i.e. (620 - 15) s for 96 x 4 x 1,536 window tokens: 975 a second
+    # (~1,250 measured by the trainer over the 0.9 of each window filled)
     "smol": {
         "hotpotqa": {"lm_step": 0.27, "offline_state": 0.07},
         "webshop": {"lm_step": 0.54, "student_tokens_per_s": 975.0},
-        "alfworld": {"lm_step": 2.4},
+        "alfworld": {"lm_step": 0.28},
     },
     "gpu": {"alfworld": {"lm_step": 0.029}, "webshop": {"lm_step": 0.044}, "hotpotqa": {"lm_step": 0.031}},
 }
@@ -332,8 +346,9 @@ def env_costs(preset: str, env: str) -> dict[str, float]:
 
 #: share of a training window's ``max_length`` tokens an env's sequences fill (the trainer's tokens per step /
 #: (batch x max_length)): a HotPotQA episode is one short sequence (SmolLM2 tokens: 3,030 a step of 8 x 1,536
-#: in the smol teacher's training, 0.25); WebShop's fill their windows; ALFWorld's are not measured (1.0)
-WINDOW_FILL = {"hotpotqa": 0.25, "webshop": 1.0, "alfworld": 1.0}
+#: in the smol teacher's training, 0.25); WebShop's fill their windows; ALFWorld's 128 demos make 172 windows
+#: of 979 tokens on average (498,272 tokens in the smol teacher's 64 steps of 8 x 1,536: 0.63)
+WINDOW_FILL = {"hotpotqa": 0.25, "webshop": 1.0, "alfworld": 0.63}
 #: steps the estimate counts for an LM agent's episode where agents end before the env's limit: on HotPotQA
 #: trained teachers and students finish in 3.4-5.9 steps (mean over 100 test episodes, 2026-12-06/07
 #: pipelines: tiny teacher 3.9 constrained / 5.9 free, its students 3.5-5.1; smol teacher 3.4, 81M student

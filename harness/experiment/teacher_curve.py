@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
-from harness.experiment.presets import ENV_MAX_STEPS
+from harness.experiment.presets import ENV_MAX_STEPS, PRESETS
 from harness.options import finite_float
 from harness.run_dir import write_text
 
@@ -185,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--micro-batch-size", type=int, default=2)
     parser.add_argument("--max-length", type=int, default=1536)
-    parser.add_argument("--max-new-tokens", type=int, default=96)
+    parser.add_argument("--max-new-tokens", type=int, default=None,
+                        help="tokens a turn may take at play (default: the smol preset's budget on --env)")
     parser.add_argument("--lr", type=finite_float, default=1e-4)
     parser.add_argument("--warmup-steps", type=int, default=2)
     parser.add_argument("--first-turn-weight", type=finite_float, default=1.0)
@@ -206,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also train --dagger-steps on the demos alone from the same model (the control)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
+    if args.max_new_tokens is None:
+        args.max_new_tokens = PRESETS["smol"].for_env(args.env).max_new_tokens
     points = run_curve(args)
     print(f"{'steps':>5} {'tokens':>8} {'loss tok':>8} {'loss':>6} {'success':>7} {'score':>6} "
           f"{'invalid':>7} {'train s':>7} {'play s':>6}")
