@@ -176,8 +176,9 @@ PRESETS: dict[str, Preset] = {
         # plans (up to 132 SmolLM2 tokens) and ~2% of WebShop's (thoughts listing the ids checked, up to 110).
         # Room for them measured worse, not better: the 64-step ALFWorld teacher with 144-token turns won 4 of
         # the 20 held-out tasks it won 9 of with 96 (5 tasks won only with 96, none only with 144; the prompt
-        # budget, 1,392 or 1,440 tokens, changed no outcome). Unmeasured on WebShop, whose rows were all
-        # played at 96, so the budget stays 96 everywhere (README "A teacher's budget, measured")
+        # budget, 1,392 or 1,440 tokens, changed no outcome); on the 100 test games 0.43 against 0.45,
+        # inconclusive. Unmeasured on WebShop, whose rows were all played at 96, so the budget stays 96
+        # everywhere (README "A teacher's budget, measured")
         by_env={"webshop": {"teacher_steps": 192, "teacher_batch_size": 4, "teacher_lr": 2e-4},
                 # ALFWorld's 128 demos make 172 windows of ~980 tokens: 64 steps of 8 are 3 epochs, and its
                 # teacher acts there (0 of 20 held-out games at 16 and 32 steps, 9 of 20 at 64; ~35 min)
