@@ -99,8 +99,8 @@ def outcome_matrix(runs: list[PlayedRun], keys: list[tuple[str, int]], column: s
     """[runs, keys]: each run's ``column`` on each shared (task id, env seed)."""
     rows = []
     for run in runs:
-        by_key = run.episodes.set_index(["task_id", "env_seed"])[column].astype(float)
-        rows.append(by_key.groupby(level=[0, 1]).mean().reindex(keys).to_numpy())
+        by_key = run.episodes.set_index(["task_id", "env_seed"])[column].astype(float)  # one episode a key
+        rows.append(by_key.reindex(keys).to_numpy())
     return np.array(rows, dtype=float).reshape(len(runs), len(keys))
 
 
