@@ -719,6 +719,10 @@ def export_checkpoint(config: TrainConfig, out: Path | None = None) -> Path:
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.save_pretrained(target)
+    # the record save_final writes, for the checkpoint's step (train_summary.json: the stop that wrote it)
+    summary = json.loads((Path(config.out) / "train_summary.json").read_text())
+    record = model_record(config, summary["env"], {**summary, "steps": int(state["step"])})
+    (target / MARKER).write_text(json.dumps(record, indent=2) + "\n")
     return target
 
 
@@ -829,12 +833,10 @@ class MetricsLog:
             self.writer.close()
 
 
-def save_final(config: TrainConfig, model: Any, tokenizer: Any, env: str, summary: dict[str, Any]) -> None:
-    """``save_pretrained`` model + tokenizer in ``out`` and the ``agentdistill.json`` record."""
-    out = Path(config.out)
-    merge_lora(unwrap(model)).save_pretrained(out)  # LoRA adapters folded in: a plain transformers model
-    tokenizer.save_pretrained(out)
-    record = {
+def model_record(config: TrainConfig, env: str, summary: dict[str, Any]) -> dict[str, Any]:
+    """The ``agentdistill.json`` record of a model ``config`` trained on ``env``'s episodes: what it is
+    (``kind``: the config's role), how it was trained, and ``summary`` (``train_summary.json``'s figures)."""
+    return {
         "kind": config.role,
         "env": env,
         "method": config.method,
@@ -848,7 +850,14 @@ def save_final(config: TrainConfig, model: Any, tokenizer: Any, env: str, summar
            if config.lora_rank else {}),
         **summary,
     }
-    (out / MARKER).write_text(json.dumps(record, indent=2) + "\n")
+
+
+def save_final(config: TrainConfig, model: Any, tokenizer: Any, env: str, summary: dict[str, Any]) -> None:
+    """``save_pretrained`` model + tokenizer in ``out`` and the ``agentdistill.json`` record."""
+    out = Path(config.out)
+    merge_lora(unwrap(model)).save_pretrained(out)  # LoRA adapters folded in: a plain transformers model
+    tokenizer.save_pretrained(out)
+    (out / MARKER).write_text(json.dumps(model_record(config, env, summary), indent=2) + "\n")
 
 
 # --------------------------------------------------------------------------- the loop
@@ -1028,7 +1037,7 @@ def train(config: TrainConfig) -> Path:
         "train_sequences": len(train_set),
         "eval_sequences": len(eval_set), "teacher_signal": signal,
         **({"teacher_topk": config.teacher_topk} if signal == SERVED_TOPK else {}),  # type: ignore[union-attr]
-        "world_size": runtime.world_size,
+        "world_size": runtime.world_size, "env": env_names[0],
         "device": str(runtime.device), "precision": runtime.precision,
         **{k: v for k, v in eval_metrics.items() if not math.isnan(v)},
     }

@@ -58,7 +58,8 @@ def run_curve(args: argparse.Namespace) -> list[dict[str, Any]]:
         began = time.perf_counter()
         resume = (train_dir / "checkpoints" / "last.pt").is_file()
         config = SFTConfig(
-            data=[str(demos)], out=str(train_dir), model=args.model, max_steps=steps[-1], stop_at_step=stop,
+            data=[str(demos)], out=str(train_dir), model=args.model, role="teacher", max_steps=steps[-1],
+            stop_at_step=stop,
             batch_size=args.batch_size, micro_batch_size=args.micro_batch_size, max_length=args.max_length,
             lr=args.lr, warmup_steps=min(args.warmup_steps, steps[-1]), eval_fraction=0.0, eval_every=0,
             save_every=10**6, first_turn_weight=args.first_turn_weight, precision=args.precision,
@@ -157,8 +158,8 @@ def run_dagger(args: argparse.Namespace, model_dir: Path, after_steps: int) -> l
         began = time.perf_counter()
         train_dir = out / f"{arm}_teacher"
         config = SFTConfig(
-            data=[str(data)], out=str(train_dir), model=str(model_dir), max_steps=args.dagger_steps,
-            loss_on="guided" if relabelled else "completion",
+            data=[str(data)], out=str(train_dir), model=str(model_dir), role="teacher",
+            max_steps=args.dagger_steps, loss_on="guided" if relabelled else "completion",
             batch_size=args.batch_size, micro_batch_size=args.micro_batch_size, max_length=args.max_length,
             lr=args.dagger_lr, warmup_steps=min(args.warmup_steps, args.dagger_steps), eval_fraction=0.0,
             eval_every=0, save_every=10**6, first_turn_weight=args.first_turn_weight,

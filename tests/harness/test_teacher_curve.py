@@ -24,6 +24,10 @@ def test_the_curve_stops_one_schedule_at_each_point_and_plays_held_out_tasks(tmp
     run = json.loads((out / "play_step_2" / "run.json").read_text())
     assert run["task_offset"] == 4 and run["split"] == "train"
     assert (out / "model_step_1" / "model.safetensors").is_file()
+    # each exported stop says what it is: a teacher of this env, at its own step (not the schedule's last)
+    record = json.loads((out / "model_step_1" / "agentdistill.json").read_text())
+    assert (record["kind"], record["env"], record["steps"]) == ("teacher", "webshop", 1)
+    assert record["base_model"] == "tiny" and record["method"] == "sft"
     # one training: its metrics.csv holds steps 1 and 2 once each (a header and two rows)
     lines = (out / "teacher" / "metrics.csv").read_text().splitlines()
     assert len(lines) == 3
