@@ -701,7 +701,9 @@ def restore_checkpoint(state: dict[str, Any], model: Any, optimizer: Any, schedu
 def export_checkpoint(config: TrainConfig, out: Path | None = None) -> Path:
     """``save_pretrained`` the model of ``config.out``'s checkpoint in ``out`` (default ``config.out``) with
     the student's tokenizer, LoRA adapters merged as :func:`save_final` merges them: the model of a training
-    stopped before its last step (``stop_at_step``), which saves none itself. Returns ``out``."""
+    stopped before its last step (``stop_at_step``), which saves none itself, with the ``agentdistill.json``
+    record of :func:`model_record` for the checkpoint's step (read after :func:`train` has returned: its
+    ``train_summary.json`` names the env). Returns ``out``."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     target = Path(config.out) if out is None else Path(out)
@@ -719,7 +721,6 @@ def export_checkpoint(config: TrainConfig, out: Path | None = None) -> Path:
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.save_pretrained(target)
-    # the record save_final writes, for the checkpoint's step (train_summary.json: the stop that wrote it)
     summary = json.loads((Path(config.out) / "train_summary.json").read_text())
     record = model_record(config, summary["env"], {**summary, "steps": int(state["step"])})
     (target / MARKER).write_text(json.dumps(record, indent=2) + "\n")
