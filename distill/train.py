@@ -707,6 +707,7 @@ def export_checkpoint(config: TrainConfig, out: Path | None = None) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     target = Path(config.out) if out is None else Path(out)
+    summary = _training_summary(Path(config.out))
     init = Path(config.out) / "init"  # a config preset the trainer built
     base = init if (init / "config.json").is_file() else resolve_model_path(config.model)
     state = _load(checkpoint_dir(config) / "last.pt", "checkpoint", mmap=True)
@@ -721,10 +722,26 @@ def export_checkpoint(config: TrainConfig, out: Path | None = None) -> Path:
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.save_pretrained(target)
-    summary = json.loads((Path(config.out) / "train_summary.json").read_text())
     record = model_record(config, summary["env"], {**summary, "steps": int(state["step"])})
     (target / MARKER).write_text(json.dumps(record, indent=2) + "\n")
     return target
+
+
+def _training_summary(out: Path) -> dict[str, Any]:
+    """The ``train_summary.json`` :func:`train` wrote in ``out`` on returning; a one-line error naming the
+    file where it is missing, unreadable or older than the ``env`` field an exported record needs."""
+    path = out / "train_summary.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing; export a checkpoint after train() has returned (it writes "
+                                "this summary, whose env the exported model's record names)")
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: not readable JSON ({err})") from None
+    if not isinstance(summary, dict) or not isinstance(summary.get("env"), str):
+        raise ValueError(f"{path}: expected an object with an 'env' string (written by train() since the "
+                         "model record of exports); resume the training once to rewrite it")
+    return summary
 
 
 #: what :func:`train` writes in ``out`` besides the saved model: a folder holding one is a training output

@@ -251,3 +251,18 @@ def test_damaged_checkpoint_and_model_files_are_one_line_errors_naming_them(dist
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{weights}: not a complete safetensors file" in err
     assert not (distill_root / "from-truncated").exists()  # refused before anything was written
+
+
+def test_export_without_a_finished_training_names_the_summary_and_writes_nothing(tmp_path):
+    from distill.train import export_checkpoint
+
+    out, target = tmp_path / "training", tmp_path / "export"
+    out.mkdir()
+    config = SFTConfig(data=["x"], out=str(out))
+    with pytest.raises(FileNotFoundError, match=f"{out / 'train_summary.json'}: missing; export a checkpoint "
+                                                r"after train\(\) has returned"):
+        export_checkpoint(config, target)
+    (out / "train_summary.json").write_text(json.dumps({"steps": 3}))  # as written before it named the env
+    with pytest.raises(ValueError, match="expected an object with an 'env' string"):
+        export_checkpoint(config, target)
+    assert not target.exists()
