@@ -142,7 +142,8 @@ PRESETS: dict[str, Preset] = {
     # (README "Example results (WebShop, smol preset, ...)"). ALFWorld's teacher after 16 and 32 steps of
     # 8 windows (0.74 and 1.5 epochs) solves 0 of 20 held-out games, after 64 (3 epochs, lr 2e-4) 9 of 20:
     # by_env. Its smol-81m SAD student (128 rollouts, 96 steps of 8, run stage by stage) plays 0.00 on the
-    # 100 test games, looping between two receptacles as that teacher did at 0.74 epochs (README).
+    # 100 test games, looping between two receptacles as that teacher did at 0.74 epochs; resumed to 144
+    # steps 0.03, and one on-policy round (sad_opd) from there 0.01 (README).
     # HotPotQA: smol-81m (one layer in two, `--student smol-81m`) on its 256 rollouts: 0.08 success,
     # held-out KL 0.34 / 0.18, but 34 min a student on 2 cores against ~15, so not the preset's 3 students.
     # Full fine-tuning, not LoRA: rank 16 gave 10 of 50 HotPotQA successes against 14, for ~9% less time.
