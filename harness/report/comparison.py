@@ -176,11 +176,12 @@ def comparison_cells(c: Comparison) -> list[str]:
 
 
 def sad_settings(row: Row) -> dict[str, Any]:
-    """λ_r, λ_a and span_norm a SAD row's students trained with (their recorded overrides over the config
-    defaults)."""
-    from distill.config import SADConfig
+    """λ_r, λ_a and span_norm a SAD (or SAD-OPD) row's students trained with (their recorded overrides over
+    the config defaults)."""
+    from distill.config import SADConfig, SADOPDConfig
 
-    defaults = {f.name: f.default for f in dataclasses.fields(SADConfig)
+    config = SADOPDConfig if row.method == "sad_opd" else SADConfig
+    defaults = {f.name: f.default for f in dataclasses.fields(config)
                 if f.name in ("lambda_reason", "lambda_act", "span_norm")}
     overrides = _read_json(row.model_dirs[0] / STUDENT_DESCRIPTION).get("overrides") or {}
     return {k: overrides.get(k, v) for k, v in defaults.items()}
@@ -313,6 +314,11 @@ def evaluation_facts(rows: list[Row], manifest: dict[str, Any]) -> list[str]:
     seeds = sorted({seed for r in rows if r.kind == "student" for seed in r.seeds})
     if seeds:
         lines.append(f"- training seeds: {', '.join(map(str, seeds))} (seed i for every method)")
+    for row in rows:
+        if row.kind == "student" and row.method in ("sad", "sad_opd") and row.model_dirs:
+            s = sad_settings(row)
+            lines.append(f"- {row.name}: λ_r {s['lambda_reason']:g}, λ_a {s['lambda_act']:g}, "
+                         f"span_norm {s['span_norm']}")
     # one task set per evaluation run (a row has one run per seed)
     task_sets = {
         f"{r.name}" + (f" seed {r.seeds[i]}" if r.seeds else ""): frozenset(table["task_id"])

@@ -326,11 +326,13 @@ def test_paired_bootstrap_resamples_seeds_then_tasks_and_words_its_verdicts(tmp_
     assert "- data source: **generated world (not the official benchmark)**" in md
     same = "which is token-KD's objective exactly: SAD − token-KD is 0 by construction"
     assert same in md  # the fixture's SAD students record no λ overrides: λ_r = λ_a = 1
+    assert "- tiny-student · sad: λ_r 1, λ_a 1, span_norm sum" in md  # the span weights it trained with
     for seed in (0, 1):
         description = layout.student(f"tiny-student_sad_s{seed}") / "student.json"
         meta = json.loads(description.read_text())
         description.write_text(json.dumps({**meta, "overrides": {"lambda_act": 0.5}}))
-    assert same not in report.build_report(root)["markdown"].read_text()
+    md = report.build_report(root)["markdown"].read_text()
+    assert same not in md and "- tiny-student · sad: λ_r 1, λ_a 0.5, span_norm sum" in md
 
 
 def test_report_states_tasks_and_flags_agents_that_played_other_tasks(built, tmp_path):
