@@ -65,6 +65,7 @@ from harness.experiment.presets import (
     ENV_MAX_STEPS,
     ENVS,
     EPISODE_STEPS,
+    FP32_CPU_SLOWDOWN,
     METHODS,
     OFF_POLICY_METHODS,
     ON_POLICY_METHODS,
@@ -176,19 +177,21 @@ class Pipeline:
         what a full batch's does), on-policy rounds with each generate call of a guided round, constrained
         decoding's host work (:data:`CONSTRAINED_STEP_S`, :data:`CONSTRAINED_TURN_S`), and with
         ``--lr-grid`` every grid point's training and held-out play (the students of seed 0 it trained at
-        the chosen rate are not trained again)."""
+        the chosen rate are not trained again); a CPU run in fp32 of a preset costed in bf16 takes
+        :data:`FP32_CPU_SLOWDOWN` times as long to train and to play."""
         from harness.experiment.opd import OPDSchedule, guide_probability
 
         p, cost = self.preset, env_costs(self.preset.name, self.env)
+        slowdown = self.fp32_slowdown()
         # an episode's steps: the limit, or fewer where trained agents end sooner (EPISODE_STEPS)
         steps = min(self.max_steps, EPISODE_STEPS.get(self.env, self.max_steps))
-        lm_step = cost["lm_step"]
+        lm_step = cost["lm_step"] * slowdown["play"]
         parallel = max(1, p.workers) ** 0.5
         lm_episode = lm_step * steps * p.max_new_tokens / 64 / parallel
         # constrained decoding's host work per episode (rules, masks, action tries; not divided by workers:
         # the policy actor does it for every episode), where the run constrains
         turn = cost.get("constrained_turn", CONSTRAINED_TURN_S.get(self.env, 0.0))
-        per_turn = CONSTRAINED_STEP_S * p.max_new_tokens + turn
+        per_turn = (CONSTRAINED_STEP_S * p.max_new_tokens + turn) * slowdown["play"]
         constrained = steps * per_turn if self.constrain_actions else 0.0
 
         def batched(episodes: float) -> float:
@@ -201,11 +204,13 @@ class Pipeline:
             return cost["startup"] + factor * lm_episode * batched(episodes) + host
 
         window = p.batch_size * p.max_length * WINDOW_FILL[self.env]  # tokens a training step reads
-        teacher_step = window / cost["teacher_tokens_per_s"]  # the teacher's model on a batch of batch_size
+        # the teacher's model on a batch of batch_size
+        teacher_step = window / cost["teacher_tokens_per_s"] * slowdown["train"]
         student_speed = STUDENT_SPEED.get(p.name, {})
 
         def student_step(student: str) -> float:
-            return window / (cost["student_tokens_per_s"] * student_speed.get(model_name(student), 1.0))
+            rate = cost["student_tokens_per_s"] * student_speed.get(model_name(student), 1.0)
+            return window / rate * slowdown["train"]
 
         n = len(self.specs)
         # a round: the student's episodes, each turn played by the student or (with probability p) its
@@ -254,6 +259,14 @@ class Pipeline:
             + n * (cost["offline_state"] + offline_turn) * p.offline_states,
             "report": 10.0,
         }
+
+    def fp32_slowdown(self) -> dict[str, float]:
+        """Training and play time factors over the preset's bf16-measured costs: :data:`FP32_CPU_SLOWDOWN`
+        where this run computes in fp32 on the CPU, else 1."""
+        factors = FP32_CPU_SLOWDOWN.get(self.preset.name)
+        if factors and self.device() == "cpu" and resolve_precision(self.preset.precision, "cpu") == "fp32":
+            return factors
+        return {"train": 1.0, "play": 1.0}
 
     def remaining_seconds(self, expected: dict[str, float]) -> dict[str, float]:
         """``expected`` for the units still to run: each stage's estimate times the share of its units
@@ -810,10 +823,13 @@ class Pipeline:
         expected = self.expected_seconds()
         remaining = self.remaining_seconds(expected)
         whole, left = sum(expected.values()) / 60, sum(remaining.values()) / 60
+        slow = self.fp32_slowdown()
+        fp32 = (f"; fp32 on this CPU: training x{slow['train']:g}, play x{slow['play']:g} over the bf16 costs"
+                if slow["train"] != 1.0 else "")
         print(
             f"[pipeline] {self.env} · preset {p.name} · {len(self.specs)} students · expected ~{left:.1f} min"
             f" to run{'' if left == whole else f' ({whole:.1f} from scratch; the rest is done)'} "
-            f"({', '.join(f'{s} {t / 60:.1f}' for s, t in remaining.items())} min)",
+            f"({', '.join(f'{s} {t / 60:.1f}' for s, t in remaining.items())} min{fp32})",
             file=sys.stderr,
             flush=True,
         )

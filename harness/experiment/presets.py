@@ -349,6 +349,15 @@ COSTS_BY_ENV: dict[str, dict[str, dict[str, float]]] = {
 STUDENT_SPEED: dict[str, dict[str, float]] = {"smol": {"smol-81m": 0.5}}
 
 
+#: how much longer a preset's CPU stages take in fp32 (a CPU without AMX / AVX512-BF16, or --precision fp32)
+#: than the estimate from its costs above, which were measured in bf16. smol, HotPotQA, 2026-12-08, idle, a
+#: 2-core AMD EPYC with AVX2 only (commit a2653cd): the 96-step teacher 2,600 s against the estimate's 1,134
+#: (training: (2,600 - 15) / (1,134 - 15) = 2.3; bf16 on the AVX512-BF16 machines: 1,323 s); its 256 train
+#: rollouts 971 s against 360, its two test evaluations 900 s against 342 (play: 2.8). The students' fp32
+#: rate was not measured: it is assumed to slow down as the teacher's training did
+FP32_CPU_SLOWDOWN: dict[str, dict[str, float]] = {"smol": {"train": 2.3, "play": 2.8}}
+
+
 def env_costs(preset: str, env: str) -> dict[str, float]:
     """COSTS[preset] with ``env``'s measured overrides (COSTS_BY_ENV) applied."""
     return {**COSTS[preset], **COSTS_BY_ENV.get(preset, {}).get(env, {})}

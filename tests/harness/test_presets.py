@@ -167,3 +167,23 @@ def test_an_envs_own_preset_values_apply_to_that_env_only_and_knobs_still_win(tm
         dataclasses.replace(smol, by_env={"webshop": {"teacher_step": 1}})
     with pytest.raises(ValueError, match="not an env"):
         dataclasses.replace(smol, by_env={"web": {"teacher_steps": 1}})
+
+
+def test_an_fp32_cpu_run_of_a_preset_costed_in_bf16_is_estimated_at_its_measured_slowdown(tmp_path):
+    """smol's costs were measured in bf16: in fp32 on the CPU (no AMX / AVX512-BF16, or --precision fp32)
+    training and play take FP32_CPU_SLOWDOWN times as long; tiny has no measured factor and is unchanged."""
+    from harness.experiment.presets import FP32_CPU_SLOWDOWN
+
+    def stages(preset, precision):
+        pipeline = gpu_pipeline(tmp_path / f"{preset}-{precision}", "hotpotqa", "--methods", "sad",
+                                "--precision", precision, preset=preset)
+        assert pipeline.device() == "cpu"
+        return pipeline.expected_seconds()
+
+    slow, start = FP32_CPU_SLOWDOWN["smol"], COSTS["smol"]["startup"]
+    bf16, fp32 = stages("smol", "bf16"), stages("smol", "fp32")
+    for stage, factor in (("teacher", slow["train"]), ("students", slow["train"]),
+                          ("teacher_rollouts", slow["play"]), ("student_eval", slow["play"])):
+        assert fp32[stage] - start == pytest.approx((bf16[stage] - start) * factor), stage
+    assert slow["train"] > 1 and slow["play"] > 1
+    assert stages("tiny", "fp32") == stages("tiny", "bf16")
