@@ -1,5 +1,6 @@
 """``agentdistill bench``: speed and memory figures, each measured side by side with what a user would
-otherwise run, printed as one table and written to ``<out>/bench.json``.
+otherwise run, printed as one table and written to ``<out>/bench.json`` (rewritten after each figure, its
+``finished`` false until the last, so a run stopped midway keeps the figures it measured).
 
     agentdistill bench                          # CPU, every figure (make bench)
     agentdistill bench --device cuda            # GPU settings of figures 3, 4, 7 (make bench DEVICE=cuda)
@@ -203,6 +204,22 @@ def run(args: argparse.Namespace) -> int:
     load_before = load_average()
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
+    path = out_dir / "bench.json"
+
+    def write_report(finished: bool) -> dict[str, Any]:
+        """bench.json with the figures measured so far (after each figure, so a stopped run keeps them)."""
+        report = {
+            "created": datetime.now(UTC).isoformat(timespec="seconds"), "device": args.device,
+            "budget": {"seconds": budget.seconds, "min_repeats": budget.min_repeats,
+                       "max_repeats": budget.max_repeats, "warmup": budget.warmup},
+            "threads": threads, "quick": args.quick, "machine": machine(), "load_average_before": load_before,
+            "wall_s": round(time.perf_counter() - started, 1), "finished": finished, "figures": rows,
+        }
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(report, indent=1, allow_nan=False))
+        tmp.replace(path)
+        return report
+
     with tempfile.TemporaryDirectory(prefix="bench-", dir=out_dir) as scratch:
         repeats = 2 if args.quick else PLAIN_REPEATS
         ctx = BenchContext(args.device, budget, threads, repeats, args.quick, Path(scratch), cores)
@@ -218,19 +235,11 @@ def run(args: argparse.Namespace) -> int:
                     raise
                 results = [Result(number, name, "", [], error=f"{type(err).__name__}: {err}")]
             rows += [r.to_json() for r in results]
+            write_report(finished=False)
             print(f"[bench] figure {number} {name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr,
                   flush=True)
-    report = {
-        "created": datetime.now(UTC).isoformat(timespec="seconds"), "device": args.device,
-        "budget": {"seconds": budget.seconds, "min_repeats": budget.min_repeats,
-                   "max_repeats": budget.max_repeats, "warmup": budget.warmup},
-        "threads": threads, "quick": args.quick, "machine": machine(), "load_average_before": load_before,
-        "wall_s": round(time.perf_counter() - started, 1), "figures": rows,
-    }
-    path = out_dir / "bench.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=1, allow_nan=False))
-    tmp.replace(path)
+            print(format_table([r.to_json() for r in results]), file=sys.stderr, flush=True)
+    report = write_report(finished=True)
     host = report["machine"]
     load = f"{_load(load_before)} → {_load(host['load_average'])}"
     print(f"machine: {cores} cores, {host.get('gpu', 'no GPU')}; device {args.device}; threads {threads}; "

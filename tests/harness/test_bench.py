@@ -1,6 +1,7 @@
 """`agentdistill bench`: the paired measurement (interleaving, warm-up, pinned threads, the stop rule),
 the bootstrap interval and verdicts of a row, and a tiny-budget run that writes a well-formed bench.json
 (timings themselves are not checked)."""
+import contextlib
 import itertools
 import json
 
@@ -148,3 +149,23 @@ def test_bench_opd_scores_student_tokens_and_splits_a_round(tmp_path):
     assert all(len(s) == 1 and 0 < s[0] < 1 for s in shares)
     assert sum(s[0] for s in shares) == pytest.approx(1.0)
     assert all(p["value"]["min"] > 0 and p["details"]["student_tokens"][0] > 0 for p in parts)
+
+
+def _stop(ctx):
+    raise KeyboardInterrupt
+
+
+def test_bench_json_keeps_the_figures_measured_before_a_run_is_stopped(tmp_path, monkeypatch):
+    """bench.json is rewritten after each figure: Ctrl-C in a later figure leaves the earlier ones on disk,
+    marked unfinished."""
+    import harness.bench.cli as bench_cli
+
+    monkeypatch.setitem(bench_cli.FIGURES, 99, ("stop", f"{__name__}:_stop"))
+    code = None
+    with contextlib.suppress(KeyboardInterrupt):
+        code = cli_main(["bench", "--quick", "--threads", "1", "--only", "memory", "99",
+                         "--out", str(tmp_path)])
+    assert code in (None, 130)
+    report = json.loads((tmp_path / "bench.json").read_text())
+    assert report["finished"] is False and {r["figure"] for r in report["figures"]} == {6}
+    assert not [r["error"] for r in report["figures"] if "error" in r]
