@@ -147,7 +147,8 @@ PRESETS: dict[str, Preset] = {
     # steps 0.03, and one on-policy round (sad_opd) from there 0.01 (README).
     # HotPotQA: smol-81m (one layer in two, `--student smol-81m`) on its 256 rollouts: 0.08 success,
     # held-out KL 0.34 / 0.18, but 34 min a student on 2 cores against ~15, so not the preset's 3 students.
-    # From the 96-step teacher (0.45): smol-81m token_kd 0.15 and 0.10 (two seeds), sad 0.07 (one; README).
+    # From the 96-step teacher (0.45): smol-81m token_kd 0.15 / 0.10, sad 0.07 / 0.16 (two seeds each; SAD -
+    # token-KD -0.010 [-0.100, +0.080], inconclusive; README). In fp32 (AVX2-only CPU) its teacher plays 0.38.
     # Full fine-tuning, not LoRA: rank 16 gave 10 of 50 HotPotQA successes against 14, for ~9% less time.
     "smol": Preset(
         name="smol",
